@@ -1,0 +1,2 @@
+//! rocket_opentracing (crate docs to come)
+pub mod reporter;

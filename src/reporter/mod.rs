@@ -1,0 +1,1 @@
+//! Background span reporter (being written).
