@@ -1,0 +1,210 @@
+//! The fairing: opens a span when a request arrives and finishes it when the
+//! response is ready.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::serde::{Deserialize, Serialize};
+use rocket::{Build, Data, Orbit, Request, Response, Rocket};
+use rustracing::sampler::AllSampler;
+use rustracing_jaeger::{Span, Tracer};
+
+use crate::callback::StartSpanCallback;
+use crate::config::Config;
+use crate::naming::OperationName;
+use crate::reporter::{Reporter, ReporterStats};
+use crate::request_span::Slot;
+use crate::tracing::Tracing;
+
+/// Which requests are traced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(crate = "rocket::serde", rename_all = "snake_case")]
+pub enum Mode {
+    /// Every request gets a span (the default).
+    #[default]
+    All,
+    /// Only requests whose route takes an [`ActiveSpan`](crate::ActiveSpan)
+    /// (Flask-OpenTracing's decorator mode). The span still starts at the
+    /// request's arrival.
+    OptIn,
+}
+
+/// How long shutdown waits for the reporter to deliver queued spans.
+const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The OpenTracing fairing. See the [crate docs](crate) for a tour.
+///
+/// - [`OpenTracingFairing::all`]: trace every request with your tracer;
+/// - [`OpenTracingFairing::opt_in`]: trace only routes taking `ActiveSpan`;
+/// - [`OpenTracingFairing::from_config`]: build the Jaeger tracer and its
+///   background reporter from `Rocket.toml` and `JAEGER_*` variables.
+///
+/// Attaching a second `OpenTracingFairing` replaces the first.
+pub struct OpenTracingFairing {
+    tracer: Option<Tracer>,
+    mode: Option<Mode>,
+    naming: Option<OperationName>,
+    on_start: Option<StartSpanCallback>,
+    tracing: OnceLock<Arc<Tracing>>,
+}
+
+/// Managed state through which the guard reaches the fairing's tracing.
+pub(crate) struct TracingState(pub(crate) Arc<Tracing>);
+
+impl OpenTracingFairing {
+    fn new(tracer: Option<Tracer>, mode: Option<Mode>) -> Self {
+        OpenTracingFairing {
+            tracer,
+            mode,
+            naming: None,
+            on_start: None,
+            tracing: OnceLock::new(),
+        }
+    }
+
+    /// Traces every request with `tracer`. Finished spans go to the tracer's
+    /// span channel; reporting them is up to whoever holds its receiver (see
+    /// [`Reporter`] for one that sends them to Jaeger).
+    pub fn all(tracer: Tracer) -> Self {
+        Self::new(Some(tracer), Some(Mode::All))
+    }
+
+    /// Traces only the requests whose route takes an
+    /// [`ActiveSpan`](crate::ActiveSpan). Other requests cost next to
+    /// nothing: no span, no channel send.
+    pub fn opt_in(tracer: Tracer) -> Self {
+        Self::new(Some(tracer), Some(Mode::OptIn))
+    }
+
+    /// Builds the Jaeger tracer and its background reporter at ignition from
+    /// the `[default.opentracing]` section of `Rocket.toml` and the standard
+    /// `JAEGER_*` variables (see [`Config`]). Mode and naming come from the
+    /// configuration too. A configuration error refuses ignition with a
+    /// message naming the key.
+    pub fn from_config() -> Self {
+        Self::new(None, None)
+    }
+
+    /// Names spans with `naming` instead of the configured strategy.
+    pub fn operation_name(mut self, naming: OperationName) -> Self {
+        self.naming = Some(naming);
+        self
+    }
+
+    /// Runs `callback` on each new sampled request span, with its request
+    /// (Flask-OpenTracing's `start_span_cb`): add or override tags there. A
+    /// panic in the callback is contained and logged.
+    pub fn on_start_span<F>(mut self, callback: F) -> Self
+    where
+        F: Fn(&mut Span, &Request<'_>) + Send + Sync + 'static,
+    {
+        self.on_start = Some(Arc::new(callback));
+        self
+    }
+
+    /// The reporter's counters, when this fairing built the reporter
+    /// ([`OpenTracingFairing::from_config`]) and Rocket has ignited.
+    pub fn reporter_stats(&self) -> Option<ReporterStats> {
+        let reporter = self.tracing.get()?.reporter.as_ref()?;
+        Some(reporter.stats())
+    }
+
+    fn build(&self, config: &Config) -> std::io::Result<Tracing> {
+        let (tracer, reporter) = match &self.tracer {
+            Some(tracer) => (tracer.clone(), None),
+            None => {
+                let reporter = Reporter::spawn(config.reporter_config())?;
+                (reporter.tracer(AllSampler), Some(Arc::new(reporter)))
+            }
+        };
+        Ok(Tracing::new(
+            self.mode.unwrap_or(config.mode),
+            tracer,
+            self.naming.unwrap_or(config.operation_name),
+            self.on_start.clone(),
+            reporter,
+        ))
+    }
+}
+
+#[rocket::async_trait]
+impl Fairing for OpenTracingFairing {
+    fn info(&self) -> Info {
+        Info {
+            name: "OpenTracing",
+            kind: Kind::Ignite
+                | Kind::Liftoff
+                | Kind::Request
+                | Kind::Response
+                | Kind::Shutdown
+                | Kind::Singleton,
+        }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        let config = match Config::from_figment(rocket.figment()) {
+            Ok(config) => config,
+            Err(e) => {
+                log::error!("rocket_opentracing: {e}");
+                return Err(rocket);
+            }
+        };
+        let tracing = match self.build(&config) {
+            Ok(tracing) => Arc::new(tracing),
+            Err(e) => {
+                log::error!(
+                    "rocket_opentracing: cannot start the span reporter for agent {}:{} \
+                     (`opentracing.agent_host`/`agent_port`): {e}",
+                    config.agent_host,
+                    config.agent_port
+                );
+                return Err(rocket);
+            }
+        };
+        if self.tracing.set(tracing.clone()).is_err() {
+            log::error!("rocket_opentracing: this fairing was already ignited; attach a new one");
+            return Err(rocket);
+        }
+        Ok(rocket.manage(TracingState(tracing)))
+    }
+
+    async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
+        if let Some(tracing) = self.tracing.get() {
+            tracing.set_routes(rocket.routes());
+        }
+    }
+
+    async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
+        let Some(tracing) = self.tracing.get() else {
+            return;
+        };
+        let arrival = SystemTime::now();
+        let slot = req.local_cache(|| Slot::traced(arrival));
+        if tracing.mode == Mode::All {
+            slot.span.get_or_init(|| tracing.start(req, arrival));
+        }
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let Some(tracing) = self.tracing.get() else {
+            return;
+        };
+        if let Some(span) = Slot::of(req).span.get() {
+            tracing.finish(span, req, res.status());
+        }
+    }
+
+    async fn on_shutdown(&self, _: &Rocket<Orbit>) {
+        let Some(reporter) = self.tracing.get().and_then(|t| t.reporter.clone()) else {
+            return;
+        };
+        let flushed =
+            rocket::tokio::task::spawn_blocking(move || reporter.flush(SHUTDOWN_FLUSH_TIMEOUT))
+                .await
+                .unwrap_or(false);
+        if !flushed {
+            log::warn!("rocket_opentracing: spans still queued at shutdown after {SHUTDOWN_FLUSH_TIMEOUT:?}");
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The `ActiveSpan` request guard: a route's handle on its request span.
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rocket::request::{FromRequest, Outcome};
+use rocket::Request;
+use rustracing::log::LogBuilder;
+use rustracing::tag::{Tag, TagValue};
+use rustracing_jaeger::span::{StartSpanOptions, TraceId};
+use rustracing_jaeger::Span;
+
+use crate::fairing::TracingState;
+use crate::propagation::{self, TraceContext};
+use crate::request_span::{RequestSpan, Slot};
+use crate::tags;
+use crate::tracing::Tracing;
+
+/// The span of the current request, as a request guard.
+///
+/// ```rust
+/// # use rocket::get;
+/// use rocket_opentracing::ActiveSpan;
+///
+/// #[get("/hello/<name>")]
+/// fn hello(name: &str, span: ActiveSpan<'_>) -> String {
+///     span.set_tag("user.name", name.to_owned());
+///     span.log(|log| { log.std().event("greeting"); });
+///     let _child = span.child("render"); // finished when dropped
+///     format!("Hello, {name}!")
+/// }
+/// ```
+///
+/// The guard never fails a request. When the request is not traced (no
+/// fairing attached, or an untraced request) it is a no-op span; when it is
+/// not sampled, tags and logs are dropped but its ids and context still
+/// propagate downstream. No lock is held between calls, so it can be used
+/// freely across `.await` points.
+///
+/// If the handler panics while holding the guard, the span gets
+/// `error=true` and one error log.
+#[derive(Debug)]
+pub struct ActiveSpan<'r> {
+    span: Option<&'r RequestSpan>,
+    tracing: Option<&'r Tracing>,
+}
+
+impl<'r> ActiveSpan<'r> {
+    /// The span of `req`, starting it if the fairing runs in opt-in mode.
+    /// A no-op span when `req` is not traced.
+    pub fn of(req: &'r Request<'_>) -> Self {
+        let Some(TracingState(tracing)) = req.rocket().state::<TracingState>() else {
+            warn_no_fairing();
+            return ActiveSpan {
+                span: None,
+                tracing: None,
+            };
+        };
+        let slot = Slot::of(req);
+        let span = slot
+            .arrival
+            .map(|arrival| slot.span.get_or_init(|| tracing.start(req, arrival)));
+        ActiveSpan {
+            span,
+            tracing: Some(tracing),
+        }
+    }
+
+    /// The span of `req` if one has been opened for it (Flask-OpenTracing's
+    /// `get_span(request)`), for other guards and fairings. `None` outside a
+    /// traced request; in opt-in mode, `None` until the `ActiveSpan` guard
+    /// has run.
+    pub fn get(req: &'r Request<'_>) -> Option<Self> {
+        let TracingState(tracing) = req.rocket().state::<TracingState>()?;
+        let span = Slot::of(req).span.get()?;
+        Some(ActiveSpan {
+            span: Some(span),
+            tracing: Some(tracing),
+        })
+    }
+
+    /// Whether this request is traced (a span was opened, sampled or not).
+    pub fn is_traced(&self) -> bool {
+        self.span.is_some()
+    }
+
+    /// Whether this request's span is sampled (will be reported).
+    pub fn is_sampled(&self) -> bool {
+        self.span.is_some_and(|s| s.context.is_sampled())
+    }
+
+    /// The trace id, if traced.
+    pub fn trace_id(&self) -> Option<TraceId> {
+        self.span.map(|s| s.context.trace_id)
+    }
+
+    /// This span's id, if traced.
+    pub fn span_id(&self) -> Option<u64> {
+        self.span.map(|s| s.context.span_id)
+    }
+
+    /// The ids and sampling decision of this span, if traced.
+    pub fn context(&self) -> Option<&TraceContext> {
+        self.span.map(|s| &s.context)
+    }
+
+    /// Runs `f` on the underlying `rustracing_jaeger` span (inactive when
+    /// not sampled or already finished), under a short lock: don't `.await`
+    /// or block inside.
+    pub fn with_span<R>(&self, f: impl FnOnce(&mut Span) -> R) -> Option<R> {
+        let span = self.span?;
+        let mut state = span.state.lock();
+        Some(f(&mut state.span))
+    }
+
+    /// Sets a tag (replacing one of the same name).
+    pub fn set_tag<N, V>(&self, name: N, value: V)
+    where
+        N: Into<Cow<'static, str>>,
+        V: Into<TagValue>,
+    {
+        self.with_span(|span| span.set_tag(|| Tag::new(name, value)));
+    }
+
+    /// Adds a log entry; see `rustracing::log::LogBuilder`.
+    pub fn log<F: FnOnce(&mut LogBuilder)>(&self, f: F) {
+        self.with_span(|span| span.log(f));
+    }
+
+    /// Sets a baggage item: it travels with the trace to downstream services
+    /// and is inherited by child spans started afterwards.
+    pub fn set_baggage_item(&self, name: &str, value: &str) {
+        let Some(span) = self.span else { return };
+        let name = name.to_ascii_lowercase();
+        let mut state = span.state.lock();
+        state.baggage.retain(|(k, _)| *k != name);
+        state.baggage.push((name, value.to_owned()));
+    }
+
+    /// A baggage item's value (names are case-insensitive).
+    pub fn baggage_item(&self, name: &str) -> Option<String> {
+        let span = self.span?;
+        let state = span.state.lock();
+        let (_, value) = state.baggage.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))?;
+        Some(value.clone())
+    }
+
+    /// All baggage items, as (name, value) pairs.
+    pub fn baggage(&self) -> Vec<(String, String)> {
+        self.span
+            .map(|span| span.state.lock().baggage.clone())
+            .unwrap_or_default()
+    }
+
+    /// Starts a child span of the request span, with the request's baggage;
+    /// it is finished (and reported) when dropped. Inactive when the request
+    /// is not sampled.
+    pub fn child<N>(&self, operation_name: N) -> Span
+    where
+        N: Into<Cow<'static, str>>,
+    {
+        self.child_with(operation_name, |options| options.start())
+    }
+
+    /// Like [`ActiveSpan::child`], with the start options at hand (tags,
+    /// start time, further references).
+    pub fn child_with<N, F>(&self, operation_name: N, f: F) -> Span
+    where
+        N: Into<Cow<'static, str>>,
+        F: FnOnce(StartSpanOptions<'_>) -> Span,
+    {
+        let (Some(span), Some(tracing)) = (self.span, self.tracing) else {
+            return Span::inactive();
+        };
+        if !span.context.is_sampled() {
+            return Span::inactive();
+        }
+        let parent = {
+            let state = span.state.lock();
+            if state.finished {
+                return Span::inactive();
+            }
+            span.context.to_span_context(&state.baggage)
+        };
+        f(tracing.child_options(operation_name, &parent))
+    }
+
+    /// The headers that carry this span's context (and baggage) to a service
+    /// this request calls, as (name, value) pairs. Empty when not traced.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        self.span
+            .map(|span| propagation::headers(&span.context, &span.state.lock().baggage))
+            .unwrap_or_default()
+    }
+
+    /// The headers for an outgoing call made inside `child` (a span started
+    /// from this one): the child's context when it is sampled, else this
+    /// request's (so an unsampled decision still travels).
+    pub fn headers_for(&self, child: &Span) -> Vec<(String, String)> {
+        let Some(span) = self.span else {
+            return Vec::new();
+        };
+        let baggage = span.state.lock().baggage.clone();
+        match TraceContext::of_span(child) {
+            Some(context) => propagation::headers(&context, &baggage),
+            None => propagation::headers(&span.context, &baggage),
+        }
+    }
+}
+
+impl Drop for ActiveSpan<'_> {
+    fn drop(&mut self) {
+        // Dropped while unwinding: the handler panicked. Record it on the span
+        // (Rocket answers 500; the fairing then won't log the error twice).
+        if !std::thread::panicking() {
+            return;
+        }
+        if let Some(span) = self.span {
+            let mut state = span.state.lock();
+            if !state.error_recorded && !state.finished {
+                state.error_recorded = true;
+                tags::record_panic(&mut state.span);
+            }
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ActiveSpan<'r> {
+    type Error = Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Infallible> {
+        Outcome::Success(ActiveSpan::of(req))
+    }
+}
+
+fn warn_no_fairing() {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        log::warn!(
+            "rocket_opentracing: a route asked for `ActiveSpan` but no `OpenTracingFairing` \
+             is attached; spans are no-ops"
+        );
+    }
+}

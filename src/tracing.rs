@@ -1,0 +1,150 @@
+//! The shared tracing state of one launched Rocket: the tracer, the naming
+//! table, the callback, and the two operations on a request span — start it
+//! (continuing the caller's trace) and finish it (recording the outcome).
+
+use std::borrow::Cow;
+use std::mem;
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use rocket::http::Status;
+use rocket::Request;
+use rustracing::sampler::AllSampler;
+use rustracing_jaeger::span::{SpanContext, StartSpanOptions};
+use rustracing_jaeger::{Span, Tracer};
+
+use crate::callback::{self, StartSpanCallback};
+use crate::naming::{unmatched_name, OperationName, RouteNames};
+use crate::propagation::{self, Incoming, TraceContext, FLAG_DEBUG, FLAG_SAMPLED};
+use crate::reporter::Reporter;
+use crate::request_span::RequestSpan;
+use crate::tags;
+use crate::Mode;
+
+/// Everything the fairing and the guard share.
+pub(crate) struct Tracing {
+    pub(crate) mode: Mode,
+    /// The user's tracer: its sampler decides for new root traces.
+    tracer: Tracer,
+    /// The same span channel with a sampler that always samples: used when
+    /// the decision was already made upstream (sampled or debug caller).
+    forced: Tracer,
+    naming: OperationName,
+    names: OnceLock<RouteNames>,
+    on_start: Option<StartSpanCallback>,
+    pub(crate) reporter: Option<Arc<Reporter>>,
+}
+
+impl std::fmt::Debug for Tracing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracing")
+            .field("mode", &self.mode)
+            .field("naming", &self.naming)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tracing {
+    pub(crate) fn new(
+        mode: Mode,
+        tracer: Tracer,
+        naming: OperationName,
+        on_start: Option<StartSpanCallback>,
+        reporter: Option<Arc<Reporter>>,
+    ) -> Self {
+        let forced = tracer.clone_with_sampler(AllSampler);
+        Tracing {
+            mode,
+            tracer,
+            forced,
+            naming,
+            names: OnceLock::new(),
+            on_start,
+            reporter,
+        }
+    }
+
+    /// Builds the per-route name table (at liftoff, when routes are final).
+    pub(crate) fn set_routes<'a>(&self, routes: impl Iterator<Item = &'a rocket::Route>) {
+        let _ = self.names.set(RouteNames::new(self.naming, routes));
+    }
+
+    /// The operation name of `req`, from its route if it has one.
+    pub(crate) fn operation_name(&self, req: &Request<'_>) -> Cow<'static, str> {
+        match self.names.get() {
+            Some(names) => names.name(req.method(), req.route()),
+            None => match req.route() {
+                Some(route) => Cow::Owned(crate::naming::route_name(self.naming, route)),
+                None => Cow::Borrowed(unmatched_name(req.method())),
+            },
+        }
+    }
+
+    /// Starts the span of `req`, as of `arrival`, continuing the caller's
+    /// trace when its headers carry a valid one.
+    pub(crate) fn start(&self, req: &Request<'_>, arrival: SystemTime) -> RequestSpan {
+        let incoming = propagation::extract(req.headers()).unwrap_or_else(|why| {
+            log::debug!("rocket_opentracing: ignoring the trace header ({why}); starting a new trace");
+            Incoming::default()
+        });
+        let debug_id = incoming.debug_id.as_deref();
+
+        // Jaeger semantics: the sampling decision is made once, at the root,
+        // and travels with the trace. Only a new root asks the sampler.
+        let (mut context, tracer) = match (&incoming.parent, debug_id) {
+            (Some(parent), None) if !parent.is_sampled() => (parent.new_child(), None),
+            (Some(parent), _) => (parent.new_child(), Some(&self.forced)),
+            (None, Some(_)) => (TraceContext::new_root(true), Some(&self.forced)),
+            (None, None) => (TraceContext::new_root(true), Some(&self.tracer)),
+        };
+        if debug_id.is_some() {
+            context.flags |= FLAG_DEBUG | FLAG_SAMPLED;
+        }
+
+        let mut span = match tracer {
+            None => Span::inactive(),
+            Some(tracer) => {
+                let name = self.operation_name(req);
+                let mut options = tags::request_tags(tracer.span(name).start_time(arrival), req);
+                if let Some(parent) = &incoming.parent {
+                    options = options.child_of(&parent.to_span_context(&[]));
+                }
+                options.start_with_state(context.to_state(debug_id))
+            }
+        };
+        if span.is_sampled() {
+            if let Some(callback) = &self.on_start {
+                callback::run(callback, &mut span, req);
+            }
+        } else {
+            context.flags &= !FLAG_SAMPLED;
+        }
+        RequestSpan::new(context, span, incoming.baggage)
+    }
+
+    /// Options for a child of `parent` (already sampled: always started).
+    pub(crate) fn child_options<N>(&self, operation_name: N, parent: &SpanContext) -> StartSpanOptions<'_>
+    where
+        N: Into<Cow<'static, str>>,
+    {
+        self.forced.span(operation_name).child_of(parent)
+    }
+
+    /// Finishes the span of `req` with the response `status`; a second call
+    /// does nothing.
+    pub(crate) fn finish(&self, request_span: &RequestSpan, req: &Request<'_>, status: Status) {
+        let (mut span, error_recorded) = {
+            let mut state = request_span.state.lock();
+            if mem::replace(&mut state.finished, true) {
+                return;
+            }
+            (mem::replace(&mut state.span, Span::inactive()), state.error_recorded)
+        };
+        if span.is_sampled() {
+            span.set_operation_name(|| self.operation_name(req));
+            tags::record_status(&mut span, status, error_recorded);
+        }
+        // Dropping the span finishes it and hands it to the reporter.
+        drop(span);
+    }
+}

@@ -1,0 +1,76 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use rocket::figment::Figment;
+use rocket::local::asynchronous::Client;
+use rocket::{Build, Rocket, Route};
+use rocket_opentracing::rustracing::sampler::AllSampler;
+use rocket_opentracing::rustracing::tag::TagValue;
+use rocket_opentracing::rustracing_jaeger::span::{FinishedSpan, SpanReceiver};
+use rocket_opentracing::rustracing_jaeger::Tracer;
+use rocket_opentracing::OpenTracingFairing;
+
+/// A tracer sampling everything, and the receiver of its finished spans.
+pub fn tracer() -> (Tracer, SpanReceiver) {
+    let (tx, rx) = crossbeam_channel::bounded(1000);
+    (Tracer::with_sender(AllSampler, tx), rx)
+}
+
+/// A Rocket with the default configuration, ignoring the repository's
+/// `Rocket.toml` (tests stay hermetic).
+pub fn rocket() -> Rocket<Build> {
+    rocket::custom(Figment::from(rocket::Config::debug_default()))
+}
+
+/// A tracked client for `routes` with `fairing` attached.
+pub async fn client(fairing: OpenTracingFairing, routes: Vec<Route>) -> Client {
+    Client::tracked(rocket().attach(fairing).mount("/", routes))
+        .await
+        .expect("rocket ignites")
+}
+
+/// Every span finished so far.
+pub fn drain(rx: &SpanReceiver) -> Vec<FinishedSpan> {
+    rx.try_iter().collect()
+}
+
+/// The one span finished so far (fails if there are more or none).
+pub fn only_span(rx: &SpanReceiver) -> FinishedSpan {
+    let mut spans = drain(rx);
+    assert_eq!(spans.len(), 1, "expected one span, got {}: {spans:#?}", spans.len());
+    spans.remove(0)
+}
+
+/// A span's tags by name.
+pub fn tags(span: &FinishedSpan) -> BTreeMap<String, TagValue> {
+    span.tags()
+        .iter()
+        .map(|t| (t.name().to_owned(), t.value().clone()))
+        .collect()
+}
+
+/// A tag's value.
+pub fn tag(span: &FinishedSpan, name: &str) -> Option<TagValue> {
+    tags(span).remove(name)
+}
+
+/// A string tag value.
+pub fn s(value: &str) -> TagValue {
+    TagValue::String(value.to_owned().into())
+}
+
+/// The span id of `span`'s first reference (its parent), if any.
+pub fn parent_id(span: &FinishedSpan) -> Option<u64> {
+    span.references().first().map(|r| r.span().span_id())
+}
+
+/// A log's fields as (name, value) pairs.
+pub fn log_fields(span: &FinishedSpan, index: usize) -> BTreeMap<String, String> {
+    span.logs()[index]
+        .fields()
+        .iter()
+        .map(|f| (f.name().to_owned(), f.value().to_owned()))
+        .collect()
+}
