@@ -85,7 +85,7 @@ pub const SECTION: &str = "opentracing";
 #[derive(Debug)]
 pub enum ConfigError {
     /// The `opentracing` section of Rocket's figment could not be read.
-    Figment(rocket::figment::Error),
+    Figment(Box<rocket::figment::Error>),
     /// A key (or environment variable) holds a value that is not accepted.
     Invalid {
         /// The key or environment variable, e.g. `JAEGER_AGENT_PORT`.
@@ -128,7 +128,7 @@ impl Config {
         let mut config = if figment.contains(SECTION) {
             figment
                 .extract_inner::<Config>(SECTION)
-                .map_err(ConfigError::Figment)?
+                .map_err(|e| ConfigError::Figment(Box::new(e)))?
         } else {
             Config::default()
         };
@@ -168,27 +168,49 @@ impl Config {
             value,
             expected,
         };
-        if self.service_name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        if self
+            .service_name
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty())
+        {
             return Err(invalid("service_name", String::new(), "a non-empty name"));
         }
         if self.agent_host.trim().is_empty() {
-            return Err(invalid("agent_host", String::new(), "a host name or IP address"));
+            return Err(invalid(
+                "agent_host",
+                String::new(),
+                "a host name or IP address",
+            ));
         }
         if self.agent_port == 0 {
-            return Err(invalid("agent_port", "0".into(), "a UDP port number (1-65535)"));
+            return Err(invalid(
+                "agent_port",
+                "0".into(),
+                "a UDP port number (1-65535)",
+            ));
         }
         if self.queue_size == 0 {
-            return Err(invalid("queue_size", "0".into(), "a queue capacity of at least 1"));
+            return Err(invalid(
+                "queue_size",
+                "0".into(),
+                "a queue capacity of at least 1",
+            ));
         }
         if self.flush_interval_ms == 0 {
-            return Err(invalid("flush_interval_ms", "0".into(), "at least 1 millisecond"));
+            return Err(invalid(
+                "flush_interval_ms",
+                "0".into(),
+                "at least 1 millisecond",
+            ));
         }
         Ok(())
     }
 
     /// The service name: the configured one, else the executable's name.
     pub fn service_name(&self) -> String {
-        self.service_name.clone().unwrap_or_else(default_service_name)
+        self.service_name
+            .clone()
+            .unwrap_or_else(default_service_name)
     }
 
     /// The reporter settings this configuration describes.

@@ -1,4 +1,121 @@
-//! rocket_opentracing (crate docs to come)
+//! Distributed tracing for [Rocket] 0.5 with [OpenTracing] and [Jaeger]: the
+//! Rust counterpart of Python's Flask-OpenTracing.
+//!
+//! Attach one fairing and every request becomes a span, continuing the
+//! caller's trace from its `uber-trace-id` header; a route that wants its
+//! span asks for an [`ActiveSpan`] in its signature.
+//!
+//! # Quick start
+//!
+//! ```rust,no_run
+//! use rocket::{get, launch, routes};
+//! use rocket_opentracing::{ActiveSpan, OpenTracingFairing};
+//!
+//! #[get("/hello/<name>")]
+//! fn hello(name: &str, span: ActiveSpan<'_>) -> String {
+//!     span.set_tag("user.name", name.to_owned());
+//!     let mut child = span.child("render"); // a child span, finished on drop
+//!     child.log(|log| { log.std().event("rendered"); });
+//!     format!("Hello, {name}!")
+//! }
+//!
+//! #[launch]
+//! fn rocket() -> _ {
+//!     rocket::build()
+//!         // Jaeger tracer + UDP reporter from Rocket.toml and JAEGER_* variables.
+//!         .attach(OpenTracingFairing::from_config())
+//!         .mount("/", routes![hello])
+//! }
+//! ```
+//!
+//! With a tracer of your own, spans go to its channel and reporting them is
+//! yours (a [`Reporter`] sends them to a Jaeger agent):
+//!
+//! ```rust
+//! use rocket::{get, routes};
+//! use rocket::local::blocking::Client;
+//! use rocket_opentracing::rustracing::sampler::AllSampler;
+//! use rocket_opentracing::rustracing_jaeger::Tracer;
+//! use rocket_opentracing::OpenTracingFairing;
+//!
+//! #[get("/hello/<name>")]
+//! fn hello(name: &str) -> String {
+//!     format!("Hello, {name}!")
+//! }
+//!
+//! let (tx, spans) = crossbeam_channel::bounded(100);
+//! let tracer = Tracer::with_sender(AllSampler, tx);
+//! let rocket = rocket::build()
+//!     .attach(OpenTracingFairing::all(tracer)) // or ::opt_in(tracer)
+//!     .mount("/", routes![hello]);
+//!
+//! let client = Client::tracked(rocket).unwrap();
+//! assert_eq!(client.get("/hello/alice").dispatch().into_string().unwrap(), "Hello, alice!");
+//! let span = spans.try_recv().unwrap();
+//! assert_eq!(span.operation_name(), "GET /hello/<name>");
+//! ```
+//!
+//! # What a request span holds
+//!
+//! - **Name**: `"{METHOD} {route template}"`, e.g. `GET /hello/<name>`; a
+//!   request that matched no route is `GET <unmatched>`. The alternative
+//!   [`OperationName::Handler`] uses the handler's function name.
+//! - **Times**: it starts when the request arrives (`on_request`), also in
+//!   opt-in mode, and finishes when the response is ready (`on_response`),
+//!   whatever the outcome: success, 4xx, unmatched, failing or forwarding
+//!   guard, handler panic.
+//! - **Tags** (OpenTracing conventions): `span.kind=server`,
+//!   `component=rocket`, `http.method`, `http.url` (as received),
+//!   `http.status_code`, `peer.ipv4`/`peer.ipv6` and `peer.port` when known.
+//!   A 5xx response or a handler panic sets `error=true` and adds one log
+//!   entry with `event=error`; a 4xx is not an error.
+//! - **Parent**: the caller's span from `uber-trace-id` (128-bit trace ids
+//!   kept). A missing or malformed header starts a new root trace (malformed
+//!   ones are logged at debug level); `jaeger-debug-id` forces a sampled
+//!   debug trace. A caller that says "not sampled" gets no reported span
+//!   here, but its decision still propagates; a caller that says "sampled"
+//!   is sampled whatever the local sampler, which only decides for new root
+//!   traces (Jaeger's semantics).
+//!
+//! # Modes
+//!
+//! [`OpenTracingFairing::all`] traces every request.
+//! [`OpenTracingFairing::opt_in`] traces only requests whose route takes an
+//! [`ActiveSpan`] (Flask-OpenTracing's decorator mode); other requests cost a
+//! timestamp and no span.
+//!
+//! # The `ActiveSpan` guard
+//!
+//! Tags, logs, baggage, trace and span ids, child spans, and the headers to
+//! inject into outgoing calls ([`ActiveSpan::headers`],
+//! [`ActiveSpan::headers_for`]). It never fails a request: untraced, it is a
+//! no-op. Other guards and fairings reach the span with [`ActiveSpan::get`].
+//!
+//! # Start-span callback
+//!
+//! [`OpenTracingFairing::on_start_span`] runs user code on each new sampled
+//! span with its request (Flask-OpenTracing's `start_span_cb`); a panic in it
+//! is contained and logged.
+//!
+//! # Configuration
+//!
+//! [`OpenTracingFairing::from_config`] reads the `[default.opentracing]`
+//! section of `Rocket.toml` (every key and default is on [`Config`]) and the
+//! standard `JAEGER_SERVICE_NAME`, `JAEGER_AGENT_HOST`, `JAEGER_AGENT_PORT`
+//! and `JAEGER_REPORTER_LOG_SPANS` variables, which take precedence. A bad
+//! value refuses ignition with one line naming the key.
+//!
+//! # Reporting
+//!
+//! The [`Reporter`] drains finished spans on a background thread and sends
+//! them to the Jaeger agent over UDP in batches of at most 65,000 bytes; the
+//! request path never waits for it. With `log_spans`, each span is also
+//! printed on one line through Rocket's logger. At shutdown the fairing
+//! flushes what is queued (bounded by a timeout).
+//!
+//! [Rocket]: https://rocket.rs
+//! [OpenTracing]: https://opentracing.io
+//! [Jaeger]: https://www.jaegertracing.io
 #![warn(missing_docs)]
 
 pub mod callback;
@@ -19,5 +136,7 @@ pub use crate::naming::OperationName;
 pub use crate::propagation::TraceContext;
 pub use crate::reporter::{Reporter, ReporterConfig, ReporterStats};
 
+/// The OpenTracing API this crate builds on (tags, logs, samplers).
 pub use rustracing;
+/// The Jaeger tracer and span types this crate uses.
 pub use rustracing_jaeger;
