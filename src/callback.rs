@@ -15,6 +15,8 @@ pub type StartSpanCallback = Arc<dyn Fn(&mut Span, &Request<'_>) + Send + Sync +
 /// Runs `callback`, containing a panic.
 pub(crate) fn run(callback: &StartSpanCallback, span: &mut Span, req: &Request<'_>) {
     if catch_unwind(AssertUnwindSafe(|| callback(span, req))).is_err() {
-        log::warn!("rocket_opentracing: the start-span callback panicked; the span is kept as it was");
+        log::warn!(
+            "rocket_opentracing: the start-span callback panicked; the span is kept as it was"
+        );
     }
 }

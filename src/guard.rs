@@ -142,7 +142,10 @@ impl<'r> ActiveSpan<'r> {
     pub fn baggage_item(&self, name: &str) -> Option<String> {
         let span = self.span?;
         let state = span.state.lock();
-        let (_, value) = state.baggage.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))?;
+        let (_, value) = state
+            .baggage
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))?;
         Some(value.clone())
     }
 

@@ -63,7 +63,10 @@ pub(crate) struct RouteNames {
 }
 
 impl RouteNames {
-    pub(crate) fn new<'a>(strategy: OperationName, routes: impl Iterator<Item = &'a Route>) -> Self {
+    pub(crate) fn new<'a>(
+        strategy: OperationName,
+        routes: impl Iterator<Item = &'a Route>,
+    ) -> Self {
         let names = routes
             .map(|route| (key(route), intern(route_name(strategy, route))))
             .collect();
@@ -108,10 +111,16 @@ mod tests {
     fn names_by_template_or_handler() {
         let mut route = Route::new(Method::Get, "/hello/<name>", dummy_handler);
         route.name = Some("hello".into());
-        assert_eq!(route_name(OperationName::Route, &route), "GET /hello/<name>");
+        assert_eq!(
+            route_name(OperationName::Route, &route),
+            "GET /hello/<name>"
+        );
         assert_eq!(route_name(OperationName::Handler, &route), "hello");
         route.name = None;
-        assert_eq!(route_name(OperationName::Handler, &route), "GET /hello/<name>");
+        assert_eq!(
+            route_name(OperationName::Handler, &route),
+            "GET /hello/<name>"
+        );
     }
 
     #[test]

@@ -212,7 +212,9 @@ pub fn parse_trace_header(value: &str) -> Result<TraceContext, Malformed> {
         parts.next(),
         parts.next(),
     ) else {
-        return Err(Malformed("uber-trace-id must have four ':'-separated fields"));
+        return Err(Malformed(
+            "uber-trace-id must have four ':'-separated fields",
+        ));
     };
     let trace_id = parse_trace_id(trace).ok_or(Malformed("invalid trace id"))?;
     let span_id = parse_hex_u64(span).ok_or(Malformed("invalid span id"))?;
@@ -348,7 +350,8 @@ mod tests {
 
     #[test]
     fn parses_128_bit_header() {
-        let ctx = parse_trace_header("6309ab92c95468edea0dc1a9772ae2dc:409423a204bc17a8:0:1").unwrap();
+        let ctx =
+            parse_trace_header("6309ab92c95468edea0dc1a9772ae2dc:409423a204bc17a8:0:1").unwrap();
         assert_eq!(ctx.trace_id.high, 0x6309ab92c95468ed);
         assert_eq!(ctx.trace_id.low, 0xea0dc1a9772ae2dc);
         assert_eq!(ctx.span_id, 0x409423a204bc17a8);
@@ -362,7 +365,13 @@ mod tests {
     #[test]
     fn parses_64_bit_and_percent_encoded_headers() {
         let ctx = parse_trace_header("abc%3A1%3a0%3A0").unwrap();
-        assert_eq!(ctx.trace_id, TraceId { high: 0, low: 0xabc });
+        assert_eq!(
+            ctx.trace_id,
+            TraceId {
+                high: 0,
+                low: 0xabc
+            }
+        );
         assert_eq!(ctx.span_id, 1);
         assert!(!ctx.is_sampled());
         assert_eq!(ctx.header_value(), "0000000000000abc:0000000000000001:0:0");
@@ -398,7 +407,10 @@ mod tests {
         let incoming = extract(&headers).unwrap();
         assert_eq!(incoming.parent.unwrap().span_id, 2);
         assert_eq!(incoming.debug_id.as_deref(), Some("my-debug"));
-        assert_eq!(incoming.baggage, vec![("user".into(), "alice smith".into())]);
+        assert_eq!(
+            incoming.baggage,
+            vec![("user".into(), "alice smith".into())]
+        );
 
         let mut many = HeaderMap::new();
         for i in 0..(MAX_BAGGAGE_ITEMS + 10) {
@@ -419,7 +431,10 @@ mod tests {
         assert_eq!(
             headers,
             vec![
-                ("uber-trace-id".into(), "000000000000001f:0000000000000002:0:1".into()),
+                (
+                    "uber-trace-id".into(),
+                    "000000000000001f:0000000000000002:0:1".into()
+                ),
                 ("uberctx-user".into(), "a%20b%2Cc".into()),
             ]
         );

@@ -16,7 +16,10 @@ use rustracing_jaeger::Span;
 pub const COMPONENT: &str = "rocket";
 
 /// Adds the request tags to the options of a span being started.
-pub(crate) fn request_tags<'a>(mut options: StartSpanOptions<'a>, req: &Request<'_>) -> StartSpanOptions<'a> {
+pub(crate) fn request_tags<'a>(
+    mut options: StartSpanOptions<'a>,
+    req: &Request<'_>,
+) -> StartSpanOptions<'a> {
     options = options
         .tag(StdTag::span_kind("server"))
         .tag(StdTag::component(COMPONENT))

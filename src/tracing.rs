@@ -84,7 +84,9 @@ impl Tracing {
     /// trace when its headers carry a valid one.
     pub(crate) fn start(&self, req: &Request<'_>, arrival: SystemTime) -> RequestSpan {
         let incoming = propagation::extract(req.headers()).unwrap_or_else(|why| {
-            log::debug!("rocket_opentracing: ignoring the trace header ({why}); starting a new trace");
+            log::debug!(
+                "rocket_opentracing: ignoring the trace header ({why}); starting a new trace"
+            );
             Incoming::default()
         });
         let debug_id = incoming.debug_id.as_deref();
@@ -123,7 +125,11 @@ impl Tracing {
     }
 
     /// Options for a child of `parent` (already sampled: always started).
-    pub(crate) fn child_options<N>(&self, operation_name: N, parent: &SpanContext) -> StartSpanOptions<'_>
+    pub(crate) fn child_options<N>(
+        &self,
+        operation_name: N,
+        parent: &SpanContext,
+    ) -> StartSpanOptions<'_>
     where
         N: Into<Cow<'static, str>>,
     {
@@ -138,7 +144,10 @@ impl Tracing {
             if mem::replace(&mut state.finished, true) {
                 return;
             }
-            (mem::replace(&mut state.span, Span::inactive()), state.error_recorded)
+            (
+                mem::replace(&mut state.span, Span::inactive()),
+                state.error_recorded,
+            )
         };
         if span.is_sampled() {
             span.set_operation_name(|| self.operation_name(req));

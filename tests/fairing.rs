@@ -96,11 +96,23 @@ fn slow(guard: Slow, span: ActiveSpan<'_>) -> String {
 }
 
 fn micros(t: SystemTime) -> i64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_micros() as i64
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64
 }
 
 fn all_routes() -> Vec<rocket::Route> {
-    routes![hello, traced, error, teapot, panics, panics_with_span, refused, forwarded, slow]
+    routes![
+        hello,
+        traced,
+        error,
+        teapot,
+        panics,
+        panics_with_span,
+        refused,
+        forwarded,
+        slow
+    ]
 }
 
 #[rocket::async_test]
@@ -116,7 +128,13 @@ async fn traces_every_request_with_the_exact_standard_tags() {
     let names: Vec<_> = tags.keys().map(String::as_str).collect();
     assert_eq!(
         names,
-        ["component", "http.method", "http.status_code", "http.url", "span.kind"]
+        [
+            "component",
+            "http.method",
+            "http.status_code",
+            "http.url",
+            "span.kind"
+        ]
     );
     assert_eq!(tags["component"], s("rocket"));
     assert_eq!(tags["http.method"], s("GET"));
@@ -124,7 +142,10 @@ async fn traces_every_request_with_the_exact_standard_tags() {
     assert_eq!(tags["http.status_code"], TagValue::Integer(200));
     assert_eq!(tags["span.kind"], s("server"));
     assert!(span.logs().is_empty());
-    assert!(span.references().is_empty(), "a request with no trace header is a root");
+    assert!(
+        span.references().is_empty(),
+        "a request with no trace header is a root"
+    );
     assert!(span.finish_time() >= span.start_time());
 }
 
@@ -159,7 +180,10 @@ async fn unmatched_request_gets_a_fixed_name_and_is_not_an_error() {
 async fn client_errors_are_not_errors() {
     let (tracer, rx) = tracer();
     let client = client(OpenTracingFairing::all(tracer), all_routes()).await;
-    assert_eq!(client.get("/teapot").dispatch().await.status(), Status::ImATeapot);
+    assert_eq!(
+        client.get("/teapot").dispatch().await.status(),
+        Status::ImATeapot
+    );
     let refused = client.get("/refused").dispatch().await;
     assert_eq!(refused.status(), Status::BadRequest);
     let forwarded = client.get("/forwarded").dispatch().await;
@@ -169,7 +193,13 @@ async fn client_errors_are_not_errors() {
     assert_eq!(spans.len(), 3);
     let outcomes: Vec<_> = spans
         .iter()
-        .map(|s| (s.operation_name().to_owned(), tag(s, "http.status_code"), tag(s, "error")))
+        .map(|s| {
+            (
+                s.operation_name().to_owned(),
+                tag(s, "http.status_code"),
+                tag(s, "error"),
+            )
+        })
         .collect();
     assert_eq!(
         outcomes,
@@ -186,7 +216,10 @@ async fn client_errors_are_not_errors() {
 async fn server_error_sets_error_tag_with_one_error_log() {
     let (tracer, rx) = tracer();
     let client = client(OpenTracingFairing::all(tracer), all_routes()).await;
-    assert_eq!(client.get("/error").dispatch().await.status(), Status::InternalServerError);
+    assert_eq!(
+        client.get("/error").dispatch().await.status(),
+        Status::InternalServerError
+    );
     let span = only_span(&rx);
     assert_eq!(tag(&span, "error"), Some(TagValue::Boolean(true)));
     assert_eq!(tag(&span, "http.status_code"), Some(TagValue::Integer(500)));
@@ -200,7 +233,10 @@ async fn server_error_sets_error_tag_with_one_error_log() {
 async fn handler_panic_is_an_error_span_finished_once() {
     let (tracer, rx) = tracer();
     let client = client(OpenTracingFairing::all(tracer), all_routes()).await;
-    assert_eq!(client.get("/panic").dispatch().await.status(), Status::InternalServerError);
+    assert_eq!(
+        client.get("/panic").dispatch().await.status(),
+        Status::InternalServerError
+    );
     assert_eq!(
         client.get("/panic-with-span").dispatch().await.status(),
         Status::InternalServerError
@@ -247,7 +283,13 @@ async fn continues_the_callers_trace_with_128_bit_ids() {
 async fn malformed_trace_header_starts_a_root_trace() {
     let (tracer, rx) = tracer();
     let client = client(OpenTracingFairing::all(tracer), all_routes()).await;
-    for bad in ["not-hex:zz:0:1", "1:2:3", "", "ffffffffffffffffffffffffffffffffff:1:0:1", "0:0:0:1"] {
+    for bad in [
+        "not-hex:zz:0:1",
+        "1:2:3",
+        "",
+        "ffffffffffffffffffffffffffffffffff:1:0:1",
+        "0:0:0:1",
+    ] {
         let response = client
             .get("/hello/x")
             .header(Header::new("uber-trace-id", bad))
@@ -277,7 +319,11 @@ async fn debug_id_alone_starts_a_sampled_debug_trace() {
         .await;
     let span = only_span(&rx);
     let state = span.context().state();
-    assert_ne!(state.trace_id().low, 0, "a debug-id-only context must not give trace id 0");
+    assert_ne!(
+        state.trace_id().low,
+        0,
+        "a debug-id-only context must not give trace id 0"
+    );
     assert_eq!(state.debug_id(), Some("find-me"));
     assert_eq!(state.flags() & 0b11, 0b11, "sampled and debug");
     assert!(span.references().is_empty());
@@ -311,7 +357,10 @@ async fn unsampled_caller_gets_no_span_but_its_decision_travels_on() {
     let parts: Vec<_> = injected.split(':').collect();
     assert_eq!(parts.len(), 4, "{injected}");
     assert_eq!(parts[0], "0000000000abcdef");
-    assert_ne!(parts[1], "0000000000001234", "our own span id goes downstream");
+    assert_ne!(
+        parts[1], "0000000000001234",
+        "our own span id goes downstream"
+    );
     assert_eq!(parts[3], "0");
 }
 
@@ -330,7 +379,11 @@ async fn sampled_caller_is_sampled_whatever_the_local_sampler() {
         .await;
     client.get("/hello/y").dispatch().await;
     let spans = drain(&rx);
-    assert_eq!(spans.len(), 1, "the caller's decision wins; new roots ask the sampler");
+    assert_eq!(
+        spans.len(),
+        1,
+        "the caller's decision wins; new roots ask the sampler"
+    );
     assert_eq!(parent_id(&spans[0]), Some(0x1234));
 }
 
@@ -362,7 +415,11 @@ async fn opt_in_span_starts_at_arrival_not_when_the_guard_runs() {
         panic!("tag missing");
     };
     let start = micros(span.start_time());
-    assert!(guard_done - start >= 50_000, "span started {}µs before the guard ended", guard_done - start);
+    assert!(
+        guard_done - start >= 50_000,
+        "span started {}µs before the guard ended",
+        guard_done - start
+    );
 }
 
 #[rocket::async_test]
@@ -381,7 +438,10 @@ async fn handler_name_strategy() {
     let client = client(fairing, all_routes()).await;
     client.get("/hello/x").dispatch().await;
     client.get("/missing").dispatch().await;
-    let names: Vec<_> = drain(&rx).iter().map(|s| s.operation_name().to_owned()).collect();
+    let names: Vec<_> = drain(&rx)
+        .iter()
+        .map(|s| s.operation_name().to_owned())
+        .collect();
     assert_eq!(names, ["hello", "GET <unmatched>"]);
 }
 
@@ -396,8 +456,14 @@ async fn concurrent_requests_get_distinct_spans() {
     assert_eq!((a.status(), b.status()), (Status::Ok, Status::Ok));
     let spans = drain(&rx);
     assert_eq!(spans.len(), 2);
-    let ids: BTreeSet<_> = spans.iter().map(|s| s.context().state().span_id()).collect();
-    let traces: BTreeSet<_> = spans.iter().map(|s| s.context().state().trace_id()).collect();
+    let ids: BTreeSet<_> = spans
+        .iter()
+        .map(|s| s.context().state().span_id())
+        .collect();
+    let traces: BTreeSet<_> = spans
+        .iter()
+        .map(|s| s.context().state().trace_id())
+        .collect();
     assert_eq!((ids.len(), traces.len()), (2, 2));
 }
 
@@ -405,12 +471,23 @@ async fn concurrent_requests_get_distinct_spans() {
 async fn many_requests_finish_exactly_one_span_each() {
     let (tracer, rx) = tracer();
     let client = client(OpenTracingFairing::all(tracer), all_routes()).await;
-    for path in ["/hello/a", "/error", "/panic", "/refused", "/nope", "/traced/b", "/teapot"] {
+    for path in [
+        "/hello/a",
+        "/error",
+        "/panic",
+        "/refused",
+        "/nope",
+        "/traced/b",
+        "/teapot",
+    ] {
         client.get(path).dispatch().await;
     }
     let spans = drain(&rx);
     assert_eq!(spans.len(), 7);
-    let ids: BTreeSet<_> = spans.iter().map(|s| s.context().state().span_id()).collect();
+    let ids: BTreeSet<_> = spans
+        .iter()
+        .map(|s| s.context().state().span_id())
+        .collect();
     assert_eq!(ids.len(), 7, "no span reported twice");
     assert!(spans.iter().all(|s| tag(s, "http.status_code").is_some()));
 }
@@ -419,7 +496,11 @@ async fn many_requests_finish_exactly_one_span_each() {
 async fn start_span_callback_adds_and_overrides_tags() {
     let (tracer, rx) = tracer();
     let fairing = OpenTracingFairing::all(tracer).on_start_span(|span, req| {
-        let agent = req.headers().get_one("User-Agent").unwrap_or("none").to_owned();
+        let agent = req
+            .headers()
+            .get_one("User-Agent")
+            .unwrap_or("none")
+            .to_owned();
         span.set_tag(|| rocket_opentracing::rustracing::tag::Tag::new("user_agent", agent));
         span.set_tag(|| rocket_opentracing::rustracing::tag::Tag::new("component", "custom"));
     });

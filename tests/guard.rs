@@ -26,7 +26,11 @@ fn work(span: ActiveSpan<'_>) -> String {
         span.span_id().unwrap()
     );
     drop(child);
-    let header = &headers.iter().find(|(k, _)| k == "uber-trace-id").unwrap().1;
+    let header = &headers
+        .iter()
+        .find(|(k, _)| k == "uber-trace-id")
+        .unwrap()
+        .1;
     format!("{ids}|{header}")
 }
 
@@ -40,7 +44,11 @@ fn baggage(span: ActiveSpan<'_>) -> String {
         .and_then(|c| c.baggage_items().iter().find(|b| b.name() == "tenant"))
         .map(|b| b.value().to_owned())
         .unwrap_or_default();
-    let headers: Vec<String> = span.headers().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let headers: Vec<String> = span
+        .headers()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     format!("{incoming}|{child_sees}|{}", headers.join(","))
 }
 
@@ -58,7 +66,13 @@ async fn across_await(span: ActiveSpan<'_>) -> &'static str {
 async fn tags_logs_ids_children_and_injection() {
     let (tracer, rx) = tracer();
     let client = client(OpenTracingFairing::opt_in(tracer), routes![work]).await;
-    let body = client.get("/work").dispatch().await.into_string().await.unwrap();
+    let body = client
+        .get("/work")
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap();
     let (ids, header) = body.split_once('|').unwrap();
 
     let spans = drain(&rx);
@@ -70,7 +84,11 @@ async fn tags_logs_ids_children_and_injection() {
     let request_state = request.context().state();
     assert_eq!(
         ids,
-        format!("{:x}:{:x}", request_state.trace_id().low, request_state.span_id())
+        format!(
+            "{:x}:{:x}",
+            request_state.trace_id().low,
+            request_state.span_id()
+        )
     );
     assert_eq!(parent_id(child), Some(request_state.span_id()));
     assert_eq!(child.context().state().trace_id(), request_state.trace_id());
@@ -137,8 +155,16 @@ async fn no_fairing_means_a_noop_span_and_an_unharmed_request() {
             span.headers().len()
         )
     }
-    let client2 = Client::tracked(rocket().mount("/", routes![probe])).await.unwrap();
-    let body = client2.get("/probe").dispatch().await.into_string().await.unwrap();
+    let client2 = Client::tracked(rocket().mount("/", routes![probe]))
+        .await
+        .unwrap();
+    let body = client2
+        .get("/probe")
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap();
     assert_eq!(body, "false false None false 0");
     drop(client);
 }
@@ -177,9 +203,18 @@ async fn other_guards_reach_the_request_span() {
 
     let (tracer, rx) = tracer();
     let client = client(OpenTracingFairing::all(tracer), routes![seen]).await;
-    let body = client.get("/seen").dispatch().await.into_string().await.unwrap();
+    let body = client
+        .get("/seen")
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap();
     assert_eq!(body, "true");
-    assert_eq!(tag(&only_span(&rx), "seen_by_guard"), Some(TagValue::Boolean(true)));
+    assert_eq!(
+        tag(&only_span(&rx), "seen_by_guard"),
+        Some(TagValue::Boolean(true))
+    );
 }
 
 #[rocket::async_test]
@@ -202,7 +237,13 @@ async fn over_the_wire_parentage_between_two_apps() {
     let (tracer_b, rx_b) = tracer();
     let a = client(OpenTracingFairing::all(tracer_a), routes![outer]).await;
     let b = client(OpenTracingFairing::all(tracer_b), routes![inner]).await;
-    let header = a.get("/outer").dispatch().await.into_string().await.unwrap();
+    let header = a
+        .get("/outer")
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap();
     let (name, value) = header.split_once('\n').unwrap();
     b.get("/inner")
         .header(Header::new(name.to_owned(), value.to_owned()))

@@ -39,7 +39,12 @@ pub fn drain(rx: &SpanReceiver) -> Vec<FinishedSpan> {
 /// The one span finished so far (fails if there are more or none).
 pub fn only_span(rx: &SpanReceiver) -> FinishedSpan {
     let mut spans = drain(rx);
-    assert_eq!(spans.len(), 1, "expected one span, got {}: {spans:#?}", spans.len());
+    assert_eq!(
+        spans.len(),
+        1,
+        "expected one span, got {}: {spans:#?}",
+        spans.len()
+    );
     spans.remove(0)
 }
 
