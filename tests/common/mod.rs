@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod agent;
+
 use std::collections::BTreeMap;
 
 use rocket::figment::Figment;
