@@ -8,7 +8,7 @@ use rocket::figment::Figment;
 use rocket::serde::{Deserialize, Serialize};
 
 use crate::naming::OperationName;
-use crate::reporter::ReporterConfig;
+use crate::reporter::{default_service_name, ReporterConfig};
 use crate::Mode;
 
 /// The `opentracing` section of Rocket's configuration.
@@ -223,15 +223,6 @@ impl Config {
         reporter.flush_interval = Duration::from_millis(self.flush_interval_ms);
         reporter
     }
-}
-
-/// The executable's file name without extension, or `rocket`.
-pub fn default_service_name() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "rocket".into())
 }
 
 fn parse_bool(value: &str) -> Option<bool> {

@@ -10,6 +10,7 @@ use common::*;
 use rocket::http::{Header, Status};
 use rocket::request::{self, FromRequest, Request};
 use rocket::{get, routes};
+use rocket_opentracing::rustracing::sampler::NullSampler;
 use rocket_opentracing::rustracing::tag::TagValue;
 use rocket_opentracing::{ActiveSpan, OpenTracingFairing, OperationName};
 
@@ -305,12 +306,8 @@ async fn malformed_trace_header_starts_a_root_trace() {
 
 #[rocket::async_test]
 async fn debug_id_alone_starts_a_sampled_debug_trace() {
-    let (tx, rx) = crossbeam_channel::bounded(10);
     // A tracer that samples nothing by itself: the debug header must win.
-    let tracer = rocket_opentracing::rustracing_jaeger::Tracer::with_sender(
-        rocket_opentracing::rustracing::sampler::NullSampler,
-        tx,
-    );
+    let (tracer, rx) = tracer_sampling(NullSampler);
     let client = client(OpenTracingFairing::all(tracer), all_routes()).await;
     client
         .get("/hello/x")
@@ -366,11 +363,7 @@ async fn unsampled_caller_gets_no_span_but_its_decision_travels_on() {
 
 #[rocket::async_test]
 async fn sampled_caller_is_sampled_whatever_the_local_sampler() {
-    let (tx, rx) = crossbeam_channel::bounded(10);
-    let tracer = rocket_opentracing::rustracing_jaeger::Tracer::with_sender(
-        rocket_opentracing::rustracing::sampler::NullSampler,
-        tx,
-    );
+    let (tracer, rx) = tracer_sampling(NullSampler);
     let client = client(OpenTracingFairing::all(tracer), all_routes()).await;
     client
         .get("/hello/x")

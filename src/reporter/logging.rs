@@ -90,21 +90,10 @@ fn write_tag_value<W: fmt::Write>(out: &mut W, value: &TagValue) -> fmt::Result 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rustracing::sampler::AllSampler;
+    use crate::reporter::thrift::tests::finish;
     use rustracing::tag::{StdTag, Tag};
     use rustracing_jaeger::span::{SpanContext, SpanContextStateBuilder, TraceId};
-    use rustracing_jaeger::Tracer;
     use std::time::{Duration, SystemTime};
-
-    fn finish<F>(build: F) -> FinishedSpan
-    where
-        F: FnOnce(&Tracer) -> rustracing_jaeger::Span,
-    {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let tracer = Tracer::with_sender(AllSampler, tx);
-        drop(build(&tracer));
-        rx.try_recv().expect("a finished span")
-    }
 
     fn line(span: &FinishedSpan) -> String {
         SpanLine(span).to_string()

@@ -115,7 +115,7 @@ impl Default for ReporterConfig {
 }
 
 /// The current executable's file stem, or `"rocket"`.
-fn default_service_name() -> String {
+pub(crate) fn default_service_name() -> String {
     std::env::current_exe()
         .ok()
         .and_then(|path| path.file_stem()?.to_str().map(str::to_owned))

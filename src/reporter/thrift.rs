@@ -567,7 +567,7 @@ impl Datagram {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rustracing::sampler::AllSampler;
     use rustracing::tag::Tag;
@@ -595,7 +595,7 @@ mod tests {
     }
 
     /// Finishes the span built by `build` and returns it.
-    fn finish<F>(build: F) -> FinishedSpan
+    pub(crate) fn finish<F>(build: F) -> FinishedSpan
     where
         F: FnOnce(&Tracer) -> rustracing_jaeger::Span,
     {

@@ -8,16 +8,24 @@ use std::collections::BTreeMap;
 use rocket::figment::Figment;
 use rocket::local::asynchronous::Client;
 use rocket::{Build, Rocket, Route};
-use rocket_opentracing::rustracing::sampler::AllSampler;
+use rocket_opentracing::rustracing::sampler::{AllSampler, Sampler};
 use rocket_opentracing::rustracing::tag::TagValue;
-use rocket_opentracing::rustracing_jaeger::span::{FinishedSpan, SpanReceiver};
+use rocket_opentracing::rustracing_jaeger::span::{FinishedSpan, SpanContextState, SpanReceiver};
 use rocket_opentracing::rustracing_jaeger::Tracer;
 use rocket_opentracing::OpenTracingFairing;
 
 /// A tracer sampling everything, and the receiver of its finished spans.
 pub fn tracer() -> (Tracer, SpanReceiver) {
+    tracer_sampling(AllSampler)
+}
+
+/// A tracer sampling new traces with `sampler`, and its span receiver.
+pub fn tracer_sampling<S>(sampler: S) -> (Tracer, SpanReceiver)
+where
+    S: Sampler<SpanContextState> + Send + Sync + 'static,
+{
     let (tx, rx) = crossbeam_channel::bounded(1000);
-    (Tracer::with_sender(AllSampler, tx), rx)
+    (Tracer::with_sender(sampler, tx), rx)
 }
 
 /// A Rocket with the default configuration, ignoring the repository's
