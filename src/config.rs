@@ -1,14 +1,20 @@
 //! Configuration: the `[default.opentracing]` section of `Rocket.toml`,
 //! overridden by the standard `JAEGER_*` environment variables.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use rocket::figment::Figment;
 use rocket::serde::{Deserialize, Serialize};
+use rustracing::sampler::BoxSampler;
+use rustracing_jaeger::span::SpanContextState;
 
+use crate::attributes::{self, Attribute};
 use crate::naming::OperationName;
 use crate::reporter::{default_service_name, ReporterConfig};
+use crate::sampler::{SamplerType, ACCEPTED_TYPES};
+use crate::skip::SkipPaths;
 use crate::Mode;
 
 /// The `opentracing` section of Rocket's configuration.
@@ -18,14 +24,25 @@ use crate::Mode;
 /// `ROCKET_OPENTRACING='{...}'` overrides work as for every Rocket setting.
 /// The standard Jaeger environment variables then override it: precedence is
 /// `Rocket.toml` < `ROCKET_*` < `JAEGER_*`. A missing section means the
-/// defaults below; an unknown key or a value of the wrong type refuses
-/// ignition with an error naming the key.
+/// defaults below; an unknown key, a value of the wrong type or out of range
+/// refuses ignition with one line naming the key, the value and what is
+/// accepted.
+///
+/// The section applies to [`OpenTracingFairing::from_config`] and, except
+/// for the keys that build the tracer and reporter (service name, agent,
+/// process tags, queue, flush interval, mode), to a fairing given its own
+/// tracer too. With a tracer of your own, the sampler keys replace its
+/// sampler only when set.
+///
+/// [`OpenTracingFairing::from_config`]: crate::OpenTracingFairing::from_config
 ///
 /// ```toml
 /// [default.opentracing]
 /// # Service name reported to Jaeger. Default: the executable's name.
 /// # Env: JAEGER_SERVICE_NAME
 /// service_name = "my-service"
+/// # true: trace nothing (requests are served as usual). Env: JAEGER_DISABLED
+/// disabled = false
 /// # Jaeger agent (UDP, compact thrift). Env: JAEGER_AGENT_HOST, JAEGER_AGENT_PORT
 /// agent_host = "127.0.0.1"
 /// agent_port = 6831
@@ -33,20 +50,32 @@ use crate::Mode;
 /// # Env: JAEGER_REPORTER_LOG_SPANS
 /// log_spans = false
 /// # "all": trace every request; "opt_in": only routes that take `ActiveSpan`.
-/// # Used by `OpenTracingFairing::from_config()`.
 /// mode = "all"
 /// # "route": "GET /hello/<name>"; "handler": the handler's function name.
 /// operation_name = "route"
+/// # Sampler for new traces: "const" (param 0 or 1), "probabilistic" (param =
+/// # rate 0..1), "ratelimiting" (param = traces per second).
+/// # Env: JAEGER_SAMPLER_TYPE, JAEGER_SAMPLER_PARAM. Default: const 1.
+/// sampler_type = "const"
+/// sampler_param = 1.0
+/// # Request attributes recorded as tags (see `rocket_opentracing::attributes`).
+/// traced_attributes = []          # e.g. ["user_agent", "client_ip", "header.X-Request-Id"]
+/// # Paths never traced: exact, or a prefix ending in '*'.
+/// skip_paths = []                 # e.g. ["/health", "/metrics", "/internal/*"]
+/// # Extra Jaeger process tags. Env: JAEGER_TAGS="k=v,k2=v2"
+/// tags = {}
 /// # Capacity of the queue of finished spans waiting for the reporter.
 /// queue_size = 10000
 /// # How often the reporter sends what it has, in milliseconds.
 /// flush_interval_ms = 1000
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "rocket::serde", default, deny_unknown_fields)]
 pub struct Config {
     /// Service name reported to Jaeger; `None` means the executable's name.
     pub service_name: Option<String>,
+    /// Trace nothing; requests are served as usual. Default `false`.
+    pub disabled: bool,
     /// Host name or IP address of the Jaeger agent. Default `127.0.0.1`.
     pub agent_host: String,
     /// UDP port of the Jaeger agent (compact thrift). Default `6831`.
@@ -57,6 +86,17 @@ pub struct Config {
     pub mode: Mode,
     /// How spans are named. Default [`OperationName::Route`].
     pub operation_name: OperationName,
+    /// Sampler for new traces; `None` means `const` (with a tracer of your
+    /// own: its own sampler).
+    pub sampler_type: Option<SamplerType>,
+    /// The sampler's parameter; `None` means 1.
+    pub sampler_param: Option<f64>,
+    /// Request attributes recorded as tags; see [`crate::attributes`].
+    pub traced_attributes: Vec<String>,
+    /// Paths never traced: exact, or a prefix ending in `*`.
+    pub skip_paths: Vec<String>,
+    /// Extra Jaeger process tags.
+    pub tags: BTreeMap<String, String>,
     /// Capacity of the finished-span queue. Default `10000`.
     pub queue_size: usize,
     /// Reporter flush interval in milliseconds. Default `1000`.
@@ -67,11 +107,17 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             service_name: None,
+            disabled: false,
             agent_host: "127.0.0.1".into(),
             agent_port: 6831,
             log_spans: false,
             mode: Mode::All,
             operation_name: OperationName::Route,
+            sampler_type: None,
+            sampler_param: None,
+            traced_attributes: Vec::new(),
+            skip_paths: Vec::new(),
+            tags: BTreeMap::new(),
             queue_size: 10_000,
             flush_interval_ms: 1_000,
         }
@@ -93,7 +139,7 @@ pub enum ConfigError {
         /// The value found.
         value: String,
         /// What is accepted.
-        expected: &'static str,
+        expected: String,
     },
 }
 
@@ -111,6 +157,22 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+fn invalid(key: &str, value: impl fmt::Display, expected: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        value: value.to_string(),
+        expected: expected.into(),
+    }
+}
+
+/// Where a setting came from, to name it in errors: the environment
+/// variable if it set the value, else the `Rocket.toml` key. (Only the
+/// sampler parameter needs it: it is checked against the sampler type.)
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Origins {
+    sampler_param: Option<&'static str>,
+}
 
 impl Config {
     /// Reads the `opentracing` section of `figment` (defaults when absent),
@@ -132,77 +194,119 @@ impl Config {
         } else {
             Config::default()
         };
-        config.apply_env(env)?;
-        config.validate()?;
+        let origins = config.apply_env(env)?;
+        config.validate(&origins)?;
         Ok(config)
     }
 
     /// Applies the standard Jaeger client variables.
-    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<Origins, ConfigError> {
+        let mut origins = Origins::default();
         if let Some(name) = env("JAEGER_SERVICE_NAME") {
             self.service_name = Some(name);
+        }
+        if let Some(flag) = env("JAEGER_DISABLED") {
+            self.disabled = parse_bool(&flag)
+                .ok_or_else(|| invalid("JAEGER_DISABLED", &flag, "true or false"))?;
         }
         if let Some(host) = env("JAEGER_AGENT_HOST") {
             self.agent_host = host;
         }
         if let Some(port) = env("JAEGER_AGENT_PORT") {
-            self.agent_port = port.trim().parse().map_err(|_| ConfigError::Invalid {
-                key: "JAEGER_AGENT_PORT".into(),
-                value: port.clone(),
-                expected: "a UDP port number (1-65535)",
-            })?;
+            self.agent_port = port
+                .trim()
+                .parse()
+                .map_err(|_| invalid("JAEGER_AGENT_PORT", &port, "a UDP port number (1-65535)"))?;
         }
         if let Some(flag) = env("JAEGER_REPORTER_LOG_SPANS") {
-            self.log_spans = parse_bool(&flag).ok_or_else(|| ConfigError::Invalid {
-                key: "JAEGER_REPORTER_LOG_SPANS".into(),
-                value: flag.clone(),
-                expected: "true or false",
-            })?;
+            self.log_spans = parse_bool(&flag)
+                .ok_or_else(|| invalid("JAEGER_REPORTER_LOG_SPANS", &flag, "true or false"))?;
         }
-        Ok(())
+        if let Some(kind) = env("JAEGER_SAMPLER_TYPE") {
+            let expected = format!("one of {ACCEPTED_TYPES}");
+            self.sampler_type = Some(
+                kind.parse()
+                    .map_err(|_| invalid("JAEGER_SAMPLER_TYPE", &kind, expected))?,
+            );
+        }
+        if let Some(param) = env("JAEGER_SAMPLER_PARAM") {
+            self.sampler_param = Some(
+                param
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("JAEGER_SAMPLER_PARAM", &param, "a number"))?,
+            );
+            origins.sampler_param = Some("JAEGER_SAMPLER_PARAM");
+        }
+        if let Some(tags) = env("JAEGER_TAGS") {
+            for item in tags.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                let (key, value) = item
+                    .split_once('=')
+                    .filter(|(k, _)| !k.trim().is_empty())
+                    .ok_or_else(|| {
+                        invalid("JAEGER_TAGS", &tags, "comma-separated key=value pairs")
+                    })?;
+                self.tags
+                    .insert(key.trim().to_owned(), value.trim().to_owned());
+            }
+        }
+        Ok(origins)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &str, value: String, expected| ConfigError::Invalid {
-            key: format!("{SECTION}.{key}"),
-            value,
-            expected,
-        };
+    fn validate(&self, origins: &Origins) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("{SECTION}.{k}");
         if self
             .service_name
             .as_deref()
             .is_some_and(|n| n.trim().is_empty())
         {
-            return Err(invalid("service_name", String::new(), "a non-empty name"));
+            return Err(invalid(&key("service_name"), "", "a non-empty name"));
         }
         if self.agent_host.trim().is_empty() {
-            return Err(invalid(
-                "agent_host",
-                String::new(),
-                "a host name or IP address",
-            ));
+            return Err(invalid(&key("agent_host"), "", "a host name or IP address"));
         }
         if self.agent_port == 0 {
             return Err(invalid(
-                "agent_port",
-                "0".into(),
+                &key("agent_port"),
+                0,
                 "a UDP port number (1-65535)",
             ));
         }
         if self.queue_size == 0 {
             return Err(invalid(
-                "queue_size",
-                "0".into(),
+                &key("queue_size"),
+                0,
                 "a queue capacity of at least 1",
             ));
         }
         if self.flush_interval_ms == 0 {
             return Err(invalid(
-                "flush_interval_ms",
-                "0".into(),
+                &key("flush_interval_ms"),
+                0,
                 "at least 1 millisecond",
             ));
         }
+        if let (Some(kind), Some(param)) = (self.sampler_type, self.sampler_param) {
+            if let Err(expected) = kind.check_param(param) {
+                let name = origins
+                    .sampler_param
+                    .map_or_else(|| key("sampler_param"), str::to_owned);
+                return Err(invalid(&name, param, expected));
+            }
+        }
+        if self.sampler_param.is_some() && self.sampler_type.is_none() {
+            let name = origins
+                .sampler_param
+                .map_or_else(|| key("sampler_param"), str::to_owned);
+            let value = self.sampler_param.unwrap_or_default();
+            return Err(invalid(
+                &name,
+                value,
+                "a sampler_type (JAEGER_SAMPLER_TYPE) to go with it",
+            ));
+        }
+        self.attributes()?;
+        self.skip_paths()?;
         Ok(())
     }
 
@@ -213,6 +317,34 @@ impl Config {
             .unwrap_or_else(default_service_name)
     }
 
+    /// The configured sampler, if `sampler_type` is set.
+    pub fn sampler(&self) -> Option<BoxSampler<SpanContextState>> {
+        let kind = self.sampler_type?;
+        Some(kind.build(self.sampler_param.unwrap_or(1.0)))
+    }
+
+    /// The parsed `traced_attributes`.
+    pub fn attributes(&self) -> Result<Vec<Attribute>, ConfigError> {
+        attributes::parse_all(&self.traced_attributes).map_err(|e| {
+            invalid(
+                &format!("{SECTION}.traced_attributes"),
+                &e.0,
+                format!("one of {}", attributes::ACCEPTED),
+            )
+        })
+    }
+
+    /// The parsed `skip_paths`.
+    pub fn skip_paths(&self) -> Result<SkipPaths, ConfigError> {
+        SkipPaths::parse(&self.skip_paths).map_err(|e| {
+            invalid(
+                &format!("{SECTION}.skip_paths"),
+                &e.0,
+                "a path starting with '/', optionally ending in '*' to match a prefix",
+            )
+        })
+    }
+
     /// The reporter settings this configuration describes.
     pub fn reporter_config(&self) -> ReporterConfig {
         let mut reporter = ReporterConfig::new(self.service_name());
@@ -221,6 +353,11 @@ impl Config {
         reporter.log_spans = self.log_spans;
         reporter.queue_size = self.queue_size;
         reporter.flush_interval = Duration::from_millis(self.flush_interval_ms);
+        reporter.process_tags = self
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         reporter
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::serde::{Deserialize, Serialize};
 use rocket::{Build, Data, Orbit, Request, Response, Rocket};
-use rustracing::sampler::AllSampler;
+use rustracing::sampler::{AllSampler, NullSampler, Sampler};
 use rustracing_jaeger::{Span, Tracer};
 
 use crate::callback::StartSpanCallback;
@@ -110,21 +110,39 @@ impl OpenTracingFairing {
         Some(reporter.stats())
     }
 
-    fn build(&self, config: &Config) -> std::io::Result<Tracing> {
+    fn build(&self, config: &Config) -> Result<Tracing, String> {
         let (tracer, reporter) = match &self.tracer {
-            Some(tracer) => (tracer.clone(), None),
+            // The user's tracer; the configured sampler replaces its own only
+            // when set.
+            Some(tracer) => match config.sampler() {
+                Some(sampler) => (tracer.clone_with_sampler(sampler), None),
+                None => (tracer.clone(), None),
+            },
+            // Disabled: a tracer that samples nothing and reports nowhere.
+            None if config.disabled => {
+                let (tx, _) = crossbeam_channel::bounded(1);
+                (Tracer::with_sender(NullSampler, tx), None)
+            }
             None => {
-                let reporter = Reporter::spawn(config.reporter_config())?;
-                (reporter.tracer(AllSampler), Some(Arc::new(reporter)))
+                let reporter = Reporter::spawn(config.reporter_config()).map_err(|e| {
+                    format!(
+                        "cannot start the span reporter for agent {}:{} \
+                         (`opentracing.agent_host`/`agent_port`): {e}",
+                        config.agent_host, config.agent_port
+                    )
+                })?;
+                let sampler = config.sampler().unwrap_or_else(|| AllSampler.boxed());
+                (reporter.tracer(sampler), Some(Arc::new(reporter)))
             }
         };
-        Ok(Tracing::new(
+        let tracing = Tracing::new(
             self.mode.unwrap_or(config.mode),
             tracer,
             self.naming.unwrap_or(config.operation_name),
             self.on_start.clone(),
             reporter,
-        ))
+        );
+        tracing.configure(config).map_err(|e| e.to_string())
     }
 }
 
@@ -153,15 +171,13 @@ impl Fairing for OpenTracingFairing {
         let tracing = match self.build(&config) {
             Ok(tracing) => Arc::new(tracing),
             Err(e) => {
-                log::error!(
-                    "rocket_opentracing: cannot start the span reporter for agent {}:{} \
-                     (`opentracing.agent_host`/`agent_port`): {e}",
-                    config.agent_host,
-                    config.agent_port
-                );
+                log::error!("rocket_opentracing: {e}");
                 return Err(rocket);
             }
         };
+        if tracing.disabled {
+            log::info!("rocket_opentracing: tracing is disabled by configuration");
+        }
         if self.tracing.set(tracing.clone()).is_err() {
             log::error!("rocket_opentracing: this fairing was already ignited; attach a new one");
             return Err(rocket);
@@ -179,6 +195,9 @@ impl Fairing for OpenTracingFairing {
         let Some(tracing) = self.tracing.get() else {
             return;
         };
+        if !tracing.traces(req.uri().path().as_str()) {
+            return;
+        }
         let arrival = SystemTime::now();
         let slot = req.local_cache(|| Slot::traced(arrival));
         if tracing.mode == Mode::All {

@@ -118,6 +118,7 @@
 //! [Jaeger]: https://www.jaegertracing.io
 #![warn(missing_docs)]
 
+pub mod attributes;
 pub mod callback;
 pub mod config;
 mod fairing;
@@ -126,6 +127,8 @@ pub mod naming;
 pub mod propagation;
 pub mod reporter;
 mod request_span;
+pub mod sampler;
+pub mod skip;
 pub mod tags;
 mod tracing;
 

@@ -91,7 +91,7 @@ fn key(route: &Route) -> usize {
 
 /// Leaks `name` once per distinct value: the set of names is bounded by the
 /// routes the program defines.
-fn intern(name: String) -> &'static str {
+pub(crate) fn intern(name: String) -> &'static str {
     static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
     let mut names = NAMES.get_or_init(Default::default).lock();
     if let Some(existing) = names.get(name.as_str()) {

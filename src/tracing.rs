@@ -13,17 +13,26 @@ use rustracing::sampler::AllSampler;
 use rustracing_jaeger::span::{SpanContext, StartSpanOptions};
 use rustracing_jaeger::{Span, Tracer};
 
+use crate::attributes::{self, Attribute};
 use crate::callback::{self, StartSpanCallback};
+use crate::config::{Config, ConfigError};
 use crate::naming::{unmatched_name, OperationName, RouteNames};
 use crate::propagation::{self, Incoming, TraceContext, FLAG_DEBUG, FLAG_SAMPLED};
 use crate::reporter::Reporter;
 use crate::request_span::RequestSpan;
+use crate::skip::SkipPaths;
 use crate::tags;
 use crate::Mode;
 
 /// Everything the fairing and the guard share.
 pub(crate) struct Tracing {
     pub(crate) mode: Mode,
+    /// Tracing switched off by configuration: requests are not traced.
+    pub(crate) disabled: bool,
+    /// Paths never traced.
+    pub(crate) skip: SkipPaths,
+    /// Request attributes recorded as tags.
+    attributes: Vec<Attribute>,
     /// The user's tracer: its sampler decides for new root traces.
     tracer: Tracer,
     /// The same span channel with a sampler that always samples: used when
@@ -55,6 +64,9 @@ impl Tracing {
         let forced = tracer.clone_with_sampler(AllSampler);
         Tracing {
             mode,
+            disabled: false,
+            skip: SkipPaths::default(),
+            attributes: Vec::new(),
             tracer,
             forced,
             naming,
@@ -62,6 +74,19 @@ impl Tracing {
             on_start,
             reporter,
         }
+    }
+
+    /// Applies the request-selection settings of `config`.
+    pub(crate) fn configure(mut self, config: &Config) -> Result<Self, ConfigError> {
+        self.disabled = config.disabled;
+        self.skip = config.skip_paths()?;
+        self.attributes = config.attributes()?;
+        Ok(self)
+    }
+
+    /// Whether a request to `path` is traced at all.
+    pub(crate) fn traces(&self, path: &str) -> bool {
+        !self.disabled && (self.skip.is_empty() || !self.skip.matches(path))
     }
 
     /// Builds the per-route name table (at liftoff, when routes are final).
@@ -115,6 +140,7 @@ impl Tracing {
             }
         };
         if span.is_sampled() {
+            attributes::record_request(&self.attributes, &mut span, req);
             if let Some(callback) = &self.on_start {
                 callback::run(callback, &mut span, req);
             }
@@ -151,6 +177,7 @@ impl Tracing {
         };
         if span.is_sampled() {
             span.set_operation_name(|| self.operation_name(req));
+            attributes::record_route(&self.attributes, &mut span, req);
             tags::record_status(&mut span, status, error_recorded);
         }
         // Dropping the span finishes it and hands it to the reporter.

@@ -1,0 +1,158 @@
+//! Samplers chosen by configuration, as every Jaeger client offers them:
+//! `const` (param 0 or 1), `probabilistic` (param = sampling rate) and
+//! `ratelimiting` (param = traces per second).
+//!
+//! A sampler decides only for new root traces: a trace continued from a
+//! caller keeps the caller's decision (see the crate docs).
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use rocket::serde::{Deserialize, Serialize};
+use rustracing::sampler::{AllSampler, BoxSampler, NullSampler, ProbabilisticSampler, Sampler};
+use rustracing_jaeger::span::{CandidateSpan, SpanContextState};
+
+/// The kind of sampler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(crate = "rocket::serde", rename_all = "lowercase")]
+pub enum SamplerType {
+    /// Samples all traces (param 1) or none (param 0).
+    Const,
+    /// Samples each trace with probability `param` (0.0 to 1.0).
+    Probabilistic,
+    /// Samples at most `param` traces per second.
+    Ratelimiting,
+}
+
+/// The sampler type names accepted, for error messages.
+pub const ACCEPTED_TYPES: &str = "const, probabilistic, ratelimiting";
+
+impl FromStr for SamplerType {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "const" => Ok(SamplerType::Const),
+            "probabilistic" => Ok(SamplerType::Probabilistic),
+            "ratelimiting" | "rate_limiting" => Ok(SamplerType::Ratelimiting),
+            _ => Err(()),
+        }
+    }
+}
+
+impl fmt::Display for SamplerType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SamplerType::Const => "const",
+            SamplerType::Probabilistic => "probabilistic",
+            SamplerType::Ratelimiting => "ratelimiting",
+        })
+    }
+}
+
+impl SamplerType {
+    /// Checks `param` for this type; the error says what is accepted.
+    pub fn check_param(self, param: f64) -> Result<(), &'static str> {
+        let ok = match self {
+            SamplerType::Const => param == 0.0 || param == 1.0,
+            SamplerType::Probabilistic => (0.0..=1.0).contains(&param),
+            SamplerType::Ratelimiting => param.is_finite() && param >= 0.0,
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(match self {
+            SamplerType::Const => "0 or 1 for the const sampler",
+            SamplerType::Probabilistic => "a rate from 0.0 to 1.0 for the probabilistic sampler",
+            SamplerType::Ratelimiting => {
+                "a number of traces per second (0 or more) for the ratelimiting sampler"
+            }
+        })
+    }
+
+    /// The sampler of this type with `param` (which must have passed
+    /// [`SamplerType::check_param`]).
+    pub fn build(self, param: f64) -> BoxSampler<SpanContextState> {
+        match self {
+            SamplerType::Const if param == 0.0 => NullSampler.boxed(),
+            SamplerType::Const => AllSampler.boxed(),
+            SamplerType::Probabilistic => match ProbabilisticSampler::new(param) {
+                Ok(sampler) => sampler.boxed(),
+                Err(_) => NullSampler.boxed(),
+            },
+            SamplerType::Ratelimiting => RateLimitingSampler::new(param).boxed(),
+        }
+    }
+}
+
+/// Samples at most a given number of traces per second (a token bucket
+/// holding at most one second's worth, and at least one trace).
+#[derive(Debug)]
+pub struct RateLimitingSampler {
+    per_second: f64,
+    max_balance: f64,
+    bucket: Mutex<(f64, Instant)>,
+}
+
+impl RateLimitingSampler {
+    /// A sampler admitting `per_second` traces per second.
+    pub fn new(per_second: f64) -> Self {
+        let max_balance = per_second.max(1.0);
+        RateLimitingSampler {
+            per_second,
+            max_balance,
+            bucket: Mutex::new((max_balance, Instant::now())),
+        }
+    }
+
+    fn admit(&self, now: Instant) -> bool {
+        let mut bucket = self.bucket.lock();
+        let (balance, last) = &mut *bucket;
+        let elapsed = now.saturating_duration_since(*last).as_secs_f64();
+        *last = now;
+        *balance = (*balance + elapsed * self.per_second).min(self.max_balance);
+        if *balance >= 1.0 {
+            *balance -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Sampler<SpanContextState> for RateLimitingSampler {
+    fn is_sampled(&self, _span: &CandidateSpan<'_>) -> bool {
+        self.per_second > 0.0 && self.admit(Instant::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rate_limiting_admits_at_most_the_rate() {
+        let sampler = RateLimitingSampler::new(2.0);
+        let start = Instant::now();
+        let admitted = (0..10).filter(|_| sampler.admit(start)).count();
+        assert_eq!(admitted, 2, "a full bucket holds one second's worth");
+        assert!(!sampler.admit(start + Duration::from_millis(100)));
+        assert!(sampler.admit(start + Duration::from_millis(600)));
+    }
+
+    #[test]
+    fn params_are_checked_per_type() {
+        assert!(SamplerType::Const.check_param(1.0).is_ok());
+        assert!(SamplerType::Const.check_param(0.5).is_err());
+        assert!(SamplerType::Probabilistic.check_param(0.25).is_ok());
+        assert!(SamplerType::Probabilistic.check_param(1.5).is_err());
+        assert!(SamplerType::Probabilistic.check_param(f64::NAN).is_err());
+        assert!(SamplerType::Ratelimiting.check_param(100.0).is_ok());
+        assert!(SamplerType::Ratelimiting.check_param(-1.0).is_err());
+        assert_eq!("RateLimiting".parse(), Ok(SamplerType::Ratelimiting));
+        assert!("remote".parse::<SamplerType>().is_err());
+    }
+}
