@@ -155,11 +155,10 @@ pub(crate) fn record_request(attributes: &[Attribute], span: &mut Span, req: &Re
                     set_string(span, "http.query", query.to_string());
                 }
             }
-            Attribute::Host => {
-                if let Some(host) = req.host() {
-                    set_string(span, "http.host", host.to_string());
-                }
-            }
+            Attribute::Host => match req.host() {
+                Some(host) => set_string(span, "http.host", host.to_string()),
+                None => header(span, req, "Host", "http.host"),
+            },
             Attribute::Scheme => {
                 let tls = req.rocket().config().tls_enabled();
                 set(span, "http.scheme", if tls { "https" } else { "http" });

@@ -1,0 +1,411 @@
+//! Configuration through Rocket's figment: each key's effect on requests,
+//! profiles, refusals at ignition.
+
+mod common;
+
+use std::time::Duration;
+
+use common::agent::{span_name, string_tag, Agent};
+use common::*;
+use rocket::figment::providers::{Format, Toml};
+use rocket::figment::{Figment, Profile};
+use rocket::http::{Header, Status};
+use rocket::local::asynchronous::Client;
+use rocket::{get, routes, Build, Rocket};
+use rocket_opentracing::propagation::parse_trace_header;
+use rocket_opentracing::rustracing::tag::TagValue;
+use rocket_opentracing::{ActiveSpan, Config, OpenTracingFairing};
+
+#[get("/hello/<name>")]
+fn hello(name: &str) -> String {
+    format!("Hello, {name}!")
+}
+
+#[get("/health")]
+fn health() -> &'static str {
+    "ok"
+}
+
+#[get("/internal/<_x>")]
+fn internal(_x: &str) -> &'static str {
+    "internal"
+}
+
+#[get("/context")]
+fn context(span: ActiveSpan<'_>) -> String {
+    span.headers()
+        .into_iter()
+        .find(|(k, _)| k == "uber-trace-id")
+        .map(|(_, v)| v)
+        .unwrap_or_default()
+}
+
+/// A hermetic Rocket whose `opentracing` section is `toml`.
+fn rocket_with(toml: &str) -> Rocket<Build> {
+    let figment = Figment::from(rocket::Config::debug_default())
+        .merge(("log_level", "off"))
+        .merge(Toml::string(toml).nested());
+    rocket::custom(figment)
+}
+
+async fn client_with(toml: &str, fairing: OpenTracingFairing) -> Client {
+    let rocket = rocket_with(toml)
+        .attach(fairing)
+        .mount("/", routes![hello, health, internal, context]);
+    Client::tracked(rocket).await.expect("ignites")
+}
+
+#[rocket::async_test]
+async fn skip_paths_produce_no_span() {
+    let (tracer, rx) = tracer();
+    let toml = "[default.opentracing]\nskip_paths = [\"/health\", \"/internal/*\"]";
+    let client = client_with(toml, OpenTracingFairing::all(tracer)).await;
+    for path in ["/health", "/internal/metrics", "/internal/x?y=1"] {
+        let response = client.get(path).dispatch().await;
+        assert_eq!(response.status(), Status::Ok, "{path}");
+    }
+    assert!(drain(&rx).is_empty(), "skipped paths are not traced");
+    client.get("/hello/a").dispatch().await;
+    client.get("/healthz").dispatch().await;
+    assert_eq!(drain(&rx).len(), 2, "other paths still are");
+}
+
+#[rocket::async_test]
+async fn traced_attributes_produce_exactly_the_requested_tags() {
+    let (tracer, rx) = tracer();
+    let toml = r#"[default.opentracing]
+traced_attributes = ["user_agent", "client_ip", "path", "query", "host", "route", "route_name",
+                     "header.X-Request-Id", "content_length", "content_type", "scheme", "remote_address"]"#;
+    let client = client_with(toml, OpenTracingFairing::all(tracer)).await;
+    client
+        .get("/hello/bob?lang=en")
+        .header(Header::new("User-Agent", "curl/8.0"))
+        .header(Header::new("X-Request-Id", "req-42"))
+        .header(Header::new("Host", "example.test"))
+        .remote("192.0.2.7:5555".parse().unwrap())
+        .dispatch()
+        .await;
+    let span = only_span(&rx);
+    let tags = tags(&span);
+    let expected = [
+        ("http.user_agent", s("curl/8.0")),
+        ("http.client_ip", s("192.0.2.7")),
+        ("http.path", s("/hello/bob")),
+        ("http.query", s("lang=en")),
+        ("http.host", s("example.test")),
+        ("http.route", s("/hello/<name>")),
+        ("http.route_name", s("hello")),
+        ("http.header.x-request-id", s("req-42")),
+        ("http.scheme", s("http")),
+        ("peer.address", s("192.0.2.7:5555")),
+    ];
+    for (name, value) in &expected {
+        assert_eq!(tags.get(*name), Some(value), "tag {name}");
+    }
+    // Absent values are not tagged.
+    assert!(!tags.contains_key("http.content_length"));
+    assert!(!tags.contains_key("http.content_type"));
+    // Nothing beyond the standard tags and the requested ones.
+    let standard = [
+        "component",
+        "http.method",
+        "http.status_code",
+        "http.url",
+        "span.kind",
+        "peer.ipv4",
+        "peer.port",
+    ];
+    let extra: Vec<_> = tags
+        .keys()
+        .filter(|k| !standard.contains(&k.as_str()) && !expected.iter().any(|(n, _)| n == k))
+        .collect();
+    assert!(extra.is_empty(), "unexpected tags {extra:?}");
+}
+
+#[rocket::async_test]
+async fn sensitive_headers_only_when_named() {
+    let (tracer, rx) = tracer();
+    let toml = "[default.opentracing]\ntraced_attributes = [\"headers\", \"header.Cookie\"]";
+    let client = client_with(toml, OpenTracingFairing::all(tracer)).await;
+    client
+        .get("/hello/x")
+        .header(Header::new("Authorization", "Bearer secret"))
+        .header(Header::new("Cookie", "session=abc"))
+        .header(Header::new("Proxy-Authorization", "Basic xyz"))
+        .header(Header::new("Accept", "text/plain"))
+        .dispatch()
+        .await;
+    let tags = tags(&only_span(&rx));
+    assert_eq!(tags.get("http.header.accept"), Some(&s("text/plain")));
+    assert_eq!(
+        tags.get("http.header.cookie"),
+        Some(&s("session=abc")),
+        "named explicitly"
+    );
+    assert!(!tags.contains_key("http.header.authorization"));
+    assert!(!tags.contains_key("http.header.proxy-authorization"));
+}
+
+#[rocket::async_test]
+async fn const_zero_sampler_reports_nothing_but_propagates() {
+    let (tracer, rx) = tracer();
+    let toml = "[default.opentracing]\nsampler_type = \"const\"\nsampler_param = 0";
+    let client = client_with(toml, OpenTracingFairing::all(tracer)).await;
+    let header = client
+        .get("/context")
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap();
+    assert!(drain(&rx).is_empty(), "nothing reported");
+    let context = parse_trace_header(&header).expect("a context still propagates");
+    assert!(!context.is_sampled());
+
+    // A sampled caller is still honoured.
+    client
+        .get("/hello/x")
+        .header(Header::new("uber-trace-id", "abc:def:0:1"))
+        .dispatch()
+        .await;
+    assert_eq!(drain(&rx).len(), 1);
+}
+
+#[rocket::async_test]
+async fn probabilistic_sampler_samples_about_its_rate() {
+    let (tracer, rx) = tracer();
+    let toml = "[default.opentracing]\nsampler_type = \"probabilistic\"\nsampler_param = 0.5";
+    let client = client_with(toml, OpenTracingFairing::all(tracer)).await;
+    for _ in 0..400 {
+        client.get("/hello/x").dispatch().await;
+    }
+    let sampled = drain(&rx).len();
+    // Binomial(400, 0.5): outside 120..=280 has probability below 1e-15.
+    assert!((120..=280).contains(&sampled), "{sampled} of 400 sampled");
+}
+
+#[rocket::async_test]
+async fn ratelimiting_sampler_limits_new_traces() {
+    let (tracer, rx) = tracer();
+    let toml = "[default.opentracing]\nsampler_type = \"ratelimiting\"\nsampler_param = 2";
+    let client = client_with(toml, OpenTracingFairing::all(tracer)).await;
+    for _ in 0..20 {
+        client.get("/hello/x").dispatch().await;
+    }
+    let sampled = drain(&rx).len();
+    // A bucket of two, refilled at 2/s: the 20 requests take far less than 1 s.
+    assert!((2..=3).contains(&sampled), "{sampled} sampled");
+}
+
+#[rocket::async_test]
+async fn disabled_traces_nothing_and_serves_as_usual() {
+    let (tracer, rx) = tracer();
+    let client = client_with(
+        "[default.opentracing]\ndisabled = true",
+        OpenTracingFairing::all(tracer),
+    )
+    .await;
+    let response = client.get("/hello/x").dispatch().await;
+    assert_eq!(response.into_string().await.unwrap(), "Hello, x!");
+    assert_eq!(
+        client
+            .get("/context")
+            .dispatch()
+            .await
+            .into_string()
+            .await
+            .unwrap(),
+        ""
+    );
+    assert!(drain(&rx).is_empty());
+}
+
+#[rocket::async_test]
+async fn mode_naming_and_service_from_config_reach_the_agent() {
+    let agent = Agent::bind();
+    let toml = format!(
+        "[default.opentracing]\nservice_name = \"configured\"\nagent_port = {}\nmode = \"opt_in\"\n\
+         operation_name = \"handler\"\ntags = {{ team = \"core\" }}\nflush_interval_ms = 600000",
+        agent.port()
+    );
+    let client = client_with(&toml, OpenTracingFairing::from_config()).await;
+    client.get("/hello/x").dispatch().await; // no ActiveSpan: not traced in opt-in mode
+    client.get("/context").dispatch().await;
+    client.terminate().await; // on_shutdown flushes the reporter
+
+    let batches = agent.receive(1, Duration::from_secs(10));
+    assert!(agent.is_quiet(Duration::from_millis(200)), "one span only");
+    let spans: Vec<_> = batches.iter().flat_map(|b| &b.spans).collect();
+    assert_eq!(
+        spans.iter().map(|s| span_name(s)).collect::<Vec<_>>(),
+        ["context"]
+    );
+    assert_eq!(batches[0].service_name(), "configured");
+    assert_eq!(batches[0].process_tag("team").as_deref(), Some("core"));
+    assert_eq!(string_tag(spans[0], "span.kind").as_deref(), Some("server"));
+}
+
+#[test]
+fn profiles_select_their_section() {
+    let toml = "[default.opentracing]\nservice_name = \"base\"\nagent_port = 7000\n\
+                [release.opentracing]\nservice_name = \"prod\"";
+    let base = Figment::from(Toml::string(toml).nested());
+    let no_env = |_: &str| None;
+    let debug =
+        Config::from_figment_and_env(&base.clone().select(Profile::new("debug")), no_env).unwrap();
+    let release =
+        Config::from_figment_and_env(&base.select(Profile::new("release")), no_env).unwrap();
+    assert_eq!(debug.service_name(), "base");
+    assert_eq!(release.service_name(), "prod");
+    assert_eq!(
+        release.agent_port, 7000,
+        "defaults still apply under a profile"
+    );
+}
+
+#[test]
+fn invalid_values_are_refused_naming_the_key() {
+    // (Rocket.toml section, environment, what the error must mention)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
+        (
+            "",
+            &[("JAEGER_SAMPLER_TYPE", "bogus")],
+            &[
+                "JAEGER_SAMPLER_TYPE",
+                "bogus",
+                "const, probabilistic, ratelimiting",
+            ],
+        ),
+        (
+            "",
+            &[
+                ("JAEGER_SAMPLER_TYPE", "const"),
+                ("JAEGER_SAMPLER_PARAM", "0.5"),
+            ],
+            &["JAEGER_SAMPLER_PARAM", "0 or 1"],
+        ),
+        (
+            "",
+            &[
+                ("JAEGER_SAMPLER_TYPE", "probabilistic"),
+                ("JAEGER_SAMPLER_PARAM", "2"),
+            ],
+            &["JAEGER_SAMPLER_PARAM", "0.0 to 1.0"],
+        ),
+        (
+            "",
+            &[("JAEGER_SAMPLER_PARAM", "abc")],
+            &["JAEGER_SAMPLER_PARAM", "a number"],
+        ),
+        (
+            "",
+            &[("JAEGER_AGENT_PORT", "70000")],
+            &["JAEGER_AGENT_PORT", "70000"],
+        ),
+        (
+            "",
+            &[("JAEGER_DISABLED", "maybe")],
+            &["JAEGER_DISABLED", "true or false"],
+        ),
+        (
+            "",
+            &[("JAEGER_TAGS", "a=1,oops")],
+            &["JAEGER_TAGS", "key=value"],
+        ),
+        (
+            "sampler_type = \"ratelimiting\"\nsampler_param = -1",
+            &[],
+            &["opentracing.sampler_param", "-1"],
+        ),
+        (
+            "sampler_type = \"remote\"",
+            &[],
+            &["sampler_type", "remote"],
+        ),
+        (
+            "traced_attributes = [\"useragent\"]",
+            &[],
+            &["opentracing.traced_attributes", "useragent", "user_agent"],
+        ),
+        (
+            "skip_paths = [\"health\"]",
+            &[],
+            &["opentracing.skip_paths", "health"],
+        ),
+        ("agent_port = \"six\"", &[], &["agent_port"]),
+        ("queue_size = 0", &[], &["opentracing.queue_size"]),
+        ("colour = \"blue\"", &[], &["colour"]),
+    ];
+    for (toml, env, needles) in cases {
+        let figment = Figment::from(Toml::string(&format!("[opentracing]\n{toml}")));
+        let env = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        let error = Config::from_figment_and_env(&figment, env)
+            .expect_err(&format!(
+                "accepted {toml:?} with {env:?}",
+                env = env("JAEGER_SAMPLER_TYPE")
+            ))
+            .to_string();
+        for needle in *needles {
+            assert!(
+                error.contains(needle),
+                "{error:?} does not mention {needle:?}"
+            );
+        }
+        assert!(!error.contains('\n'), "one line: {error:?}");
+    }
+}
+
+#[rocket::async_test]
+async fn bad_configuration_refuses_ignition() {
+    let (tracer, _rx) = tracer();
+    let rocket = rocket_with("[default.opentracing]\ntraced_attributes = [\"nope\"]")
+        .attach(OpenTracingFairing::all(tracer))
+        .mount("/", routes![hello]);
+    let error = rocket.ignite().await.expect_err("ignition refused");
+    assert!(
+        matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(f) if f[0].name == "OpenTracing"),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn repository_rocket_toml_is_valid_and_documents_every_key() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Rocket.toml")).unwrap();
+    let figment = Figment::from(Toml::string(&text).nested()).select(Profile::new("debug"));
+    let config =
+        Config::from_figment_and_env(&figment, |_| None).expect("the example config is valid");
+    assert!(config.log_spans, "the examples show spans without Jaeger");
+    let defaults = rocket::figment::providers::Serialized::defaults(Config::default());
+    let keys = Figment::from(defaults)
+        .extract::<rocket::figment::value::Dict>()
+        .unwrap();
+    for key in keys.keys() {
+        assert!(
+            text.contains(&format!("{key} =")),
+            "Rocket.toml does not document `{key}`"
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn tag_value_types_are_kept() {
+    let (tracer, rx) = tracer();
+    let toml = "[default.opentracing]\ntraced_attributes = [\"content_length\"]";
+    let client = client_with(toml, OpenTracingFairing::all(tracer)).await;
+    client
+        .post("/nowhere")
+        .body("12345")
+        .header(Header::new("Content-Length", "5"))
+        .dispatch()
+        .await;
+    assert_eq!(
+        tag(&only_span(&rx), "http.content_length"),
+        Some(TagValue::Integer(5))
+    );
+}
