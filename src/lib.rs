@@ -99,11 +99,17 @@
 //!
 //! # Configuration
 //!
-//! [`OpenTracingFairing::from_config`] reads the `[default.opentracing]`
-//! section of `Rocket.toml` (every key and default is on [`Config`]) and the
-//! standard `JAEGER_SERVICE_NAME`, `JAEGER_AGENT_HOST`, `JAEGER_AGENT_PORT`
-//! and `JAEGER_REPORTER_LOG_SPANS` variables, which take precedence. A bad
-//! value refuses ignition with one line naming the key.
+//! The `[default.opentracing]` section of `Rocket.toml` (every key and
+//! default is on [`Config`]) is read at ignition through Rocket's figment,
+//! then the standard Jaeger variables take precedence: `JAEGER_SERVICE_NAME`,
+//! `JAEGER_DISABLED`, `JAEGER_AGENT_HOST`, `JAEGER_AGENT_PORT`,
+//! `JAEGER_REPORTER_LOG_SPANS`, `JAEGER_SAMPLER_TYPE`, `JAEGER_SAMPLER_PARAM`
+//! and `JAEGER_TAGS`. It chooses the request attributes recorded as tags
+//! ([`attributes`]), the paths never traced ([`skip`]), the sampler for new
+//! traces ([`sampler`]: const, probabilistic, ratelimiting), and, for
+//! [`OpenTracingFairing::from_config`], the mode, naming, service and agent.
+//! A bad value refuses ignition with one line naming the key, the value and
+//! what is accepted.
 //!
 //! # Reporting
 //!
