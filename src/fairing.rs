@@ -66,6 +66,11 @@ impl OpenTracingFairing {
     /// Traces every request with `tracer`. Finished spans go to the tracer's
     /// span channel; reporting them is up to whoever holds its receiver (see
     /// [`Reporter`] for one that sends them to Jaeger).
+    ///
+    /// The `[default.opentracing]` section still applies (naming, traced
+    /// attributes, skip paths, `disabled`, and the sampler when
+    /// `sampler_type` or `JAEGER_SAMPLER_TYPE` is set); a bad value there
+    /// refuses ignition. See [`Config`].
     pub fn all(tracer: Tracer) -> Self {
         Self::new(Some(tracer), Some(Mode::All))
     }
@@ -95,6 +100,11 @@ impl OpenTracingFairing {
     /// Runs `callback` on each new sampled request span, with its request
     /// (Flask-OpenTracing's `start_span_cb`): add or override tags there. A
     /// panic in the callback is contained and logged.
+    ///
+    /// In trace-all mode it runs when the request arrives, before routing
+    /// (`req.route()` is `None`, and the operation name is set later, when
+    /// the response is ready); in opt-in mode it runs when the guard opens
+    /// the span, after routing.
     pub fn on_start_span<F>(mut self, callback: F) -> Self
     where
         F: Fn(&mut Span, &Request<'_>) + Send + Sync + 'static,
@@ -198,8 +208,8 @@ impl Fairing for OpenTracingFairing {
         if !tracing.traces(req.uri().path().as_str()) {
             return;
         }
-        let arrival = SystemTime::now();
-        let slot = req.local_cache(|| Slot::traced(arrival));
+        let slot = Slot::of(req);
+        let arrival = *slot.arrival.get_or_init(SystemTime::now);
         if tracing.mode == Mode::All {
             slot.span.get_or_init(|| tracing.start(req, arrival));
         }

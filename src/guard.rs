@@ -60,7 +60,8 @@ impl<'r> ActiveSpan<'r> {
         let slot = Slot::of(req);
         let span = slot
             .arrival
-            .map(|arrival| slot.span.get_or_init(|| tracing.start(req, arrival)));
+            .get()
+            .map(|&arrival| slot.span.get_or_init(|| tracing.start(req, arrival)));
         ActiveSpan {
             span,
             tracing: Some(tracing),
@@ -107,7 +108,8 @@ impl<'r> ActiveSpan<'r> {
 
     /// Runs `f` on the underlying `rustracing_jaeger` span (inactive when
     /// not sampled or already finished), under a short lock: don't `.await`
-    /// or block inside.
+    /// or block inside, and don't call this `ActiveSpan`'s other methods from
+    /// `f` (the lock is not re-entrant).
     pub fn with_span<R>(&self, f: impl FnOnce(&mut Span) -> R) -> Option<R> {
         let span = self.span?;
         let mut state = span.state.lock();
@@ -123,7 +125,8 @@ impl<'r> ActiveSpan<'r> {
         self.with_span(|span| span.set_tag(|| Tag::new(name, value)));
     }
 
-    /// Adds a log entry; see `rustracing::log::LogBuilder`.
+    /// Adds a log entry; see `rustracing::log::LogBuilder`. As with
+    /// [`ActiveSpan::with_span`], don't call this span's methods from `f`.
     pub fn log<F: FnOnce(&mut LogBuilder)>(&self, f: F) {
         self.with_span(|span| span.log(f));
     }

@@ -180,18 +180,24 @@ impl fmt::Display for Malformed {
 
 /// Reads the caller's trace from request headers.
 ///
-/// A malformed `uber-trace-id` is reported as `Err` (the caller starts a new
-/// root trace); an absent one is `Ok` with no parent.
-pub fn extract(headers: &HeaderMap<'_>) -> Result<Incoming, Malformed> {
+/// The three parts are read independently: a malformed `uber-trace-id` is
+/// reported as the `Err` of the second element (the caller then starts a new
+/// root trace) and leaves `parent` empty, but the debug id and baggage are
+/// still kept.
+pub fn extract(headers: &HeaderMap<'_>) -> (Incoming, Result<(), Malformed>) {
     let mut incoming = Incoming::default();
+    let mut outcome = Ok(());
     if let Some(value) = headers.get_one(TRACE_HEADER) {
-        incoming.parent = Some(parse_trace_header(value)?);
+        match parse_trace_header(value) {
+            Ok(parent) => incoming.parent = Some(parent),
+            Err(why) => outcome = Err(why),
+        }
     }
     if let Some(value) = headers.get_one(DEBUG_HEADER) {
         incoming.debug_id = parse_debug_id(value);
     }
     incoming.baggage = extract_baggage(headers);
-    Ok(incoming)
+    (incoming, outcome)
 }
 
 /// Parses an `uber-trace-id` value.
@@ -404,7 +410,8 @@ mod tests {
             ("jaeger-debug-id", "my-debug"),
             ("uberctx-User", "alice%20smith"),
         ]);
-        let incoming = extract(&headers).unwrap();
+        let (incoming, outcome) = extract(&headers);
+        assert!(outcome.is_ok());
         assert_eq!(incoming.parent.unwrap().span_id, 2);
         assert_eq!(incoming.debug_id.as_deref(), Some("my-debug"));
         assert_eq!(
@@ -416,7 +423,22 @@ mod tests {
         for i in 0..(MAX_BAGGAGE_ITEMS + 10) {
             many.add(Header::new(format!("uberctx-k{i}"), "v"));
         }
-        assert_eq!(extract(&many).unwrap().baggage.len(), MAX_BAGGAGE_ITEMS);
+        assert_eq!(extract(&many).0.baggage.len(), MAX_BAGGAGE_ITEMS);
+
+        let bad = map(&[
+            ("uber-trace-id", "zz"),
+            ("jaeger-debug-id", "d"),
+            ("uberctx-k", "v"),
+        ]);
+        let (incoming, outcome) = extract(&bad);
+        assert!(outcome.is_err());
+        assert_eq!(incoming.parent, None);
+        assert_eq!(
+            incoming.debug_id.as_deref(),
+            Some("d"),
+            "kept despite the bad context"
+        );
+        assert_eq!(incoming.baggage.len(), 1);
     }
 
     #[test]

@@ -12,36 +12,23 @@ use crate::propagation::TraceContext;
 
 /// What the fairing leaves in a request's local cache.
 ///
-/// `arrival` is `None` when the request is not traced at all (no fairing
+/// `arrival` stays empty when the request is not traced at all (no fairing
 /// attached, or a path excluded from tracing); `span` is filled in
 /// `on_request` in trace-all mode and by the [`ActiveSpan`] guard in opt-in
-/// mode.
+/// mode. Both are set in place, so whoever creates the slot first (another
+/// fairing looking up the span early, say) cannot switch tracing off.
 ///
 /// [`ActiveSpan`]: crate::ActiveSpan
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Slot {
-    pub(crate) arrival: Option<SystemTime>,
+    pub(crate) arrival: OnceLock<SystemTime>,
     pub(crate) span: OnceLock<RequestSpan>,
 }
 
 impl Slot {
-    pub(crate) fn traced(arrival: SystemTime) -> Self {
-        Slot {
-            arrival: Some(arrival),
-            span: OnceLock::new(),
-        }
-    }
-
-    pub(crate) fn untraced() -> Self {
-        Slot {
-            arrival: None,
-            span: OnceLock::new(),
-        }
-    }
-
-    /// The slot of `req`; an untraced one if the fairing left none.
+    /// The slot of `req`, created empty if there is none yet.
     pub(crate) fn of<'r>(req: &'r Request<'_>) -> &'r Slot {
-        req.local_cache(Slot::untraced)
+        req.local_cache(Slot::default)
     }
 }
 

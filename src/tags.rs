@@ -43,6 +43,8 @@ pub(crate) fn record_status(span: &mut Span, status: Status, error_recorded: boo
         span.error_log(|log| {
             log.kind("http").message(status.to_string());
         });
+        // `error_log` keeps an `error` tag the handler may have set to false.
+        span.set_tag(StdTag::error);
     }
 }
 
@@ -51,4 +53,5 @@ pub(crate) fn record_panic(span: &mut Span) {
     span.error_log(|log| {
         log.kind("panic").message("the request handler panicked");
     });
+    span.set_tag(StdTag::error);
 }

@@ -17,7 +17,7 @@ use crate::attributes::{self, Attribute};
 use crate::callback::{self, StartSpanCallback};
 use crate::config::{Config, ConfigError};
 use crate::naming::{unmatched_name, OperationName, RouteNames};
-use crate::propagation::{self, Incoming, TraceContext, FLAG_DEBUG, FLAG_SAMPLED};
+use crate::propagation::{self, TraceContext, FLAG_DEBUG, FLAG_SAMPLED};
 use crate::reporter::Reporter;
 use crate::request_span::RequestSpan;
 use crate::skip::SkipPaths;
@@ -108,12 +108,12 @@ impl Tracing {
     /// Starts the span of `req`, as of `arrival`, continuing the caller's
     /// trace when its headers carry a valid one.
     pub(crate) fn start(&self, req: &Request<'_>, arrival: SystemTime) -> RequestSpan {
-        let incoming = propagation::extract(req.headers()).unwrap_or_else(|why| {
+        let (incoming, outcome) = propagation::extract(req.headers());
+        if let Err(why) = outcome {
             log::debug!(
                 "rocket_opentracing: ignoring the trace header ({why}); starting a new trace"
             );
-            Incoming::default()
-        });
+        }
         let debug_id = incoming.debug_id.as_deref();
 
         // Jaeger semantics: the sampling decision is made once, at the root,

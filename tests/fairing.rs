@@ -440,15 +440,38 @@ async fn handler_name_strategy() {
 
 #[rocket::async_test]
 async fn concurrent_requests_get_distinct_spans() {
+    #[get("/overlap/<name>")]
+    async fn overlap(name: &str, span: ActiveSpan<'_>) -> String {
+        span.set_tag("user", name.to_owned());
+        rocket::tokio::time::sleep(Duration::from_millis(50)).await;
+        span.set_tag("user_after_wait", name.to_owned());
+        name.to_owned()
+    }
+
     let (tracer, rx) = tracer();
-    let client = client(OpenTracingFairing::all(tracer), all_routes()).await;
+    let client = client(OpenTracingFairing::all(tracer), routes![overlap]).await;
     let (a, b) = rocket::tokio::join!(
-        client.get("/slow").dispatch(),
-        client.get("/slow").dispatch()
+        client.get("/overlap/a").dispatch(),
+        client.get("/overlap/b").dispatch()
     );
     assert_eq!((a.status(), b.status()), (Status::Ok, Status::Ok));
     let spans = drain(&rx);
     assert_eq!(spans.len(), 2);
+    for span in &spans {
+        let Some(TagValue::String(url)) = tag(span, "http.url") else {
+            panic!("no url");
+        };
+        let name = url.trim_start_matches("/overlap/").to_owned();
+        assert_eq!(
+            tag(span, "user"),
+            Some(s(&name)),
+            "tags went to the wrong span"
+        );
+        assert_eq!(tag(span, "user_after_wait"), Some(s(&name)));
+    }
+    // The two requests really ran at the same time.
+    assert!(spans[0].start_time() < spans[1].finish_time());
+    assert!(spans[1].start_time() < spans[0].finish_time());
     let ids: BTreeSet<_> = spans
         .iter()
         .map(|s| s.context().state().span_id())
@@ -458,6 +481,56 @@ async fn concurrent_requests_get_distinct_spans() {
         .map(|s| s.context().state().trace_id())
         .collect();
     assert_eq!((ids.len(), traces.len()), (2, 2));
+}
+
+#[rocket::async_test]
+async fn a_fairing_looking_up_the_span_early_does_not_switch_tracing_off() {
+    use rocket::fairing::AdHoc;
+    let (tracer, rx) = tracer();
+    // Attached before ours: its on_request runs first.
+    let early = AdHoc::on_request("early lookup", |req, _| {
+        Box::pin(async move {
+            assert!(ActiveSpan::get(req).is_none());
+        })
+    });
+    let rocket = rocket()
+        .attach(early)
+        .attach(OpenTracingFairing::opt_in(tracer))
+        .mount("/", all_routes());
+    let client = rocket::local::asynchronous::Client::tracked(rocket)
+        .await
+        .unwrap();
+    client.get("/traced/eve").dispatch().await;
+    assert_eq!(tag(&only_span(&rx), "user"), Some(s("eve")));
+}
+
+#[rocket::async_test]
+async fn a_5xx_is_an_error_even_if_the_handler_said_otherwise() {
+    #[get("/claims-fine")]
+    fn claims_fine(span: ActiveSpan<'_>) -> Status {
+        span.set_tag("error", false);
+        Status::ServiceUnavailable
+    }
+    let (tracer, rx) = tracer();
+    let client = client(OpenTracingFairing::all(tracer), routes![claims_fine]).await;
+    client.get("/claims-fine").dispatch().await;
+    assert_eq!(tag(&only_span(&rx), "error"), Some(TagValue::Boolean(true)));
+}
+
+#[rocket::async_test]
+async fn debug_id_with_a_parent_keeps_the_trace_and_forces_sampling() {
+    let (tracer, rx) = tracer_sampling(NullSampler);
+    let client = client(OpenTracingFairing::all(tracer), all_routes()).await;
+    client
+        .get("/hello/x")
+        .header(Header::new("uber-trace-id", "abc:def:0:0"))
+        .header(Header::new("jaeger-debug-id", "dbg"))
+        .dispatch()
+        .await;
+    let span = only_span(&rx);
+    assert_eq!(span.context().state().trace_id().low, 0xabc);
+    assert_eq!(parent_id(&span), Some(0xdef));
+    assert_eq!(span.context().state().debug_id(), Some("dbg"));
 }
 
 #[rocket::async_test]
