@@ -46,6 +46,9 @@ use crate::Mode;
 /// # Jaeger agent (UDP, compact thrift). Env: JAEGER_AGENT_HOST, JAEGER_AGENT_PORT
 /// agent_host = "127.0.0.1"
 /// agent_port = 6831
+/// # HTTP collector (Env: JAEGER_ENDPOINT): not supported yet; setting it
+/// # refuses ignition of the config-built fairing.
+/// # endpoint = "http://jaeger-collector:14268/api/traces"
 /// # Also print each finished span on one line through Rocket's logger.
 /// # Env: JAEGER_REPORTER_LOG_SPANS
 /// log_spans = false
@@ -80,6 +83,10 @@ pub struct Config {
     pub agent_host: String,
     /// UDP port of the Jaeger agent (compact thrift). Default `6831`.
     pub agent_port: u16,
+    /// HTTP collector endpoint (`JAEGER_ENDPOINT`). Not supported yet: the
+    /// config-built fairing refuses to ignite when it is set, rather than
+    /// silently sending to the agent instead.
+    pub endpoint: Option<String>,
     /// Print each finished span through Rocket's logger. Default `false`.
     pub log_spans: bool,
     /// Which requests the config-built fairing traces. Default [`Mode::All`].
@@ -110,6 +117,7 @@ impl Default for Config {
             disabled: false,
             agent_host: "127.0.0.1".into(),
             agent_port: 6831,
+            endpoint: None,
             log_spans: false,
             mode: Mode::All,
             operation_name: OperationName::Route,
@@ -217,6 +225,9 @@ impl Config {
                 .trim()
                 .parse()
                 .map_err(|_| invalid("JAEGER_AGENT_PORT", &port, "a UDP port number (1-65535)"))?;
+        }
+        if let Some(endpoint) = env("JAEGER_ENDPOINT").filter(|e| !e.trim().is_empty()) {
+            self.endpoint = Some(endpoint);
         }
         if let Some(flag) = env("JAEGER_REPORTER_LOG_SPANS") {
             self.log_spans = parse_bool(&flag)
@@ -343,6 +354,19 @@ impl Config {
                 "a path starting with '/', optionally ending in '*' to match a prefix",
             )
         })
+    }
+
+    /// Checks the settings only the config-built tracer uses.
+    pub(crate) fn check_reporter(&self) -> Result<(), ConfigError> {
+        match &self.endpoint {
+            Some(endpoint) => Err(invalid(
+                "JAEGER_ENDPOINT (opentracing.endpoint)",
+                endpoint,
+                "no value: the HTTP collector is not supported yet; \
+                 report to an agent with JAEGER_AGENT_HOST/JAEGER_AGENT_PORT",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The reporter settings this configuration describes.

@@ -134,6 +134,7 @@ impl OpenTracingFairing {
                 (Tracer::with_sender(NullSampler, tx), None)
             }
             None => {
+                config.check_reporter().map_err(|e| e.to_string())?;
                 let reporter = Reporter::spawn(config.reporter_config()).map_err(|e| {
                     format!(
                         "cannot start the span reporter for agent {}:{} \

@@ -361,6 +361,18 @@ fn invalid_values_are_refused_naming_the_key() {
 }
 
 #[rocket::async_test]
+async fn an_unsupported_collector_endpoint_is_refused_not_ignored() {
+    let rocket =
+        rocket_with("[default.opentracing]\nendpoint = \"http://127.0.0.1:14268/api/traces\"")
+            .attach(OpenTracingFairing::from_config());
+    let error = rocket.ignite().await.expect_err("ignition refused");
+    assert!(matches!(
+        error.kind(),
+        rocket::error::ErrorKind::FailedFairings(_)
+    ));
+}
+
+#[rocket::async_test]
 async fn bad_configuration_refuses_ignition() {
     let (tracer, _rx) = tracer();
     let rocket = rocket_with("[default.opentracing]\ntraced_attributes = [\"nope\"]")
