@@ -41,9 +41,14 @@ fn error() -> Status {
     Status::InternalServerError
 }
 
+/// The example's routes (the end-to-end test serves these same routes).
+pub fn routes() -> Vec<rocket::Route> {
+    routes![hello, log, error]
+}
+
 #[launch]
 fn rocket() -> _ {
     rocket::build()
         .attach(OpenTracingFairing::from_config())
-        .mount("/", routes![hello, log, error])
+        .mount("/", routes())
 }

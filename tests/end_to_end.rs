@@ -1,6 +1,7 @@
 //! A real server on an ephemeral loopback port, a UDP socket standing in for
 //! the Jaeger agent, and the datagrams decoded: the whole path from an HTTP
-//! request to spans on the wire, including the flush at shutdown.
+//! request to spans on the wire, including the flush at shutdown, with the
+//! example server's routes.
 
 mod common;
 
@@ -9,30 +10,14 @@ use std::time::Duration;
 use common::agent::{as_i64, field, span_name, string_tag, Agent};
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
-use rocket::http::Status;
 use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
 use rocket::tokio::net::TcpStream;
-use rocket::{get, routes};
-use rocket_opentracing::{ActiveSpan, OpenTracingFairing};
+use rocket_opentracing::OpenTracingFairing;
 
-#[get("/hello/<name>")]
-fn hello(name: &str) -> String {
-    format!("Hello, {name}!")
-}
-
-#[get("/log")]
-fn log(span: ActiveSpan<'_>) -> &'static str {
-    let mut child = span.child("log");
-    child.log(|log| {
-        log.std().event("log");
-    });
-    "log"
-}
-
-#[get("/error")]
-fn error() -> Status {
-    Status::InternalServerError
-}
+/// The example server's own routes.
+#[path = "../examples/server.rs"]
+#[allow(dead_code)]
+mod server;
 
 /// Sends one HTTP/1.1 request and returns the whole response.
 async fn http_get(port: u16, path: &str, extra_headers: &str) -> String {
@@ -69,7 +54,7 @@ async fn spans_of_a_real_server_reach_the_agent() {
                 }
             })
         }))
-        .mount("/", routes![hello, log, error])
+        .mount("/", server::routes())
         .ignite()
         .await
         .expect("ignites");
