@@ -16,7 +16,7 @@ use rustracing_jaeger::{Span, Tracer};
 use crate::attributes::{self, Attribute};
 use crate::callback::{self, StartSpanCallback};
 use crate::config::{Config, ConfigError};
-use crate::naming::{unmatched_name, OperationName, RouteNames};
+use crate::naming::{OperationName, RouteNames};
 use crate::propagation::{self, TraceContext, FLAG_DEBUG, FLAG_SAMPLED};
 use crate::reporter::Reporter;
 use crate::request_span::RequestSpan;
@@ -98,10 +98,11 @@ impl Tracing {
     pub(crate) fn operation_name(&self, req: &Request<'_>) -> Cow<'static, str> {
         match self.names.get() {
             Some(names) => names.name(req.method(), req.route()),
-            None => match req.route() {
-                Some(route) => Cow::Owned(crate::naming::route_name(self.naming, route)),
-                None => Cow::Borrowed(unmatched_name(req.method())),
-            },
+            // Before liftoff (never for a routed request): an empty table
+            // names routes without interning; it does not allocate.
+            None => {
+                RouteNames::new(self.naming, std::iter::empty()).name(req.method(), req.route())
+            }
         }
     }
 
