@@ -12,7 +12,7 @@ use rustracing_jaeger::span::SpanContextState;
 
 use crate::attributes::{self, Attribute};
 use crate::naming::OperationName;
-use crate::reporter::{default_service_name, ReporterConfig};
+use crate::reporter::{default_service_name, parse_endpoint, CollectorAuth, ReporterConfig};
 use crate::sampler::{SamplerType, ACCEPTED_TYPES};
 use crate::skip::SkipPaths;
 use crate::Mode;
@@ -46,9 +46,14 @@ use crate::Mode;
 /// # Jaeger agent (UDP, compact thrift). Env: JAEGER_AGENT_HOST, JAEGER_AGENT_PORT
 /// agent_host = "127.0.0.1"
 /// agent_port = 6831
-/// # HTTP collector (Env: JAEGER_ENDPOINT): not supported yet; setting it
-/// # refuses ignition of the config-built fairing.
+/// # HTTP collector: when set, spans are POSTed there (binary thrift) instead
+/// # of going to the agent. Env: JAEGER_ENDPOINT. Default: unset.
 /// # endpoint = "http://jaeger-collector:14268/api/traces"
+/// # Collector credentials: basic auth, or a bearer token (not both).
+/// # Env: JAEGER_USER, JAEGER_PASSWORD, JAEGER_AUTH_TOKEN. Default: unset.
+/// # user = "tracer"
+/// # password = "secret"
+/// # auth_token = "token"
 /// # Also print each finished span on one line through Rocket's logger.
 /// # Env: JAEGER_REPORTER_LOG_SPANS
 /// log_spans = false
@@ -67,9 +72,11 @@ use crate::Mode;
 /// skip_paths = []                 # e.g. ["/health", "/metrics", "/internal/*"]
 /// # Extra Jaeger process tags. Env: JAEGER_TAGS="k=v,k2=v2"
 /// tags = {}
-/// # Capacity of the queue of finished spans waiting for the reporter.
+/// # Most finished spans waiting for delivery; more are dropped (and counted).
+/// # Env: JAEGER_REPORTER_MAX_QUEUE_SIZE
 /// queue_size = 10000
 /// # How often the reporter sends what it has, in milliseconds.
+/// # Env: JAEGER_REPORTER_FLUSH_INTERVAL (milliseconds, or "500ms", "1s", "1m")
 /// flush_interval_ms = 1000
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,10 +90,16 @@ pub struct Config {
     pub agent_host: String,
     /// UDP port of the Jaeger agent (compact thrift). Default `6831`.
     pub agent_port: u16,
-    /// HTTP collector endpoint (`JAEGER_ENDPOINT`). Not supported yet: the
-    /// config-built fairing refuses to ignite when it is set, rather than
-    /// silently sending to the agent instead.
+    /// HTTP collector endpoint (`JAEGER_ENDPOINT`), e.g.
+    /// `http://jaeger-collector:14268/api/traces`; when set, spans go there
+    /// instead of to the agent. Default unset.
     pub endpoint: Option<String>,
+    /// User name for the collector's basic authentication (`JAEGER_USER`).
+    pub user: Option<String>,
+    /// Password for the collector's basic authentication (`JAEGER_PASSWORD`).
+    pub password: Option<Secret>,
+    /// Bearer token for the collector (`JAEGER_AUTH_TOKEN`).
+    pub auth_token: Option<Secret>,
     /// Print each finished span through Rocket's logger. Default `false`.
     pub log_spans: bool,
     /// Which requests the config-built fairing traces. Default [`Mode::All`].
@@ -118,6 +131,9 @@ impl Default for Config {
             agent_host: "127.0.0.1".into(),
             agent_port: 6831,
             endpoint: None,
+            user: None,
+            password: None,
+            auth_token: None,
             log_spans: false,
             mode: Mode::All,
             operation_name: OperationName::Route,
@@ -129,6 +145,29 @@ impl Default for Config {
             queue_size: 10_000,
             flush_interval_ms: 1_000,
         }
+    }
+}
+
+/// A password or token: its `Debug` output is `"<redacted>"`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(crate = "rocket::serde", transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret value.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
     }
 }
 
@@ -227,7 +266,39 @@ impl Config {
                 .map_err(|_| invalid("JAEGER_AGENT_PORT", &port, "a UDP port number (1-65535)"))?;
         }
         if let Some(endpoint) = env("JAEGER_ENDPOINT").filter(|e| !e.trim().is_empty()) {
+            parse_endpoint(&endpoint)
+                .map_err(|e| invalid("JAEGER_ENDPOINT", &endpoint, endpoint_expected(&e)))?;
             self.endpoint = Some(endpoint);
+        }
+        if let Some(user) = env("JAEGER_USER").filter(|u| !u.is_empty()) {
+            self.user = Some(user);
+        }
+        if let Some(password) = env("JAEGER_PASSWORD").filter(|p| !p.is_empty()) {
+            self.password = Some(Secret(password));
+        }
+        if let Some(token) = env("JAEGER_AUTH_TOKEN").filter(|t| !t.is_empty()) {
+            self.auth_token = Some(Secret(token));
+        }
+        if let Some(size) = env("JAEGER_REPORTER_MAX_QUEUE_SIZE") {
+            self.queue_size = size.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                invalid(
+                    "JAEGER_REPORTER_MAX_QUEUE_SIZE",
+                    &size,
+                    "a number of spans, at least 1",
+                )
+            })?;
+        }
+        if let Some(interval) = env("JAEGER_REPORTER_FLUSH_INTERVAL") {
+            self.flush_interval_ms =
+                parse_millis(&interval)
+                    .filter(|ms| *ms > 0)
+                    .ok_or_else(|| {
+                        invalid(
+                    "JAEGER_REPORTER_FLUSH_INTERVAL",
+                    &interval,
+                    "a positive number of milliseconds, or a duration such as 500ms, 1s or 1m",
+                )
+                    })?;
         }
         if let Some(flag) = env("JAEGER_REPORTER_LOG_SPANS") {
             self.log_spans = parse_bool(&flag)
@@ -316,6 +387,29 @@ impl Config {
                 "a sampler_type (JAEGER_SAMPLER_TYPE) to go with it",
             ));
         }
+        if let Some(endpoint) = &self.endpoint {
+            parse_endpoint(endpoint)
+                .map_err(|e| invalid(&key("endpoint"), endpoint, endpoint_expected(&e)))?;
+        }
+        if self.user.is_some() != self.password.is_some() {
+            let (missing, present) = if self.user.is_some() {
+                ("password", "user")
+            } else {
+                ("user", "password")
+            };
+            return Err(invalid(
+                &format!("{} (JAEGER_{})", key(missing), missing.to_ascii_uppercase()),
+                "",
+                format!("a value to go with `{present}` (basic authentication needs both)"),
+            ));
+        }
+        if self.user.is_some() && self.auth_token.is_some() {
+            return Err(invalid(
+                &format!("{} (JAEGER_AUTH_TOKEN)", key("auth_token")),
+                "<redacted>",
+                "no value when `user` and `password` are set: choose basic or bearer authentication",
+            ));
+        }
         self.attributes()?;
         self.skip_paths()?;
         Ok(())
@@ -356,24 +450,20 @@ impl Config {
         })
     }
 
-    /// Checks the settings only the config-built tracer uses.
-    pub(crate) fn check_reporter(&self) -> Result<(), ConfigError> {
-        match &self.endpoint {
-            Some(endpoint) => Err(invalid(
-                "JAEGER_ENDPOINT (opentracing.endpoint)",
-                endpoint,
-                "no value: the HTTP collector is not supported yet; \
-                 report to an agent with JAEGER_AGENT_HOST/JAEGER_AGENT_PORT",
-            )),
-            None => Ok(()),
-        }
-    }
-
     /// The reporter settings this configuration describes.
     pub fn reporter_config(&self) -> ReporterConfig {
         let mut reporter = ReporterConfig::new(self.service_name());
         reporter.agent_host = self.agent_host.clone();
         reporter.agent_port = self.agent_port;
+        reporter.endpoint = self.endpoint.as_ref().map(|e| e.trim().to_owned());
+        reporter.auth = match (&self.user, &self.password, &self.auth_token) {
+            (Some(user), Some(password), _) => Some(CollectorAuth::Basic {
+                user: user.clone(),
+                password: password.expose().to_owned(),
+            }),
+            (_, _, Some(token)) => Some(CollectorAuth::Bearer(token.expose().to_owned())),
+            _ => None,
+        };
         reporter.log_spans = self.log_spans;
         reporter.queue_size = self.queue_size;
         reporter.flush_interval = Duration::from_millis(self.flush_interval_ms);
@@ -384,6 +474,28 @@ impl Config {
             .collect();
         reporter
     }
+}
+
+/// What an endpoint must be, after the reason it was refused.
+fn endpoint_expected(reason: &str) -> String {
+    format!("an http(s) URL such as http://jaeger-collector:14268/api/traces ({reason})")
+}
+
+/// Milliseconds from `"250"`, `"250ms"`, `"2s"` or `"1m"`.
+fn parse_millis(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        _ => return None,
+    };
+    number.checked_mul(factor)
 }
 
 fn parse_bool(value: &str) -> Option<bool> {

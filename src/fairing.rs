@@ -2,7 +2,7 @@
 //! response is ready.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::serde::{Deserialize, Serialize};
@@ -32,6 +32,9 @@ pub enum Mode {
 
 /// How long shutdown waits for the reporter to deliver queued spans.
 const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often shutdown checks whether in-flight requests are done.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(10);
 
 /// The OpenTracing fairing. See the [crate docs](crate) for a tour.
 ///
@@ -120,30 +123,47 @@ impl OpenTracingFairing {
         Some(reporter.stats())
     }
 
-    fn build(&self, config: &Config) -> Result<Tracing, String> {
-        let (tracer, reporter) = match &self.tracer {
+    /// Starts the reporter when this fairing builds its own tracer; the
+    /// agent's DNS lookup runs on a blocking thread.
+    async fn spawn_reporter(&self, config: &Config) -> Result<Option<Arc<Reporter>>, String> {
+        if self.tracer.is_some() || config.disabled {
+            return Ok(None);
+        }
+        let reporter_config = config.reporter_config();
+        let spawned = rocket::tokio::task::spawn_blocking(move || Reporter::spawn(reporter_config))
+            .await
+            .map_err(|e| format!("cannot start the span reporter: {e}"))?;
+        let reporter = spawned.map_err(|e| {
+            let keys = if config.endpoint.is_some() {
+                "`opentracing.endpoint` (JAEGER_ENDPOINT)"
+            } else {
+                "`opentracing.agent_host`/`agent_port` (JAEGER_AGENT_HOST/JAEGER_AGENT_PORT)"
+            };
+            format!("cannot start the span reporter ({keys}): {e}")
+        })?;
+        log::info!(
+            "rocket_opentracing: reporting spans to {}",
+            reporter.destination()
+        );
+        Ok(Some(Arc::new(reporter)))
+    }
+
+    fn build(&self, config: &Config, reporter: Option<Arc<Reporter>>) -> Result<Tracing, String> {
+        let tracer = match (&self.tracer, &reporter) {
             // The user's tracer; the configured sampler replaces its own only
             // when set.
-            Some(tracer) => match config.sampler() {
-                Some(sampler) => (tracer.clone_with_sampler(sampler), None),
-                None => (tracer.clone(), None),
+            (Some(tracer), _) => match config.sampler() {
+                Some(sampler) => tracer.clone_with_sampler(sampler),
+                None => tracer.clone(),
             },
-            // Disabled: a tracer that samples nothing and reports nowhere.
-            None if config.disabled => {
-                let (tx, _) = crossbeam_channel::bounded(1);
-                (Tracer::with_sender(NullSampler, tx), None)
-            }
-            None => {
-                config.check_reporter().map_err(|e| e.to_string())?;
-                let reporter = Reporter::spawn(config.reporter_config()).map_err(|e| {
-                    format!(
-                        "cannot start the span reporter for agent {}:{} \
-                         (`opentracing.agent_host`/`agent_port`): {e}",
-                        config.agent_host, config.agent_port
-                    )
-                })?;
+            (None, Some(reporter)) => {
                 let sampler = config.sampler().unwrap_or_else(|| AllSampler.boxed());
-                (reporter.tracer(sampler), Some(Arc::new(reporter)))
+                reporter.tracer(sampler)
+            }
+            // Disabled: a tracer that samples nothing and reports nowhere.
+            (None, None) => {
+                let (tx, _) = crossbeam_channel::bounded(1);
+                Tracer::with_sender(NullSampler, tx)
             }
         };
         let tracing = Tracing::new(
@@ -179,7 +199,14 @@ impl Fairing for OpenTracingFairing {
                 return Err(rocket);
             }
         };
-        let tracing = match self.build(&config) {
+        let reporter = match self.spawn_reporter(&config).await {
+            Ok(reporter) => reporter,
+            Err(e) => {
+                log::error!("rocket_opentracing: {e}");
+                return Err(rocket);
+            }
+        };
+        let tracing = match self.build(&config, reporter) {
             Ok(tracing) => Arc::new(tracing),
             Err(e) => {
                 log::error!("rocket_opentracing: {e}");
@@ -210,6 +237,9 @@ impl Fairing for OpenTracingFairing {
             return;
         }
         let slot = Slot::of(req);
+        if tracing.reporter.is_some() {
+            slot.in_flight.get_or_init(|| tracing.in_flight.enter());
+        }
         let arrival = *slot.arrival.get_or_init(SystemTime::now);
         if tracing.mode == Mode::All {
             slot.span.get_or_init(|| tracing.start(req, arrival));
@@ -225,16 +255,47 @@ impl Fairing for OpenTracingFairing {
         }
     }
 
-    async fn on_shutdown(&self, _: &Rocket<Orbit>) {
-        let Some(reporter) = self.tracing.get().and_then(|t| t.reporter.clone()) else {
+    /// Delivers the spans of every request: those finished so far at once,
+    /// then, once the requests still in flight are done (or Rocket's grace
+    /// and mercy periods are over), theirs.
+    async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {
+        let Some(tracing) = self.tracing.get() else {
             return;
         };
-        let flushed =
-            rocket::tokio::task::spawn_blocking(move || reporter.flush(SHUTDOWN_FLUSH_TIMEOUT))
-                .await
-                .unwrap_or(false);
-        if !flushed {
-            log::warn!("rocket_opentracing: spans still queued at shutdown after {SHUTDOWN_FLUSH_TIMEOUT:?}");
+        let Some(reporter) = tracing.reporter.clone() else {
+            return;
+        };
+        flush(&reporter).await;
+        if tracing.in_flight.count() == 0 {
+            return;
         }
+        let shutdown = &rocket.config().shutdown;
+        let limit = Duration::from_secs(u64::from(shutdown.grace) + u64::from(shutdown.mercy));
+        let deadline = Instant::now() + limit;
+        while tracing.in_flight.count() > 0 && Instant::now() < deadline {
+            rocket::tokio::time::sleep(IN_FLIGHT_POLL).await;
+        }
+        if tracing.in_flight.count() > 0 {
+            log::warn!(
+                "rocket_opentracing: {} traced requests still running after {limit:?}; \
+                 their spans are sent when they end, if the reporter still runs",
+                tracing.in_flight.count()
+            );
+        }
+        flush(&reporter).await;
+    }
+}
+
+/// Waits (on a blocking thread) for the reporter to deliver queued spans.
+async fn flush(reporter: &Arc<Reporter>) {
+    let reporter = Arc::clone(reporter);
+    let flushed =
+        rocket::tokio::task::spawn_blocking(move || reporter.flush(SHUTDOWN_FLUSH_TIMEOUT))
+            .await
+            .unwrap_or(false);
+    if !flushed {
+        log::warn!(
+            "rocket_opentracing: spans still queued at shutdown after {SHUTDOWN_FLUSH_TIMEOUT:?}"
+        );
     }
 }

@@ -103,8 +103,10 @@
 //! default is on [`Config`]) is read at ignition through Rocket's figment,
 //! then the standard Jaeger variables take precedence: `JAEGER_SERVICE_NAME`,
 //! `JAEGER_DISABLED`, `JAEGER_AGENT_HOST`, `JAEGER_AGENT_PORT`,
-//! `JAEGER_REPORTER_LOG_SPANS`, `JAEGER_SAMPLER_TYPE`, `JAEGER_SAMPLER_PARAM`
-//! and `JAEGER_TAGS`. It chooses the request attributes recorded as tags
+//! `JAEGER_ENDPOINT`, `JAEGER_USER`, `JAEGER_PASSWORD`, `JAEGER_AUTH_TOKEN`,
+//! `JAEGER_REPORTER_LOG_SPANS`, `JAEGER_REPORTER_MAX_QUEUE_SIZE`,
+//! `JAEGER_REPORTER_FLUSH_INTERVAL`, `JAEGER_SAMPLER_TYPE`,
+//! `JAEGER_SAMPLER_PARAM` and `JAEGER_TAGS`. It chooses the request attributes recorded as tags
 //! ([`attributes`]), the paths never traced ([`skip`]), the sampler for new
 //! traces ([`sampler`]: const, probabilistic, ratelimiting), and, for
 //! [`OpenTracingFairing::from_config`], the mode, naming, service and agent.
@@ -113,11 +115,15 @@
 //!
 //! # Reporting
 //!
-//! The [`Reporter`] drains finished spans on a background thread and sends
-//! them to the Jaeger agent over UDP in batches of at most 65,000 bytes; the
-//! request path never waits for it. With `log_spans`, each span is also
-//! printed on one line through Rocket's logger. At shutdown the fairing
-//! flushes what is queued (bounded by a timeout).
+//! The [`Reporter`] takes finished spans on background threads and delivers
+//! them to the Jaeger agent over UDP, in datagrams of at most 65,000 bytes,
+//! or, with `endpoint` set, to a Jaeger collector over HTTP, with retries.
+//! The request path never waits for it. The queue is bounded; every span is
+//! counted as reported, dropped or failed ([`ReporterStats`]), and losses are
+//! logged, rate-limited. With `log_spans`, each span is also printed on one
+//! line through Rocket's logger. When graceful shutdown begins, the fairing
+//! flushes what is queued, waits for in-flight requests (within Rocket's
+//! grace and mercy periods), and flushes again. See [`reporter`].
 //!
 //! [Rocket]: https://rocket.rs
 //! [OpenTracing]: https://opentracing.io
@@ -138,12 +144,12 @@ pub mod skip;
 pub mod tags;
 mod tracing;
 
-pub use crate::config::Config;
+pub use crate::config::{Config, Secret};
 pub use crate::fairing::{Mode, OpenTracingFairing};
 pub use crate::guard::ActiveSpan;
 pub use crate::naming::OperationName;
 pub use crate::propagation::TraceContext;
-pub use crate::reporter::{Reporter, ReporterConfig, ReporterStats};
+pub use crate::reporter::{CollectorAuth, Reporter, ReporterConfig, ReporterStats};
 
 /// The OpenTracing API this crate builds on (tags, logs, samplers).
 pub use rustracing;

@@ -1,7 +1,8 @@
 //! The request-local state that carries a request's span from `on_request`
 //! through the handler to `on_response`.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use parking_lot::Mutex;
@@ -23,6 +24,37 @@ use crate::propagation::TraceContext;
 pub(crate) struct Slot {
     pub(crate) arrival: OnceLock<SystemTime>,
     pub(crate) span: OnceLock<RequestSpan>,
+    /// Held while the request lives, when the fairing owns a reporter, so
+    /// that shutdown can wait for in-flight requests' spans.
+    pub(crate) in_flight: OnceLock<InFlightGuard>,
+}
+
+/// The number of traced requests still alive (from `on_request` until the
+/// request is dropped, after its body is sent or when it is aborted).
+#[derive(Debug, Default)]
+pub(crate) struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Counts one more request until the guard is dropped.
+    pub(crate) fn enter(&self) -> InFlightGuard {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        InFlightGuard(Arc::clone(&self.0))
+    }
+
+    /// Requests currently counted.
+    pub(crate) fn count(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Keeps a request counted in [`InFlight`].
+#[derive(Debug)]
+pub(crate) struct InFlightGuard(Arc<AtomicUsize>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Slot {
@@ -65,5 +97,22 @@ impl RequestSpan {
                 finished: false,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_flight_counts_live_guards() {
+        let in_flight = InFlight::default();
+        let first = in_flight.enter();
+        let second = in_flight.enter();
+        assert_eq!(in_flight.count(), 2);
+        drop(first);
+        assert_eq!(in_flight.count(), 1);
+        drop(second);
+        assert_eq!(in_flight.count(), 0);
     }
 }

@@ -19,7 +19,7 @@ use crate::config::{Config, ConfigError};
 use crate::naming::{OperationName, RouteNames};
 use crate::propagation::{self, TraceContext, FLAG_DEBUG, FLAG_SAMPLED};
 use crate::reporter::Reporter;
-use crate::request_span::RequestSpan;
+use crate::request_span::{InFlight, RequestSpan};
 use crate::skip::SkipPaths;
 use crate::tags;
 use crate::Mode;
@@ -42,6 +42,8 @@ pub(crate) struct Tracing {
     names: OnceLock<RouteNames>,
     on_start: Option<StartSpanCallback>,
     pub(crate) reporter: Option<Arc<Reporter>>,
+    /// Traced requests still alive (counted only with a reporter of ours).
+    pub(crate) in_flight: InFlight,
 }
 
 impl std::fmt::Debug for Tracing {
@@ -73,6 +75,7 @@ impl Tracing {
             names: OnceLock::new(),
             on_start,
             reporter,
+            in_flight: InFlight::default(),
         }
     }
 

@@ -1,10 +1,40 @@
-//! A background reporter delivering finished spans to a Jaeger agent.
+//! A background reporter delivering finished spans to a Jaeger agent (UDP)
+//! or collector (HTTP).
 //!
-//! [`Reporter::spawn`] starts a thread that receives finished spans over a
-//! bounded channel, encodes them (Thrift compact protocol, `Agent.emitBatch`)
-//! and packs as many as fit into each UDP datagram sent to the agent (port
-//! 6831 by default). Finishing a span never blocks: rustracing drops the span
-//! if the queue is full.
+//! [`Reporter::spawn`] starts two threads. The *batcher* receives every
+//! finished span, counts it, and encodes it into a batch; the *sender*
+//! delivers full batches. Finishing a span never blocks and never fails:
+//!
+//! ```text
+//! tracer ──(span finished)──▶ batcher ──(batch full / flush interval)──▶ sender ──▶ agent or collector
+//!                              │ queue full: dropped, counted               │ failed: retried, then counted
+//! ```
+//!
+//! - **Agent** (default): each batch is one `Agent.emitBatch` UDP datagram
+//!   (compact Thrift) of at most [`MAX_DATAGRAM_SIZE`] bytes, whatever the
+//!   spans hold: batches are split by encoded size, and a span too large
+//!   for a datagram is trimmed (logs dropped, then long strings cut) or, as
+//!   a last resort, counted as failed. The socket binds the wildcard
+//!   address, so remote agents work; an agent given by name is resolved
+//!   again every 30 s.
+//! - **Collector**, when [`ReporterConfig::endpoint`] is set: each batch is
+//!   POSTed as a binary-Thrift `Batch` (`application/x-thrift`, at most
+//!   [`MAX_COLLECTOR_BATCH_SIZE`] bytes) with optional basic or bearer
+//!   authentication. Connection errors, timeouts (5 s), `408`, `429` and
+//!   `5xx` answers are retried up to 4 times with jittered exponential
+//!   backoff (0.2 s, doubling, at most 5 s).
+//!
+//! The queue is bounded: at most [`ReporterConfig::queue_size`] spans, and
+//! [`MAX_QUEUED_BYTES`] of encoded spans, wait for delivery; spans arriving
+//! when it is full are dropped and counted. The spans go to the batcher over
+//! an unbounded channel, because rustracing drops a span *silently* when a
+//! bounded channel is full; the batcher does no I/O and drains it as fast
+//! as tracers fill it.
+//!
+//! Every span ends up counted in [`ReporterStats`]: `reported + dropped +
+//! failed == finished` once flushed. Losses are logged as warnings, at most
+//! one batch of warnings every 10 s. Nothing stops the reporter: when the
+//! agent or collector comes back, delivery resumes.
 //!
 //! ```no_run
 //! use rocket_opentracing::reporter::{Reporter, ReporterConfig};
@@ -17,32 +47,41 @@
 //!     let _span = tracer.span("work").start();
 //! }
 //! reporter.flush(Duration::from_secs(1));
+//! assert_eq!(reporter.stats().finished, 1);
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! Datagrams are sent when they are full, every
-//! [`flush_interval`](ReporterConfig::flush_interval), on [`Reporter::flush`]
-//! and when the reporter is dropped. Delivery problems (agent down, spans too
-//! large to send) are counted in [`ReporterStats`] and logged as rate-limited
-//! warnings; they never stop the reporter.
+//! Batches are sent when full, every
+//! [`flush_interval`](ReporterConfig::flush_interval), on
+//! [`Reporter::flush`] and when the reporter is dropped.
 
+mod agent;
+mod batcher;
+mod collector;
 mod logging;
+mod process;
+mod sender;
+mod stats;
 mod thrift;
-mod worker;
 
+pub(crate) use collector::parse_endpoint;
+pub use collector::CollectorAuth;
+pub use stats::ReporterStats;
+
+use batcher::{Batcher, Control, QueueBound};
 use crossbeam_channel::{Receiver, Sender};
 use rustracing::sampler::Sampler;
 use rustracing_jaeger::span::{SpanContextState, SpanSender};
 use rustracing_jaeger::Tracer;
+use sender::{Outbound, SenderThread, Settled, Transport};
+use stats::{Counters, LossLog};
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
-
-use worker::{Control, Worker};
+use thrift::{Batch, Wire};
 
 /// Default UDP port of the Jaeger agent (`jaeger.thrift` over compact Thrift).
 pub const DEFAULT_AGENT_PORT: u16 = 6831;
@@ -56,14 +95,23 @@ pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Maximum size of a datagram sent to the agent (the whole UDP payload).
 pub const MAX_DATAGRAM_SIZE: usize = 65_000;
 
-/// Name of the reporter thread.
-const THREAD_NAME: &str = "rocket-opentracing-reporter";
+/// Maximum size of a request body sent to the collector.
+pub const MAX_COLLECTOR_BATCH_SIZE: usize = 1024 * 1024;
+
+/// Most bytes of encoded spans waiting for delivery, whatever the queue size.
+pub const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
+
+/// Names of the reporter threads.
+const BATCHER_THREAD: &str = "rocket-opentracing-batcher";
+const SENDER_THREAD: &str = "rocket-opentracing-sender";
 
 /// How long dropping a [`Reporter`] waits for pending spans to be sent.
 const DROP_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long a single UDP send may block.
-const SEND_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long dropping a [`Reporter`] waits for the sender thread to finish
+/// the batch it is sending once told to stop (a collector request times
+/// out after 5 s).
+const SENDER_STOP_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// Configuration of a [`Reporter`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,13 +119,19 @@ pub struct ReporterConfig {
     /// Name of the traced service (the Jaeger process' `serviceName`).
     pub service_name: String,
     /// Host name or IP address of the Jaeger agent, e.g. `"127.0.0.1"` or
-    /// `"jaeger-agent"`. It is resolved once, when the reporter is spawned.
+    /// `"jaeger-agent"`. A host name is resolved again every 30 s.
     pub agent_host: String,
     /// UDP port of the Jaeger agent ([`DEFAULT_AGENT_PORT`] by default).
     pub agent_port: u16,
+    /// URL of a Jaeger collector, e.g.
+    /// `"http://jaeger-collector:14268/api/traces"`. When set, spans are
+    /// POSTed there and the agent settings are unused.
+    pub endpoint: Option<String>,
+    /// Credentials for the collector.
+    pub auth: Option<CollectorAuth>,
     /// Capacity of the bounded span queue ([`DEFAULT_QUEUE_SIZE`] by
-    /// default; at least 1). Spans finished while the queue is full are
-    /// dropped.
+    /// default; at least 1): spans finished while this many wait for
+    /// delivery are dropped (and counted).
     pub queue_size: usize,
     /// Longest time a finished span waits before being sent
     /// ([`DEFAULT_FLUSH_INTERVAL`] by default; clamped to 1 ms ..= 1 day).
@@ -91,13 +145,15 @@ pub struct ReporterConfig {
 
 impl ReporterConfig {
     /// A configuration for `service_name` with the default settings: agent
-    /// at `127.0.0.1:6831`, a queue of 10,000 spans, a flush interval of 1 s,
-    /// span logging off and no extra process tags.
+    /// at `127.0.0.1:6831`, no collector, a queue of 10,000 spans, a flush
+    /// interval of 1 s, span logging off and no extra process tags.
     pub fn new(service_name: impl Into<String>) -> Self {
         ReporterConfig {
             service_name: service_name.into(),
             agent_host: "127.0.0.1".to_owned(),
             agent_port: DEFAULT_AGENT_PORT,
+            endpoint: None,
+            auth: None,
             queue_size: DEFAULT_QUEUE_SIZE,
             flush_interval: DEFAULT_FLUSH_INTERVAL,
             log_spans: false,
@@ -123,88 +179,84 @@ pub(crate) fn default_service_name() -> String {
         .unwrap_or_else(|| "rocket".to_owned())
 }
 
-/// Delivery counters of a [`Reporter`], as returned by [`Reporter::stats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReporterStats {
-    /// Spans in datagrams that were sent successfully.
-    pub reported: u64,
-    /// Spans in datagrams whose send failed.
-    pub failed: u64,
-    /// Spans dropped because they did not fit in a datagram even when trimmed.
-    pub too_large: u64,
-    /// Datagrams sent successfully.
-    pub datagrams: u64,
-}
-
-/// Counters shared between the [`Reporter`] handle and its thread.
-#[derive(Debug, Default)]
-struct Counters {
-    reported: AtomicU64,
-    failed: AtomicU64,
-    too_large: AtomicU64,
-    datagrams: AtomicU64,
-}
-
-impl Counters {
-    fn snapshot(&self) -> ReporterStats {
-        ReporterStats {
-            reported: self.reported.load(Ordering::Relaxed),
-            failed: self.failed.load(Ordering::Relaxed),
-            too_large: self.too_large.load(Ordering::Relaxed),
-            datagrams: self.datagrams.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// Handle of the background thread reporting spans to a Jaeger agent.
+/// Handle of the background threads reporting spans to Jaeger.
 ///
-/// Dropping it sends the pending spans (waiting at most 5 s) and stops the
-/// thread, even if tracers or span senders obtained from it are still alive
-/// (spans they finish afterwards are discarded). To share it, wrap it in an
-/// `Arc`.
+/// Dropping it sends the pending spans (waiting at most 5 s, plus up to 6 s
+/// for a collector request in progress) and stops the threads, even if
+/// tracers or span senders obtained from it are still alive (spans they
+/// finish afterwards are discarded). To share it, wrap it in an `Arc`.
 pub struct Reporter {
     span_tx: SpanSender,
     control_tx: Sender<Control>,
+    stop_tx: Sender<()>,
     counters: Arc<Counters>,
-    agent_addr: SocketAddr,
-    thread: Option<JoinHandle<()>>,
+    destination: String,
+    batcher: Option<JoinHandle<LossLog>>,
+    sender: Option<JoinHandle<()>>,
+    sender_done: Receiver<()>,
 }
 
 impl Reporter {
-    /// Resolves the agent address, binds a UDP socket (`0.0.0.0:0` for an
-    /// IPv4 agent, `[::]:0` for an IPv6 one) and spawns the reporter thread
-    /// `"rocket-opentracing-reporter"`.
+    /// Starts reporting: to the collector at [`ReporterConfig::endpoint`]
+    /// if set, else to the agent (resolved now; if that fails, a warning is
+    /// logged and resolution is retried when spans are sent).
     ///
-    /// When the agent host name resolves to several addresses, the first
-    /// IPv4 address is used, or else the first address.
+    /// This may block on a DNS lookup: from async code, call it through
+    /// `spawn_blocking`.
     ///
     /// # Errors
     ///
-    /// Fails if the agent address cannot be resolved, the socket cannot be
-    /// set up, the process tags are too large to leave room for spans in a
-    /// datagram, or the thread cannot be spawned.
+    /// Fails if the endpoint is not an `http`/`https` URL, the HTTP client
+    /// cannot be built, the process tags are too large to leave room for
+    /// spans in a batch, or a thread cannot be spawned.
     pub fn spawn(config: ReporterConfig) -> io::Result<Reporter> {
-        let agent_addr = resolve_agent(&config.agent_host, config.agent_port)?;
-        let socket = connect_socket(agent_addr)?;
-        let prefix = batch_prefix(&config, &socket)?;
-        // A zero capacity would make a rendezvous channel, dropping most spans.
-        let (span_tx, span_rx) = crossbeam_channel::bounded(config.queue_size.max(1));
-        let (control_tx, control_rx) = crossbeam_channel::unbounded();
+        let (wire, max_len, destination, resolved, make_transport) = destination(&config)?;
+        let tags = process::process_tags(resolved, &config.process_tags);
+        let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let batch = Batch::new(wire, &config.service_name, &tags, max_len);
+        if batch.prefix_len() > max_len / 2 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "service name and process tags are too large for a Jaeger batch",
+            ));
+        }
+
         let counters = Arc::new(Counters::default());
-        let worker = Worker::new(
-            socket,
-            thrift::Datagram::new(prefix, MAX_DATAGRAM_SIZE),
+        let settled = Arc::new(Settled::default());
+        let (outbound_tx, outbound_rx) = crossbeam_channel::unbounded();
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
+        let (done_tx, sender_done) = crossbeam_channel::bounded(1);
+        let sender = spawn_sender(
+            make_transport,
             Arc::clone(&counters),
+            Arc::clone(&settled),
+            stop_rx,
+            outbound_rx,
+            done_tx,
+        )?;
+
+        let (span_tx, span_rx) = crossbeam_channel::unbounded();
+        let (control_tx, control_rx) = crossbeam_channel::unbounded();
+        let batcher = Batcher::new(
+            batch,
+            QueueBound::new(config.queue_size, MAX_QUEUED_BYTES, settled),
+            Arc::clone(&counters),
+            outbound_tx,
             config.flush_interval,
             config.log_spans,
         );
-        let thread = spawn_thread(worker, span_rx, control_rx)?;
+        let batcher = thread::Builder::new()
+            .name(BATCHER_THREAD.to_owned())
+            .spawn(move || batcher.run(&span_rx, &control_rx))?;
         Ok(Reporter {
             span_tx,
             control_tx,
+            stop_tx,
             counters,
-            agent_addr,
-            thread: Some(thread),
+            destination,
+            batcher: Some(batcher),
+            sender: Some(sender),
+            sender_done,
         })
     }
 
@@ -222,9 +274,9 @@ impl Reporter {
         Tracer::with_sender(sampler, self.span_sender())
     }
 
-    /// Blocks until every span queued before the call has been sent (or its
-    /// send failed), or until `timeout` passes. Returns `true` if the spans
-    /// were flushed in time.
+    /// Blocks until every span finished before the call is settled
+    /// (delivered, or counted as dropped or failed), or until `timeout`
+    /// passes. Returns `true` if that happened in time.
     pub fn flush(&self, timeout: Duration) -> bool {
         let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
         if self.control_tx.send(Control::Flush(ack_tx)).is_err() {
@@ -238,16 +290,17 @@ impl Reporter {
         self.counters.snapshot()
     }
 
-    /// The agent address spans are sent to.
-    pub fn agent_addr(&self) -> SocketAddr {
-        self.agent_addr
+    /// Where spans go: `udp://host:port` for an agent, or the collector URL
+    /// (without credentials).
+    pub fn destination(&self) -> &str {
+        &self.destination
     }
 }
 
 impl fmt::Debug for Reporter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reporter")
-            .field("agent_addr", &self.agent_addr)
+            .field("destination", &self.destination)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -255,107 +308,126 @@ impl fmt::Debug for Reporter {
 
 impl Drop for Reporter {
     fn drop(&mut self) {
-        if !self.flush(DROP_FLUSH_TIMEOUT) {
-            log::warn!("jaeger reporter: pending spans could not be flushed at shutdown");
-        }
-        // The thread stops on this message (or when the control channel
-        // disconnects), whatever the state of the span channel.
+        let flushed = self.flush(DROP_FLUSH_TIMEOUT);
+        // The batcher ships what arrived since, then stops, disconnecting
+        // the sender's channel: the sender delivers the rest and stops too.
         let _ = self.control_tx.send(Control::Shutdown);
-        if let Some(thread) = self.thread.take() {
-            if thread.join().is_err() {
-                log::warn!("jaeger reporter: the reporter thread panicked");
-            }
+        let losses = self.batcher.take().and_then(|batcher| batcher.join().ok());
+        let grace = if flushed {
+            DROP_FLUSH_TIMEOUT
+        } else {
+            Duration::ZERO
+        };
+        let mut done = self.sender_done.recv_timeout(grace).is_ok();
+        if !done {
+            // Still retrying: give up, counting what is left as failed.
+            let _ = self.stop_tx.try_send(());
+            done = self.sender_done.recv_timeout(SENDER_STOP_TIMEOUT).is_ok();
         }
+        if done {
+            if let Some(sender) = self.sender.take() {
+                let _ = sender.join();
+            }
+        } else {
+            log::warn!(
+                "jaeger reporter: {} spans still pending at shutdown",
+                self.stats().pending()
+            );
+        }
+        losses.unwrap_or_default().warn_if_due(&self.counters, true);
     }
 }
 
-/// Resolves `host:port`, preferring an IPv4 address.
-fn resolve_agent(host: &str, port: u16) -> io::Result<SocketAddr> {
-    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
-    addrs
-        .iter()
-        .find(|addr| addr.is_ipv4())
-        .or_else(|| addrs.first())
-        .copied()
-        .ok_or_else(|| {
+/// What [`Reporter::spawn`] needs to know about the destination: the wire
+/// format, the batch size limit, a description, the resolved address (for
+/// the `ip` process tag) and how to build the transport on its thread.
+type Destination = (
+    Wire,
+    usize,
+    String,
+    Option<SocketAddr>,
+    Box<dyn FnOnce() -> io::Result<Box<dyn Transport>> + Send>,
+);
+
+fn destination(config: &ReporterConfig) -> io::Result<Destination> {
+    if let Some(endpoint) = &config.endpoint {
+        let url = parse_endpoint(endpoint).map_err(|e| {
             io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("jaeger agent host {host:?} did not resolve to any address"),
+                io::ErrorKind::InvalidInput,
+                format!("invalid jaeger collector endpoint {endpoint:?}: {e}"),
             )
-        })
-}
-
-/// A UDP socket bound to the wildcard address of the agent's family and
-/// connected to the agent (so that ICMP errors are reported on later sends).
-fn connect_socket(agent: SocketAddr) -> io::Result<UdpSocket> {
-    let local: IpAddr = match agent {
-        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
-        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
-    };
-    let socket = UdpSocket::bind((local, 0))?;
-    socket.connect(agent)?;
-    socket.set_write_timeout(Some(SEND_TIMEOUT))?;
-    Ok(socket)
-}
-
-/// The encoded datagram prefix, holding the Jaeger process description.
-fn batch_prefix(config: &ReporterConfig, socket: &UdpSocket) -> io::Result<Vec<u8>> {
-    let tags = process_tags(config, socket);
-    let tags: Vec<(&str, &str)> = tags
-        .iter()
-        .map(|(key, value)| (key.as_str(), value.as_str()))
-        .collect();
-    let prefix = thrift::batch_prefix(&config.service_name, &tags);
-    if prefix.len() > MAX_DATAGRAM_SIZE / 2 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "service name and process tags are too large for a Jaeger datagram",
+        })?;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let port = url.port_or_known_default().unwrap_or(80);
+        let resolved = (host.as_str(), port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next());
+        let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        let auth = config.auth.clone();
+        let make: Box<dyn FnOnce() -> io::Result<Box<dyn Transport>> + Send> =
+            Box::new(move || {
+                let collector = collector::HttpCollector::new(url, auth)
+                    .map_err(|e| io::Error::other(format!("cannot build the HTTP client: {e}")))?;
+                Ok(Box::new(collector) as Box<dyn Transport>)
+            });
+        return Ok((
+            Wire::Collector,
+            MAX_COLLECTOR_BATCH_SIZE,
+            shown.to_string(),
+            resolved,
+            make,
         ));
     }
-    Ok(prefix)
+    let (host, port) = (config.agent_host.clone(), config.agent_port);
+    let resolved = match agent::resolve(&host, port) {
+        Ok(addr) => Some(addr),
+        Err(e) => {
+            log::warn!("jaeger reporter: agent {host}:{port}: {e}; will retry");
+            None
+        }
+    };
+    let shown = format!("udp://{host}:{port}");
+    let make: Box<dyn FnOnce() -> io::Result<Box<dyn Transport>> + Send> = Box::new(move || {
+        Ok(Box::new(agent::UdpAgent::new(&host, port, resolved)) as Box<dyn Transport>)
+    });
+    Ok((Wire::Agent, MAX_DATAGRAM_SIZE, shown, resolved, make))
 }
 
-/// The Jaeger process tags: `jaeger.version`, `hostname` and `ip` (when
-/// known), then the configured ones.
-fn process_tags(config: &ReporterConfig, socket: &UdpSocket) -> Vec<(String, String)> {
-    let mut tags = vec![(
-        "jaeger.version".to_owned(),
-        concat!("rocket_opentracing-", env!("CARGO_PKG_VERSION")).to_owned(),
-    )];
-    if let Some(hostname) = hostname() {
-        tags.push(("hostname".to_owned(), hostname));
-    }
-    if let Some(ip) = local_ip(socket) {
-        tags.push(("ip".to_owned(), ip.to_string()));
-    }
-    tags.extend(config.process_tags.iter().cloned());
-    tags
-}
-
-/// The host name, from `/proc/sys/kernel/hostname` or `$HOSTNAME`.
-fn hostname() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-}
-
-/// The local IP address used to reach the agent, unless it is a loopback
-/// (or unspecified) address.
-fn local_ip(socket: &UdpSocket) -> Option<IpAddr> {
-    let ip = socket.local_addr().ok()?.ip();
-    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
-}
-
-fn spawn_thread(
-    worker: Worker,
-    span_rx: Receiver<rustracing_jaeger::span::FinishedSpan>,
-    control_rx: Receiver<Control>,
+/// Spawns the sender thread, which first builds its transport; returns
+/// once the transport is ready, or its error.
+fn spawn_sender(
+    make_transport: Box<dyn FnOnce() -> io::Result<Box<dyn Transport>> + Send>,
+    counters: Arc<Counters>,
+    settled: Arc<Settled>,
+    stop: Receiver<()>,
+    outbound: Receiver<Outbound>,
+    done: Sender<()>,
 ) -> io::Result<JoinHandle<()>> {
-    thread::Builder::new()
-        .name(THREAD_NAME.to_owned())
-        .spawn(move || worker.run(&span_rx, &control_rx))
+    let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
+    let thread = thread::Builder::new()
+        .name(SENDER_THREAD.to_owned())
+        .spawn(move || {
+            let transport = match make_transport() {
+                Ok(transport) => {
+                    let _ = ready_tx.send(Ok(()));
+                    transport
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            SenderThread::new(transport, counters, settled, stop).run(&outbound);
+            let _ = done.send(());
+        })?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(thread),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(io::Error::other("the reporter's sender thread panicked")),
+    }
 }
 
 #[cfg(test)]
@@ -374,6 +446,8 @@ mod tests {
         assert_eq!(config.service_name, "svc");
         assert_eq!(config.agent_host, "127.0.0.1");
         assert_eq!(config.agent_port, 6831);
+        assert_eq!(config.endpoint, None);
+        assert_eq!(config.auth, None);
         assert_eq!(config.queue_size, 10_000);
         assert_eq!(config.flush_interval, Duration::from_secs(1));
         assert!(!config.log_spans);
@@ -393,40 +467,6 @@ mod tests {
     }
 
     #[test]
-    fn resolves_ipv4_and_ipv6_agents() {
-        let v4 = resolve_agent("127.0.0.1", 6831).unwrap();
-        assert_eq!(v4, SocketAddr::from(([127, 0, 0, 1], 6831)));
-        let v6 = resolve_agent("::1", 6831).unwrap();
-        assert_eq!(v6, SocketAddr::from((Ipv6Addr::LOCALHOST, 6831)));
-        assert!(resolve_agent("localhost", 6831).is_ok());
-    }
-
-    #[test]
-    fn binds_the_wildcard_address_of_the_agent_family() {
-        let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let socket = connect_socket(agent.local_addr().unwrap()).unwrap();
-        assert!(socket.local_addr().unwrap().is_ipv4());
-        assert!(local_ip(&socket).is_none());
-    }
-
-    #[test]
-    fn process_tags_include_version_and_extra_tags() {
-        let mut config = ReporterConfig::new("svc");
-        config
-            .process_tags
-            .push(("env".to_owned(), "test".to_owned()));
-        let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let socket = connect_socket(agent.local_addr().unwrap()).unwrap();
-        let tags = process_tags(&config, &socket);
-        assert_eq!(tags[0].0, "jaeger.version");
-        assert_eq!(
-            tags[0].1,
-            format!("rocket_opentracing-{}", env!("CARGO_PKG_VERSION"))
-        );
-        assert_eq!(tags.last().unwrap(), &("env".to_owned(), "test".to_owned()));
-    }
-
-    #[test]
     fn rejects_oversized_process_tags() {
         let mut config = ReporterConfig::new("svc");
         config.agent_port = 9;
@@ -435,5 +475,26 @@ mod tests {
             .push(("huge".to_owned(), "x".repeat(MAX_DATAGRAM_SIZE)));
         let err = Reporter::spawn(config).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn rejects_endpoints_that_are_not_http_urls() {
+        let mut config = ReporterConfig::new("svc");
+        config.endpoint = Some("jaeger:14268".to_owned());
+        let err = Reporter::spawn(config).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("jaeger:14268"), "{err}");
+    }
+
+    #[test]
+    fn destination_hides_collector_credentials() {
+        let mut config = ReporterConfig::new("svc");
+        config.endpoint = Some("http://user:secret@127.0.0.1:9/api/traces".to_owned());
+        let reporter = Reporter::spawn(config).unwrap();
+        assert_eq!(reporter.destination(), "http://127.0.0.1:9/api/traces");
+        let mut config = ReporterConfig::new("svc");
+        config.agent_port = 9;
+        let reporter = Reporter::spawn(config).unwrap();
+        assert_eq!(reporter.destination(), "udp://127.0.0.1:9");
     }
 }

@@ -11,7 +11,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use thrift_codec::data::{Data, Elements, Field, Struct};
 use thrift_codec::message::Message;
-use thrift_codec::CompactDecode;
+use thrift_codec::{BinaryDecode, CompactDecode};
 
 /// A fake Jaeger agent: a thread reading datagrams as fast as possible (so
 /// that the kernel does not drop any) and passing them on through a channel.
@@ -90,7 +90,7 @@ impl Drop for Agent {
     }
 }
 
-/// A decoded `emitBatch` datagram.
+/// A decoded `emitBatch` datagram or collector request body.
 #[derive(Debug)]
 pub struct Batch {
     pub size: usize,
@@ -104,9 +104,20 @@ impl Batch {
         let message = Message::compact_decode(&mut reader).expect("a valid compact message");
         assert!(reader.is_empty(), "trailing bytes after the message");
         assert_eq!(message.method_name(), "emitBatch");
-        let batch = as_struct(field(message.body(), 1));
+        Batch::of(bytes.len(), as_struct(field(message.body(), 1)))
+    }
+
+    /// Decodes a collector request body: a binary-Thrift `Batch` struct.
+    pub fn decode_binary(bytes: &[u8]) -> Batch {
+        let mut reader = bytes;
+        let batch = Struct::binary_decode(&mut reader).expect("a valid binary Batch struct");
+        assert!(reader.is_empty(), "trailing bytes after the batch");
+        Batch::of(bytes.len(), &batch)
+    }
+
+    fn of(size: usize, batch: &Struct) -> Batch {
         Batch {
-            size: bytes.len(),
+            size,
             process: as_struct(field(batch, 1)).clone(),
             spans: as_structs(field(batch, 2)).to_vec(),
         }

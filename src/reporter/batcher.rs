@@ -1,0 +1,224 @@
+//! The batcher thread: receives finished spans from tracers, counts them,
+//! enforces the queue bound, encodes them into size-bounded batches, and
+//! ships each batch to the sender thread when it is full, on every flush
+//! interval, and on flush requests. It never does I/O, so it keeps up with
+//! the tracers however slow the agent or collector is.
+
+use super::logging::log_span;
+use super::sender::{Outbound, Settled, Shipment};
+use super::stats::{Counters, LossLog};
+use super::thrift::{Batch, Fit};
+use crossbeam_channel::{select, Receiver, Sender};
+use rustracing_jaeger::span::FinishedSpan;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most spans handled in one go before the thread checks for control
+/// messages and timers again.
+const MAX_DRAIN: usize = 4096;
+
+/// Shortest flush interval (avoids a busy loop for a zero interval).
+const MIN_FLUSH_INTERVAL: Duration = Duration::from_millis(1);
+
+/// Longest flush interval (avoids `Instant` overflows).
+const MAX_FLUSH_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A request to the batcher thread.
+#[derive(Debug)]
+pub(super) enum Control {
+    /// Ship every span received so far, then have the sender acknowledge
+    /// on the channel once they are settled.
+    Flush(Sender<()>),
+    /// Ship every span received so far, then stop.
+    Shutdown,
+}
+
+/// The queue's bound: spans (and bytes of encoded spans) accepted but not
+/// yet settled by the sender.
+#[derive(Debug)]
+pub(super) struct QueueBound {
+    pub(super) max_spans: u64,
+    pub(super) max_bytes: u64,
+    accepted_spans: u64,
+    accepted_bytes: u64,
+    settled: Arc<Settled>,
+}
+
+impl QueueBound {
+    pub(super) fn new(max_spans: usize, max_bytes: usize, settled: Arc<Settled>) -> Self {
+        QueueBound {
+            max_spans: max_spans.max(1) as u64,
+            max_bytes: max_bytes as u64,
+            accepted_spans: 0,
+            accepted_bytes: 0,
+            settled,
+        }
+    }
+
+    /// Whether a span of `bytes` bytes still fits in the queue.
+    fn has_room(&self, bytes: usize) -> bool {
+        let spans = self.accepted_spans - self.settled.spans.load(Ordering::Acquire);
+        let queued = self.accepted_bytes - self.settled.bytes.load(Ordering::Acquire);
+        spans < self.max_spans && queued + bytes as u64 <= self.max_bytes
+    }
+
+    fn accept(&mut self, bytes: usize) {
+        self.accepted_spans += 1;
+        self.accepted_bytes += bytes as u64;
+    }
+}
+
+/// State of the batcher thread.
+pub(super) struct Batcher {
+    batch: Batch,
+    /// Encoded size of the spans in `batch`.
+    batch_span_bytes: u64,
+    /// Reused buffer holding the encoding of one span.
+    span_buf: Vec<u8>,
+    queue: QueueBound,
+    counters: Arc<Counters>,
+    outbound: Sender<Outbound>,
+    flush_interval: Duration,
+    log_spans: bool,
+    losses: LossLog,
+}
+
+impl Batcher {
+    pub(super) fn new(
+        batch: Batch,
+        queue: QueueBound,
+        counters: Arc<Counters>,
+        outbound: Sender<Outbound>,
+        flush_interval: Duration,
+        log_spans: bool,
+    ) -> Self {
+        Batcher {
+            span_buf: Vec::with_capacity(batch.max_span_len().min(64 * 1024)),
+            batch,
+            batch_span_bytes: 0,
+            queue,
+            counters,
+            outbound,
+            flush_interval: flush_interval.clamp(MIN_FLUSH_INTERVAL, MAX_FLUSH_INTERVAL),
+            log_spans,
+            losses: LossLog::default(),
+        }
+    }
+
+    /// The thread's main loop; returns on [`Control::Shutdown`] or when the
+    /// [`Reporter`](super::Reporter) is gone, handing back the loss log for
+    /// a last warning once the sender is done.
+    pub(super) fn run(
+        mut self,
+        spans: &Receiver<FinishedSpan>,
+        control: &Receiver<Control>,
+    ) -> LossLog {
+        let mut next_flush = Instant::now() + self.flush_interval;
+        loop {
+            let timeout = next_flush.saturating_duration_since(Instant::now());
+            select! {
+                recv(spans) -> span => match span {
+                    Ok(span) => {
+                        self.add(span);
+                        self.drain(spans, MAX_DRAIN);
+                    }
+                    // Unreachable while the Reporter (which holds a sender) lives.
+                    Err(_) => break,
+                },
+                recv(control) -> message => match message {
+                    Ok(Control::Flush(ack)) => {
+                        self.flush(spans);
+                        let _ = self.outbound.send(Outbound::Flush(ack));
+                    }
+                    Ok(Control::Shutdown) | Err(_) => break,
+                },
+                default(timeout) => {}
+            }
+            if Instant::now() >= next_flush {
+                self.ship();
+                next_flush = Instant::now() + self.flush_interval;
+            }
+            self.losses.warn_if_due(&self.counters, false);
+        }
+        self.flush(spans);
+        self.losses
+    }
+
+    /// Ships every span received so far (not those arriving meanwhile, so
+    /// that a flush ends even under a constant load).
+    fn flush(&mut self, spans: &Receiver<FinishedSpan>) {
+        self.drain(spans, spans.len());
+        self.ship();
+    }
+
+    /// Adds up to `max` immediately available spans.
+    fn drain(&mut self, spans: &Receiver<FinishedSpan>, max: usize) {
+        for _ in 0..max {
+            match spans.try_recv() {
+                Ok(span) => self.add(span),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Counts `span`, then encodes it into the current batch (shipping the
+    /// batch first if the span does not fit), or drops it if the queue is
+    /// full.
+    fn add(&mut self, span: FinishedSpan) {
+        self.counters.finished.fetch_add(1, Ordering::AcqRel);
+        if self.log_spans {
+            log_span(&span);
+        }
+        // Checked before encoding, so that a full queue costs nothing more.
+        if !self.queue.has_room(0) {
+            self.counters.dropped.fetch_add(1, Ordering::AcqRel);
+            return;
+        }
+        let fit = self.batch.encode(&mut self.span_buf, &span);
+        match fit {
+            Fit::Whole | Fit::Trimmed => {}
+            Fit::TooLarge => {
+                self.counters.too_large.fetch_add(1, Ordering::AcqRel);
+                self.counters
+                    .fail(1, "a span too large to send even when trimmed");
+                return;
+            }
+        }
+        let len = self.span_buf.len();
+        if !self.queue.has_room(len) {
+            self.counters.dropped.fetch_add(1, Ordering::AcqRel);
+            return;
+        }
+        if !self.batch.fits(len) {
+            self.ship();
+        }
+        self.batch.push(&self.span_buf);
+        self.batch_span_bytes += len as u64;
+        self.queue.accept(len);
+        if fit == Fit::Trimmed {
+            self.counters.trimmed.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Hands the current batch, if it holds any span, to the sender.
+    fn ship(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let shipment = Shipment {
+            payload: self.batch.finish().to_vec(),
+            spans: self.batch.span_count() as u64,
+            span_bytes: self.batch_span_bytes,
+        };
+        self.batch.clear();
+        self.batch_span_bytes = 0;
+        if let Err(unsent) = self.outbound.send(Outbound::Batch(shipment)) {
+            // The sender thread is gone (it panicked): count, don't lose silently.
+            if let Outbound::Batch(shipment) = unsent.0 {
+                self.counters
+                    .fail(shipment.spans, "the reporter's sender thread is gone");
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Delivery to a Jaeger collector over HTTP: each batch is POSTed to the
+//! collector's `/api/traces` endpoint as a binary-Thrift `Batch`
+//! (`Content-Type: application/x-thrift`), the agentless setup of modern
+//! Jaeger deployments.
+
+use super::sender::{SendError, Transport};
+use reqwest::blocking::Client;
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{StatusCode, Url};
+use std::fmt;
+use std::time::Duration;
+
+/// How long one POST may take, connection included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long connecting to the collector may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The content type of a binary-Thrift Jaeger batch.
+const THRIFT_CONTENT_TYPE: &str = "application/x-thrift";
+
+/// Credentials sent to the collector with each batch, as other Jaeger
+/// clients offer (`JAEGER_USER`/`JAEGER_PASSWORD` or `JAEGER_AUTH_TOKEN`).
+///
+/// Its `Debug` output never shows the password or token.
+#[derive(Clone, PartialEq, Eq)]
+pub enum CollectorAuth {
+    /// HTTP basic authentication.
+    Basic {
+        /// The user name.
+        user: String,
+        /// The password.
+        password: String,
+    },
+    /// A bearer token (`Authorization: Bearer <token>`).
+    Bearer(String),
+}
+
+impl fmt::Debug for CollectorAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CollectorAuth::Basic { user, .. } => f
+                .debug_struct("Basic")
+                .field("user", user)
+                .field("password", &"<redacted>")
+                .finish(),
+            CollectorAuth::Bearer(_) => f.debug_tuple("Bearer").field(&"<redacted>").finish(),
+        }
+    }
+}
+
+/// Parses and checks a collector endpoint: an absolute `http` or `https`
+/// URL, e.g. `http://jaeger-collector:14268/api/traces`.
+pub(crate) fn parse_endpoint(endpoint: &str) -> Result<Url, String> {
+    let url = Url::parse(endpoint.trim()).map_err(|e| e.to_string())?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some() => Ok(url),
+        "http" | "https" => Err("the URL has no host".to_owned()),
+        other => Err(format!("unsupported scheme {other:?}; use http or https")),
+    }
+}
+
+/// The HTTP transport.
+#[derive(Debug)]
+pub(super) struct HttpCollector {
+    client: Client,
+    endpoint: Url,
+    auth: Option<CollectorAuth>,
+}
+
+impl HttpCollector {
+    /// Builds the HTTP client. Call it on the thread that sends (reqwest's
+    /// blocking client must not be created or dropped inside an async
+    /// runtime).
+    pub(super) fn new(endpoint: Url, auth: Option<CollectorAuth>) -> reqwest::Result<Self> {
+        let client = Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("rocket_opentracing/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(HttpCollector {
+            client,
+            endpoint,
+            auth,
+        })
+    }
+}
+
+impl Transport for HttpCollector {
+    /// POSTs one batch. Connection errors, timeouts, `408`, `429` and `5xx`
+    /// answers may be retried; other answers outside `2xx` may not.
+    fn send(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        let mut request = self
+            .client
+            .post(self.endpoint.clone())
+            .header(CONTENT_TYPE, THRIFT_CONTENT_TYPE)
+            .body(payload.to_vec());
+        request = match &self.auth {
+            Some(CollectorAuth::Basic { user, password }) => {
+                request.basic_auth(user, Some(password))
+            }
+            Some(CollectorAuth::Bearer(token)) => request.bearer_auth(token),
+            None => request,
+        };
+        let response = request.send().map_err(|e| {
+            // Never log the URL's credentials, if any.
+            SendError::retryable(format!(
+                "POST to the jaeger collector failed: {}",
+                e.without_url()
+            ))
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let message = format!("the jaeger collector answered {status}");
+        if is_retryable(status) {
+            Err(SendError::retryable(message))
+        } else {
+            Err(SendError::fatal(message))
+        }
+    }
+}
+
+/// Whether an answer means "try again later".
+fn is_retryable(status: StatusCode) -> bool {
+    status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_must_be_http_urls_with_a_host() {
+        let url = parse_endpoint(" http://collector:14268/api/traces ").unwrap();
+        assert_eq!(url.host_str(), Some("collector"));
+        assert_eq!(url.port(), Some(14268));
+        assert!(parse_endpoint("https://collector/api/traces").is_ok());
+        assert!(parse_endpoint("collector:14268").is_err());
+        assert!(parse_endpoint("udp://collector:6831").is_err());
+        assert!(parse_endpoint("/api/traces").is_err());
+        assert!(parse_endpoint("").is_err());
+    }
+
+    #[test]
+    fn only_transient_answers_are_retried() {
+        assert!(is_retryable(StatusCode::SERVICE_UNAVAILABLE));
+        assert!(is_retryable(StatusCode::INTERNAL_SERVER_ERROR));
+        assert!(is_retryable(StatusCode::TOO_MANY_REQUESTS));
+        assert!(is_retryable(StatusCode::REQUEST_TIMEOUT));
+        assert!(!is_retryable(StatusCode::BAD_REQUEST));
+        assert!(!is_retryable(StatusCode::UNAUTHORIZED));
+        assert!(!is_retryable(StatusCode::NOT_FOUND));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let basic = CollectorAuth::Basic {
+            user: "alice".to_owned(),
+            password: "hunter2".to_owned(),
+        };
+        let bearer = CollectorAuth::Bearer("s3cr3t-token".to_owned());
+        let shown = format!("{basic:?} {bearer:?}");
+        assert!(shown.contains("alice"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+}

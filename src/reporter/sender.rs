@@ -1,0 +1,335 @@
+//! The sender thread: delivers the batches the batcher ships, through a
+//! [`Transport`] (UDP agent or HTTP collector), retrying transient failures
+//! with bounded, jittered exponential backoff, and settles every span of
+//! every batch as reported or failed.
+
+use super::stats::Counters;
+use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender};
+use rand::Rng;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Retries of one batch after its first attempt failed transiently.
+pub(super) const MAX_RETRIES: u32 = 4;
+
+/// Wait before the first retry; doubled for each further one.
+const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Why a batch was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct SendError {
+    /// Whether trying again later may succeed.
+    pub(super) retryable: bool,
+    /// What went wrong, for the log.
+    pub(super) message: String,
+}
+
+impl SendError {
+    /// A failure worth retrying (timeout, connection refused, 5xx...).
+    pub(super) fn retryable(message: impl Into<String>) -> Self {
+        SendError {
+            retryable: true,
+            message: message.into(),
+        }
+    }
+
+    /// A failure not worth retrying.
+    pub(super) fn fatal(message: impl Into<String>) -> Self {
+        SendError {
+            retryable: false,
+            message: message.into(),
+        }
+    }
+}
+
+/// A way to deliver one encoded batch.
+pub(super) trait Transport: Send {
+    /// Delivers `payload`, blocking for at most the transport's timeout.
+    fn send(&mut self, payload: &[u8]) -> Result<(), SendError>;
+}
+
+/// A batch ready for delivery.
+#[derive(Debug)]
+pub(super) struct Shipment {
+    /// The whole datagram or request body.
+    pub(super) payload: Vec<u8>,
+    /// Number of spans in it.
+    pub(super) spans: u64,
+    /// Encoded size of those spans (what the queue's byte bound counts).
+    pub(super) span_bytes: u64,
+}
+
+/// A message from the batcher to the sender.
+#[derive(Debug)]
+pub(super) enum Outbound {
+    /// Deliver this batch.
+    Batch(Shipment),
+    /// Acknowledge once every earlier batch is settled.
+    Flush(Sender<()>),
+}
+
+/// How much of the queue the sender has released: spans and bytes settled
+/// (delivered or failed). The batcher compares it with what it accepted.
+#[derive(Debug, Default)]
+pub(super) struct Settled {
+    pub(super) spans: AtomicU64,
+    pub(super) bytes: AtomicU64,
+}
+
+/// State of the sender thread.
+pub(super) struct SenderThread {
+    transport: Box<dyn Transport>,
+    counters: Arc<Counters>,
+    settled: Arc<Settled>,
+    /// Wait before the first retry of a batch.
+    initial_backoff: Duration,
+    /// Signalled (or disconnected) when the reporter stops: retries end and
+    /// what is left is counted as failed.
+    stop: Receiver<()>,
+}
+
+impl SenderThread {
+    pub(super) fn new(
+        transport: Box<dyn Transport>,
+        counters: Arc<Counters>,
+        settled: Arc<Settled>,
+        stop: Receiver<()>,
+    ) -> Self {
+        SenderThread {
+            transport,
+            counters,
+            settled,
+            initial_backoff: INITIAL_BACKOFF,
+            stop,
+        }
+    }
+
+    /// The thread's main loop; returns when stopped or when the batcher is
+    /// gone and every batch is settled.
+    pub(super) fn run(mut self, outbound: &Receiver<Outbound>) {
+        loop {
+            select! {
+                recv(outbound) -> message => match message {
+                    Ok(Outbound::Batch(shipment)) => self.deliver(shipment),
+                    Ok(Outbound::Flush(ack)) => {
+                        let _ = ack.send(());
+                    }
+                    Err(_) => return,
+                },
+                recv(self.stop) -> _ => break,
+            }
+        }
+        // Stopped: settle what is left without trying.
+        for message in outbound.try_iter() {
+            match message {
+                Outbound::Batch(shipment) => {
+                    self.settle_failed(&shipment, "the reporter stopped before delivery")
+                }
+                Outbound::Flush(ack) => {
+                    let _ = ack.send(());
+                }
+            }
+        }
+    }
+
+    /// Delivers one batch, retrying transient failures unless stopped.
+    fn deliver(&mut self, shipment: Shipment) {
+        let mut backoff = self.initial_backoff;
+        let mut retries = 0;
+        loop {
+            match self.transport.send(&shipment.payload) {
+                Ok(()) => {
+                    self.counters.deliver(shipment.spans);
+                    break;
+                }
+                Err(error) if error.retryable && retries < MAX_RETRIES => {
+                    retries += 1;
+                    if !self.wait(jitter(backoff)) {
+                        let message =
+                            format!("{} (the reporter stopped while retrying)", error.message);
+                        self.settle_failed(&shipment, message);
+                        return;
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(error) => {
+                    let message = if retries > 0 {
+                        format!("{} (after {} retries)", error.message, retries)
+                    } else {
+                        error.message
+                    };
+                    self.settle_failed(&shipment, message);
+                    return;
+                }
+            }
+        }
+        self.release(&shipment);
+    }
+
+    /// Waits `delay`; returns `false` if the reporter was stopped meanwhile.
+    fn wait(&self, delay: Duration) -> bool {
+        matches!(
+            self.stop.recv_timeout(delay),
+            Err(RecvTimeoutError::Timeout)
+        )
+    }
+
+    fn settle_failed(&self, shipment: &Shipment, message: impl ToString) {
+        self.counters.fail(shipment.spans, message);
+        self.release(shipment);
+    }
+
+    /// Frees the shipment's room in the queue.
+    fn release(&self, shipment: &Shipment) {
+        self.settled
+            .bytes
+            .fetch_add(shipment.span_bytes, Ordering::AcqRel);
+        self.settled
+            .spans
+            .fetch_add(shipment.spans, Ordering::AcqRel);
+    }
+}
+
+/// `delay` give or take 20%, so that many processes retrying against one
+/// collector spread out.
+fn jitter(delay: Duration) -> Duration {
+    delay.mul_f64(rand::thread_rng().gen_range(0.8..1.2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// A transport answering from a script, recording payloads.
+    struct Scripted {
+        answers: VecDeque<Result<(), SendError>>,
+        sent: Arc<parking_lot::Mutex<Vec<Vec<u8>>>>,
+    }
+
+    impl Transport for Scripted {
+        fn send(&mut self, payload: &[u8]) -> Result<(), SendError> {
+            self.sent.lock().push(payload.to_vec());
+            self.answers.pop_front().unwrap_or(Ok(()))
+        }
+    }
+
+    fn shipment(spans: u64) -> Shipment {
+        Shipment {
+            payload: vec![spans as u8],
+            spans,
+            span_bytes: spans * 10,
+        }
+    }
+
+    fn run(
+        answers: Vec<Result<(), SendError>>,
+        shipments: Vec<Shipment>,
+    ) -> (Arc<Counters>, Arc<Settled>, usize) {
+        let sent = Arc::default();
+        let transport = Scripted {
+            answers: answers.into(),
+            sent: Arc::clone(&sent),
+        };
+        let counters = Arc::new(Counters::default());
+        let settled = Arc::new(Settled::default());
+        let (_stop_tx, stop_rx) = crossbeam_channel::bounded(1);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        for s in shipments {
+            tx.send(Outbound::Batch(s)).unwrap();
+        }
+        drop(tx);
+        let mut thread = SenderThread::new(
+            Box::new(transport),
+            Arc::clone(&counters),
+            Arc::clone(&settled),
+            stop_rx,
+        );
+        thread.initial_backoff = Duration::from_millis(1);
+        thread.run(&rx);
+        let attempts = sent.lock().len();
+        (counters, settled, attempts)
+    }
+
+    #[test]
+    fn transient_failures_are_retried_until_delivered() {
+        let answers = vec![
+            Err(SendError::retryable("503")),
+            Err(SendError::retryable("503")),
+        ];
+        let (counters, settled, attempts) = run(answers, vec![shipment(3)]);
+        let stats = counters.snapshot();
+        assert_eq!((stats.reported, stats.failed, stats.batches), (3, 0, 1));
+        assert_eq!(attempts, 3);
+        assert_eq!(settled.spans.load(Ordering::Relaxed), 3);
+        assert_eq!(settled.bytes.load(Ordering::Relaxed), 30);
+    }
+
+    #[test]
+    fn fatal_failures_are_not_retried() {
+        let answers = vec![Err(SendError::fatal("400"))];
+        let (counters, settled, attempts) = run(answers, vec![shipment(2), shipment(5)]);
+        let stats = counters.snapshot();
+        assert_eq!((stats.reported, stats.failed), (5, 2));
+        assert_eq!(attempts, 2);
+        assert_eq!(settled.spans.load(Ordering::Relaxed), 7);
+    }
+
+    #[test]
+    fn retries_are_bounded() {
+        let answers = (0..=MAX_RETRIES)
+            .map(|_| Err(SendError::retryable("timeout")))
+            .collect();
+        let (counters, _, attempts) = run(answers, vec![shipment(4), shipment(1)]);
+        let stats = counters.snapshot();
+        assert_eq!((stats.reported, stats.failed), (1, 4));
+        assert_eq!(attempts, MAX_RETRIES as usize + 2);
+        let error = counters.last_error();
+        assert!(error.unwrap().contains("after 4 retries"));
+    }
+
+    #[test]
+    fn stopping_ends_retries_and_fails_what_is_left() {
+        let transport = Scripted {
+            answers: (0..10).map(|_| Err(SendError::retryable("down"))).collect(),
+            sent: Arc::default(),
+        };
+        let counters = Arc::new(Counters::default());
+        let settled = Arc::new(Settled::default());
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        tx.send(Outbound::Batch(shipment(2))).unwrap();
+        tx.send(Outbound::Batch(shipment(3))).unwrap();
+        let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
+        tx.send(Outbound::Flush(ack_tx)).unwrap();
+        let mut thread =
+            SenderThread::new(Box::new(transport), Arc::clone(&counters), settled, stop_rx);
+        // Long enough that only the stop signal can end the first retry.
+        thread.initial_backoff = Duration::from_secs(600);
+        let handle = std::thread::spawn(move || thread.run(&rx));
+        stop_tx.send(()).unwrap();
+        handle.join().unwrap();
+        let stats = counters.snapshot();
+        assert_eq!((stats.reported, stats.failed), (0, 5));
+        assert!(
+            ack_rx.try_recv().is_ok(),
+            "pending flushes are acknowledged"
+        );
+        drop(tx);
+    }
+
+    #[test]
+    fn jitter_stays_within_twenty_percent() {
+        for _ in 0..100 {
+            let d = jitter(Duration::from_millis(1000));
+            assert!(
+                d >= Duration::from_millis(800) && d <= Duration::from_millis(1200),
+                "{d:?}"
+            );
+        }
+    }
+}
