@@ -121,7 +121,8 @@ fn burst(spans: usize) -> (Vec<Batch>, ReporterStats) {
             .start();
     }
     assert!(reporter.flush(FLUSH_TIMEOUT));
-    let batches = agent.receive(spans, RECEIVE_TIMEOUT);
+    // Flushed: every datagram was sent; what has not arrived soon was lost.
+    let batches = agent.receive(spans, Duration::from_secs(2));
     assert!(
         agent.is_quiet(Duration::from_millis(100)),
         "extra datagrams"
