@@ -5,8 +5,8 @@ mod common;
 
 use common::agent::*;
 use common::collector::{Answer, Collector};
-use rocket_opentracing::reporter::{CollectorAuth, Reporter, ReporterConfig, ReporterStats};
-use rustracing::sampler::AllSampler;
+use common::reporting::{assert_accounted, spawn, without_timer};
+use rocket_opentracing::reporter::{CollectorAuth, Reporter, ReporterConfig};
 use rustracing::tag::Tag;
 use rustracing_jaeger::Tracer;
 use std::net::TcpListener;
@@ -19,17 +19,9 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(20);
 const RECEIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn config(endpoint: String) -> ReporterConfig {
-    let mut config = ReporterConfig::new(SERVICE);
+    let mut config = without_timer(ReporterConfig::new(SERVICE));
     config.endpoint = Some(endpoint);
-    // Long enough never to trigger in a test that does not want it.
-    config.flush_interval = Duration::from_secs(600);
     config
-}
-
-fn spawn(config: ReporterConfig) -> (Reporter, Tracer) {
-    let reporter = Reporter::spawn(config).expect("spawn the reporter");
-    let tracer = reporter.tracer(AllSampler);
-    (reporter, tracer)
 }
 
 fn finish_span(tracer: &Tracer, name: String) {
@@ -37,15 +29,6 @@ fn finish_span(tracer: &Tracer, name: String) {
         .span(name)
         .tag(Tag::new("http.status_code", 200i64))
         .start();
-}
-
-fn assert_accounted(stats: ReporterStats, spans: u64) {
-    assert_eq!(stats.finished, spans, "{stats:?}");
-    assert_eq!(
-        stats.reported + stats.dropped + stats.failed,
-        spans,
-        "{stats:?}"
-    );
 }
 
 fn names(batches: &[Batch]) -> Vec<String> {
@@ -248,11 +231,7 @@ fn a_burst_then_drop_delivers_every_span() {
     for i in 0..SPANS {
         finish_span(&tracer, format!("burst-{i}"));
     }
-    let counters = thread::spawn(move || {
-        let stats = reporter.stats();
-        drop(reporter);
-        stats
-    });
+    let dropped = thread::spawn(move || drop(reporter));
     let requests = collector.receive(SPANS, RECEIVE_TIMEOUT);
     let batches: Vec<Batch> = requests.iter().map(|r| r.batch()).collect();
     let expected: Vec<String> = (0..SPANS).map(|i| format!("burst-{i}")).collect();
@@ -260,5 +239,5 @@ fn a_burst_then_drop_delivers_every_span() {
     for request in &requests {
         assert!(request.body.len() <= rocket_opentracing::reporter::MAX_COLLECTOR_BATCH_SIZE);
     }
-    counters.join().expect("dropping the reporter");
+    dropped.join().expect("dropping the reporter");
 }

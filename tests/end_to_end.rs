@@ -8,8 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::agent::{as_i64, field, span_name, string_tag, Agent};
-use rocket::fairing::AdHoc;
-use rocket::figment::Figment;
+use common::server::Server;
 use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
 use rocket::tokio::net::TcpStream;
 use rocket_opentracing::OpenTracingFairing;
@@ -34,33 +33,16 @@ async fn http_get(port: u16, path: &str, extra_headers: &str) -> String {
 #[rocket::async_test]
 async fn spans_of_a_real_server_reach_the_agent() {
     let agent = Agent::bind();
-    let figment = Figment::from(rocket::Config::debug_default())
-        .merge(("address", "127.0.0.1"))
-        .merge(("port", 0))
-        .merge(("log_level", "off"))
+    let figment = common::server::figment()
         .merge(("opentracing.service_name", "e2e-service"))
         .merge(("opentracing.agent_port", agent.port()))
         // Longer than the test: only the shutdown flush can deliver the spans.
         .merge(("opentracing.flush_interval_ms", 600_000));
-    let (port_tx, port_rx) = rocket::tokio::sync::oneshot::channel();
-    let port_tx = std::sync::Mutex::new(Some(port_tx));
     let rocket = rocket::custom(figment)
         .attach(OpenTracingFairing::from_config())
-        .attach(AdHoc::on_liftoff("port", move |rocket| {
-            let port = rocket.config().port;
-            Box::pin(async move {
-                if let Some(tx) = port_tx.lock().unwrap().take() {
-                    let _ = tx.send(port);
-                }
-            })
-        }))
-        .mount("/", server::routes())
-        .ignite()
-        .await
-        .expect("ignites");
-    let shutdown = rocket.shutdown();
-    let server = rocket::tokio::spawn(rocket.launch());
-    let port = port_rx.await.unwrap();
+        .mount("/", server::routes());
+    let running = Server::launch(rocket).await;
+    let port = running.port;
 
     let hello = http_get(
         port,
@@ -75,9 +57,8 @@ async fn spans_of_a_real_server_reach_the_agent() {
         .await
         .starts_with("HTTP/1.1 500"));
 
-    shutdown.notify();
-    let stopped = rocket::tokio::time::timeout(Duration::from_secs(15), server).await;
-    assert!(stopped.is_ok(), "the server shut down");
+    // Kept alive: only the shutdown fairing can have delivered the spans.
+    let _stopped = running.stop().await;
 
     let batches = agent.receive(4, Duration::from_secs(10));
     assert!(batches.iter().all(|b| b.service_name() == "e2e-service"));

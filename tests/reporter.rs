@@ -4,7 +4,8 @@
 mod common;
 
 use common::agent::*;
-use rocket_opentracing::reporter::{Reporter, ReporterConfig, ReporterStats, MAX_DATAGRAM_SIZE};
+use common::reporting::{assert_accounted, spawn, without_timer};
+use rocket_opentracing::reporter::{ReporterConfig, ReporterStats, MAX_DATAGRAM_SIZE};
 use rustracing::sampler::AllSampler;
 use rustracing::tag::Tag;
 use rustracing_jaeger::Tracer;
@@ -20,31 +21,13 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 const RECEIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn config(port: u16) -> ReporterConfig {
-    let mut config = ReporterConfig::new(SERVICE);
-    config.agent_host = "127.0.0.1".to_owned();
+    let mut config = without_timer(ReporterConfig::new(SERVICE));
     config.agent_port = port;
-    // Long enough never to trigger in a test that does not want it.
-    config.flush_interval = Duration::from_secs(600);
     config
-}
-
-fn spawn(config: ReporterConfig) -> (Reporter, Tracer) {
-    let reporter = Reporter::spawn(config).expect("spawn the reporter");
-    let tracer = reporter.tracer(AllSampler);
-    (reporter, tracer)
 }
 
 fn finish_span(tracer: &Tracer, name: String) {
     let _span = tracer.span(name).tag(Tag::new("test", true)).start();
-}
-
-fn assert_accounted(stats: ReporterStats, spans: u64) {
-    assert_eq!(stats.finished, spans, "{stats:?}");
-    assert_eq!(
-        stats.reported + stats.dropped + stats.failed,
-        spans,
-        "{stats:?}"
-    );
 }
 
 #[test]

@@ -7,9 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::agent::{span_name, Agent};
-use rocket::fairing::AdHoc;
-use rocket::figment::Figment;
-use rocket::{get, routes, Build, Rocket, Shutdown};
+use common::server::{self, Server};
+use rocket::{get, routes};
 use rocket_opentracing::OpenTracingFairing;
 
 #[get("/fast/<n>")]
@@ -23,62 +22,17 @@ async fn slow() -> &'static str {
     "slow"
 }
 
-/// A server on an ephemeral port reporting to `agent`; spans leave only on
-/// flushes (the flush interval is longer than the test).
-fn rocket(agent: &Agent, port_tx: rocket::tokio::sync::oneshot::Sender<u16>) -> Rocket<Build> {
-    let figment = Figment::from(rocket::Config::debug_default())
-        .merge(("address", "127.0.0.1"))
-        .merge(("port", 0))
-        .merge(("log_level", "off"))
+/// A server reporting to `agent`; spans leave only on flushes (the flush
+/// interval is longer than the test).
+async fn launch(agent: &Agent) -> Server {
+    let figment = server::figment()
         .merge(("opentracing.service_name", "shutdown-test"))
         .merge(("opentracing.agent_port", agent.port()))
         .merge(("opentracing.flush_interval_ms", 600_000));
-    let port_tx = std::sync::Mutex::new(Some(port_tx));
-    rocket::custom(figment)
+    let rocket = rocket::custom(figment)
         .attach(OpenTracingFairing::from_config())
-        .attach(AdHoc::on_liftoff("port", move |rocket| {
-            let port = rocket.config().port;
-            Box::pin(async move {
-                if let Some(tx) = port_tx.lock().unwrap().take() {
-                    let _ = tx.send(port);
-                }
-            })
-        }))
-        .mount("/", routes![fast, slow])
-}
-
-/// Launches the server; returns its port, its shutdown handle and its task.
-async fn launch(
-    agent: &Agent,
-) -> (
-    u16,
-    Shutdown,
-    rocket::tokio::task::JoinHandle<Result<Rocket<rocket::Ignite>, rocket::Error>>,
-) {
-    let (port_tx, port_rx) = rocket::tokio::sync::oneshot::channel();
-    let rocket = rocket(agent, port_tx).ignite().await.expect("ignites");
-    let shutdown = rocket.shutdown();
-    let server = rocket::tokio::spawn(rocket.launch());
-    (port_rx.await.unwrap(), shutdown, server)
-}
-
-/// Shuts the server down; returns the stopped Rocket, which the tests keep
-/// alive so that the reporter's own flush on drop cannot deliver anything:
-/// only the shutdown fairing can.
-async fn stop(
-    shutdown: Shutdown,
-    server: rocket::tokio::task::JoinHandle<Result<Rocket<rocket::Ignite>, rocket::Error>>,
-) -> Rocket<rocket::Ignite> {
-    shutdown.notify();
-    let stopped = rocket::tokio::time::timeout(Duration::from_secs(20), server).await;
-    match stopped
-        .expect("the server stops in time")
-        .expect("no panic")
-    {
-        Ok(rocket) => rocket,
-        // Inspect the error (Rocket panics on dropping an uninspected one).
-        Err(e) => panic!("the server failed: {:?}", e.kind()),
-    }
+        .mount("/", routes![fast, slow]);
+    Server::launch(rocket).await
 }
 
 #[rocket::async_test]
@@ -86,7 +40,8 @@ async fn a_burst_of_requests_then_shutdown_loses_nothing() {
     const REQUESTS: u32 = 2_000;
     const CLIENTS: u32 = 16;
     let agent = Agent::bind();
-    let (port, shutdown, server) = launch(&agent).await;
+    let server = launch(&agent).await;
+    let port = server.port;
 
     let client = reqwest::Client::new();
     let mut tasks = Vec::new();
@@ -104,7 +59,7 @@ async fn a_burst_of_requests_then_shutdown_loses_nothing() {
         task.await.unwrap();
     }
     drop(client);
-    let _stopped = stop(shutdown, server).await;
+    let _stopped = server.stop().await;
 
     let batches = agent.receive(REQUESTS as usize, Duration::from_secs(10));
     let spans: usize = batches.iter().map(|b| b.spans.len()).sum();
@@ -122,7 +77,8 @@ async fn a_burst_of_requests_then_shutdown_loses_nothing() {
 #[rocket::async_test]
 async fn a_request_in_flight_at_shutdown_is_delivered() {
     let agent = Agent::bind();
-    let (port, shutdown, server) = launch(&agent).await;
+    let server = launch(&agent).await;
+    let port = server.port;
 
     let request = rocket::tokio::spawn(async move {
         let url = format!("http://127.0.0.1:{port}/slow");
@@ -130,7 +86,7 @@ async fn a_request_in_flight_at_shutdown_is_delivered() {
     });
     // Shutdown begins while /slow sleeps; Rocket lets it finish (grace).
     rocket::tokio::time::sleep(Duration::from_millis(200)).await;
-    let _stopped = stop(shutdown, server).await;
+    let _stopped = server.stop().await;
     assert_eq!(request.await.unwrap(), "slow");
 
     let batches = agent.receive(1, Duration::from_secs(10));

@@ -3,6 +3,8 @@
 
 pub mod agent;
 pub mod collector;
+pub mod reporting;
+pub mod server;
 
 use std::collections::BTreeMap;
 
