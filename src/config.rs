@@ -68,6 +68,9 @@ use crate::Mode;
 /// sampler_param = 1.0
 /// # Request attributes recorded as tags (see `rocket_opentracing::attributes`).
 /// traced_attributes = []          # e.g. ["user_agent", "client_ip", "header.X-Request-Id"]
+/// # Response header carrying the request's trace id, so that a user reporting
+/// # a failure can quote it; "" switches it off.
+/// trace_id_header = "X-Trace-Id"
 /// # Paths never traced: exact, or a prefix ending in '*'.
 /// skip_paths = []                 # e.g. ["/health", "/metrics", "/internal/*"]
 /// # Extra Jaeger process tags. Env: JAEGER_TAGS="k=v,k2=v2"
@@ -115,6 +118,9 @@ pub struct Config {
     pub traced_attributes: Vec<String>,
     /// Paths never traced: exact, or a prefix ending in `*`.
     pub skip_paths: Vec<String>,
+    /// Response header carrying the trace id of traced requests; empty to
+    /// switch it off. Default `X-Trace-Id`.
+    pub trace_id_header: String,
     /// Extra Jaeger process tags.
     pub tags: BTreeMap<String, String>,
     /// Capacity of the finished-span queue. Default `10000`.
@@ -141,6 +147,7 @@ impl Default for Config {
             sampler_param: None,
             traced_attributes: Vec::new(),
             skip_paths: Vec::new(),
+            trace_id_header: DEFAULT_TRACE_ID_HEADER.to_owned(),
             tags: BTreeMap::new(),
             queue_size: 10_000,
             flush_interval_ms: 1_000,
@@ -170,6 +177,9 @@ impl fmt::Debug for Secret {
         f.write_str("\"<redacted>\"")
     }
 }
+
+/// The default response header carrying the trace id.
+pub const DEFAULT_TRACE_ID_HEADER: &str = "X-Trace-Id";
 
 /// The configuration section's name in `Rocket.toml`.
 pub const SECTION: &str = "opentracing";
@@ -410,9 +420,21 @@ impl Config {
                 "no value when `user` and `password` are set: choose basic or bearer authentication",
             ));
         }
+        if !is_header_name(&self.trace_id_header) {
+            return Err(invalid(
+                &key("trace_id_header"),
+                &self.trace_id_header,
+                "an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), or \"\" to send none",
+            ));
+        }
         self.attributes()?;
         self.skip_paths()?;
         Ok(())
+    }
+
+    /// The response header for the trace id, unless switched off.
+    pub fn trace_id_header(&self) -> Option<&str> {
+        Some(self.trace_id_header.trim()).filter(|name| !name.is_empty())
     }
 
     /// The service name: the configured one, else the executable's name.
@@ -474,6 +496,13 @@ impl Config {
             .collect();
         reporter
     }
+}
+
+/// Whether `name` is empty (no header) or a valid HTTP header name (a token).
+fn is_header_name(name: &str) -> bool {
+    name.trim()
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// What an endpoint must be, after the reason it was refused.

@@ -13,6 +13,7 @@ use rustracing_jaeger::{Span, Tracer};
 use crate::callback::StartSpanCallback;
 use crate::config::Config;
 use crate::naming::OperationName;
+use crate::propagation::DisplayTraceId;
 use crate::reporter::{Reporter, ReporterStats};
 use crate::request_span::Slot;
 use crate::tracing::Tracing;
@@ -252,6 +253,12 @@ impl Fairing for OpenTracingFairing {
         };
         if let Some(span) = Slot::of(req).span.get() {
             tracing.finish(span, req, res.status());
+            if let Some(name) = tracing.trace_id_header {
+                if !res.headers().contains(name) {
+                    let id = DisplayTraceId(span.context.trace_id).to_string();
+                    res.set_raw_header(name, id);
+                }
+            }
         }
     }
 

@@ -42,6 +42,8 @@ pub(crate) struct Tracing {
     names: OnceLock<RouteNames>,
     on_start: Option<StartSpanCallback>,
     pub(crate) reporter: Option<Arc<Reporter>>,
+    /// Response header carrying the trace id, if any.
+    pub(crate) trace_id_header: Option<&'static str>,
     /// Traced requests still alive (counted only with a reporter of ours).
     pub(crate) in_flight: InFlight,
 }
@@ -75,6 +77,7 @@ impl Tracing {
             names: OnceLock::new(),
             on_start,
             reporter,
+            trace_id_header: None,
             in_flight: InFlight::default(),
         }
     }
@@ -84,6 +87,10 @@ impl Tracing {
         self.disabled = config.disabled;
         self.skip = config.skip_paths()?;
         self.attributes = config.attributes()?;
+        // Interned: set on every traced response without allocating a name.
+        self.trace_id_header = config
+            .trace_id_header()
+            .map(|name| crate::naming::intern(name.to_owned()));
         Ok(self)
     }
 

@@ -337,6 +337,11 @@ fn invalid_values_are_refused_naming_the_key() {
         ("agent_port = \"six\"", &[], &["agent_port"]),
         ("queue_size = 0", &[], &["opentracing.queue_size"]),
         (
+            "trace_id_header = \"X Trace\"",
+            &[],
+            &["opentracing.trace_id_header", "X Trace"],
+        ),
+        (
             "endpoint = \"jaeger:14268\"",
             &[],
             &["opentracing.endpoint", "jaeger:14268", "http"],
@@ -424,6 +429,53 @@ async fn an_endpoint_sends_spans_to_the_http_collector_instead_of_the_agent() {
         agent.is_quiet(Duration::from_millis(200)),
         "nothing to the agent"
     );
+}
+
+#[rocket::async_test]
+async fn responses_carry_the_trace_id_in_the_configured_header() {
+    let caller_trace = "6309ab92c95468edea0dc1a9772ae2dc";
+    let uber = format!("{caller_trace}:409423a204bc17a8:0:1");
+
+    let (traced, rx) = tracer();
+    let client = client_with("", OpenTracingFairing::all(traced)).await;
+    let response = client
+        .get("/hello/x")
+        .header(Header::new("uber-trace-id", uber.clone()))
+        .dispatch()
+        .await;
+    assert_eq!(response.headers().get_one("X-Trace-Id"), Some(caller_trace));
+    let response = client.get("/hello/y").dispatch().await;
+    let own = response
+        .headers()
+        .get_one("X-Trace-Id")
+        .expect("a trace id")
+        .to_owned();
+    drop(response);
+    let spans = drain(&rx);
+    assert_eq!(spans.len(), 2);
+    let id = spans[1].context().state().trace_id();
+    assert_eq!(own, format!("{:016x}{:016x}", id.high, id.low));
+
+    let (traced, _rx) = tracer();
+    let toml = "[default.opentracing]\ntrace_id_header = \"X-Request-Trace\"";
+    let client = client_with(toml, OpenTracingFairing::all(traced)).await;
+    let response = client.get("/hello/x").dispatch().await;
+    assert!(response.headers().get_one("X-Request-Trace").is_some());
+    assert!(response.headers().get_one("X-Trace-Id").is_none());
+
+    let (traced, _rx) = tracer();
+    let toml = "[default.opentracing]\ntrace_id_header = \"\"";
+    let client = client_with(toml, OpenTracingFairing::all(traced)).await;
+    let response = client.get("/hello/x").dispatch().await;
+    assert!(response.headers().get_one("X-Trace-Id").is_none());
+    assert_eq!(response.into_string().await.as_deref(), Some("Hello, x!"));
+
+    // Not traced (skipped path): no header.
+    let (traced, _rx) = tracer();
+    let toml = "[default.opentracing]\nskip_paths = [\"/hello/*\"]";
+    let client = client_with(toml, OpenTracingFairing::all(traced)).await;
+    let response = client.get("/hello/x").dispatch().await;
+    assert!(response.headers().get_one("X-Trace-Id").is_none());
 }
 
 #[test]
