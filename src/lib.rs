@@ -132,6 +132,7 @@
 
 pub mod attributes;
 pub mod callback;
+pub mod client;
 pub mod config;
 mod fairing;
 mod guard;
