@@ -97,6 +97,14 @@
 //! span with its request (Flask-OpenTracing's `start_span_cb`); a panic in it
 //! is contained and logged.
 //!
+//! # Outgoing calls
+//!
+//! [`client::TracedRequest::send_traced`] sends a reqwest request (async or
+//! blocking) inside a client span of the request span and injects its
+//! context, so the trace continues in the called service. Traced responses
+//! carry the trace id in an `X-Trace-Id` header (configurable with
+//! `trace_id_header`).
+//!
 //! # Configuration
 //!
 //! The `[default.opentracing]` section of `Rocket.toml` (every key and
