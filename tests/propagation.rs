@@ -153,7 +153,11 @@ async fn each_format_continues_the_callers_trace() {
             },
             0x409423a204bc17a8,
         ),
-        (&[("traceparent", TRACEPARENT)], W3C_TRACE, 0x00f067aa0ba902b7),
+        (
+            &[("traceparent", TRACEPARENT)],
+            W3C_TRACE,
+            0x00f067aa0ba902b7,
+        ),
         (&[("b3", B3_SINGLE)], B3_TRACE, 0xe457b5a2e4d86bd1),
         (
             &[
@@ -372,10 +376,7 @@ async fn debug_forces_sampling_in_every_format() {
             ("X-B3-Sampled", "0"),
             ("X-B3-Flags", "1"),
         ],
-        &[(
-            "b3",
-            "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d",
-        )],
+        &[("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d")],
         // jaeger-debug-id with a W3C parent that said "not sampled".
         &[
             (
@@ -390,7 +391,10 @@ async fn debug_forces_sampling_in_every_format() {
     for headers in cases {
         let injected = get_with(&client, "/out", headers).await;
         let span = only_span(&rx);
-        assert!(parent_id(&span).is_some(), "{headers:?}: the trace continues");
+        assert!(
+            parent_id(&span).is_some(),
+            "{headers:?}: the trace continues"
+        );
         assert_eq!(
             span.context().state().flags(),
             0b11,
@@ -507,7 +511,14 @@ async fn the_extract_order_is_honoured() {
         ("X-B3-SpanId", "a2fb4a1d1a96d312"),
         ("X-B3-Sampled", "1"),
     ];
-    let all = [jaeger, w3c, b3_single, b3_multi[0], b3_multi[1], b3_multi[2]];
+    let all = [
+        jaeger,
+        w3c,
+        b3_single,
+        b3_multi[0],
+        b3_multi[1],
+        b3_multi[2],
+    ];
 
     type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<u64>);
     let cases: &[Case] = &[
@@ -617,7 +628,10 @@ async fn hostile_baggage_is_bounded_and_the_drops_counted() {
     let body = request.dispatch().await.into_string().await.unwrap();
     let fields: Vec<usize> = body.split(' ').map(|n| n.parse().unwrap()).collect();
     let (items, bytes) = (fields[0], fields[1]);
-    assert!(items <= MAX_BAGGAGE_ITEMS && bytes <= MAX_BAGGAGE_BYTES, "{body}");
+    assert!(
+        items <= MAX_BAGGAGE_ITEMS && bytes <= MAX_BAGGAGE_BYTES,
+        "{body}"
+    );
     // Each item is 4 + 100 bytes: 78 fit in 8 KiB, but only 64 items do.
     assert_eq!(items, MAX_BAGGAGE_ITEMS);
     assert_eq!(

@@ -463,6 +463,16 @@ mod tests {
         assert_eq!(extract_tracestate(&map, trace), None, "too long");
         let fits = format!("a={},b={},c=xyzw", "v".repeat(250), "w".repeat(250));
         assert_eq!(fits.len(), MAX_TRACESTATE_LEN);
+        // The bound is on the joined list.
+        let mut map = headers(&[("traceparent", EXAMPLE)]);
+        map.add_raw("tracestate", format!("a={}", "v".repeat(250)));
+        map.add_raw("tracestate", format!("b={}", "w".repeat(250)));
+        map.add_raw("tracestate", "c=12345678");
+        assert_eq!(
+            extract_tracestate(&map, trace),
+            None,
+            "two headers too long"
+        );
         let mut map = headers(&[("traceparent", EXAMPLE)]);
         map.add_raw("tracestate", fits.clone());
         assert_eq!(extract_tracestate(&map, trace), Some(fits));
