@@ -12,6 +12,7 @@ use rustracing_jaeger::span::SpanContextState;
 
 use crate::attributes::{self, Attribute};
 use crate::naming::OperationName;
+use crate::propagation::Format;
 use crate::reporter::{default_service_name, parse_endpoint, CollectorAuth, ReporterConfig};
 use crate::sampler::{SamplerType, ACCEPTED_TYPES};
 use crate::skip::SkipPaths;
@@ -73,6 +74,14 @@ use crate::Mode;
 /// trace_id_header = "X-Trace-Id"
 /// # Paths never traced: exact, or a prefix ending in '*'.
 /// skip_paths = []                 # e.g. ["/health", "/metrics", "/internal/*"]
+/// # Trace-context formats read from requests, in the order tried (the first
+/// # valid one wins; a malformed one falls through to the next): "jaeger"
+/// # (uber-trace-id, jaeger-debug-id, uberctx-* baggage), "w3c" (traceparent,
+/// # tracestate), "b3_single" (b3), "b3" (X-B3-*). [] continues no caller's trace.
+/// extract_formats = ["jaeger", "w3c", "b3_single", "b3"]
+/// # Formats written by ActiveSpan::headers/headers_for, in this order;
+/// # baggage (uberctx-*) goes only with "jaeger".
+/// inject_formats = ["jaeger", "w3c"]
 /// # Extra Jaeger process tags. Env: JAEGER_TAGS="k=v,k2=v2"
 /// tags = {}
 /// # Most finished spans waiting for delivery; more are dropped (and counted).
@@ -118,6 +127,15 @@ pub struct Config {
     pub traced_attributes: Vec<String>,
     /// Paths never traced: exact, or a prefix ending in `*`.
     pub skip_paths: Vec<String>,
+    /// Trace-context formats read from requests, in the order tried; the
+    /// first valid one wins. Names as in [`Format`]. Default
+    /// `["jaeger", "w3c", "b3_single", "b3"]` ([`Format::DEFAULT_EXTRACT`]).
+    pub extract_formats: Vec<String>,
+    /// Formats written for outgoing calls by
+    /// [`ActiveSpan::headers`](crate::ActiveSpan::headers) and
+    /// [`headers_for`](crate::ActiveSpan::headers_for), in this order.
+    /// Default `["jaeger", "w3c"]` ([`Format::DEFAULT_INJECT`]).
+    pub inject_formats: Vec<String>,
     /// Response header carrying the trace id of traced requests; empty to
     /// switch it off. Default `X-Trace-Id`.
     pub trace_id_header: String,
@@ -147,6 +165,8 @@ impl Default for Config {
             sampler_param: None,
             traced_attributes: Vec::new(),
             skip_paths: Vec::new(),
+            extract_formats: format_names(Format::DEFAULT_EXTRACT),
+            inject_formats: format_names(Format::DEFAULT_INJECT),
             trace_id_header: DEFAULT_TRACE_ID_HEADER.to_owned(),
             tags: BTreeMap::new(),
             queue_size: 10_000,
@@ -429,6 +449,8 @@ impl Config {
         }
         self.attributes()?;
         self.skip_paths()?;
+        self.extract_formats()?;
+        self.inject_formats()?;
         Ok(())
     }
 
@@ -472,6 +494,16 @@ impl Config {
         })
     }
 
+    /// The parsed `extract_formats` (duplicates dropped).
+    pub fn extract_formats(&self) -> Result<Vec<Format>, ConfigError> {
+        parse_formats("extract_formats", &self.extract_formats)
+    }
+
+    /// The parsed `inject_formats` (duplicates dropped).
+    pub fn inject_formats(&self) -> Result<Vec<Format>, ConfigError> {
+        parse_formats("inject_formats", &self.inject_formats)
+    }
+
     /// The reporter settings this configuration describes.
     pub fn reporter_config(&self) -> ReporterConfig {
         let mut reporter = ReporterConfig::new(self.service_name());
@@ -496,6 +528,20 @@ impl Config {
             .collect();
         reporter
     }
+}
+
+fn format_names(formats: &[Format]) -> Vec<String> {
+    formats.iter().map(|f| f.name().to_owned()).collect()
+}
+
+fn parse_formats(key: &str, names: &[String]) -> Result<Vec<Format>, ConfigError> {
+    Format::parse_list(names).map_err(|e| {
+        invalid(
+            &format!("{SECTION}.{key}"),
+            &e.0,
+            format!("one of {}", Format::ACCEPTED),
+        )
+    })
 }
 
 /// Whether `name` is empty (no header) or a valid HTTP header name (a token).
@@ -588,5 +634,46 @@ mod tests {
         let figment = Figment::from(Toml::string("[opentracing]\nqueue_size = 0"));
         let err = Config::from_figment_and_env(&figment, no_env).unwrap_err();
         assert!(err.to_string().contains("opentracing.queue_size"), "{err}");
+    }
+
+    #[test]
+    fn propagation_formats_default_parse_and_refuse_unknown_names() {
+        use crate::propagation::Format as Propagation;
+        let config = Config::default();
+        assert_eq!(
+            config.extract_formats().unwrap(),
+            Propagation::DEFAULT_EXTRACT.to_vec()
+        );
+        assert_eq!(
+            config.inject_formats().unwrap(),
+            Propagation::DEFAULT_INJECT.to_vec()
+        );
+
+        let figment = Figment::from(Toml::string(
+            "[opentracing]\nextract_formats = [\"b3\", \"w3c\"]\ninject_formats = [\"b3_single\"]",
+        ));
+        let config = Config::from_figment_and_env(&figment, no_env).unwrap();
+        assert_eq!(
+            config.extract_formats().unwrap(),
+            [Propagation::B3, Propagation::W3c]
+        );
+        assert_eq!(config.inject_formats().unwrap(), [Propagation::B3Single]);
+
+        for key in ["extract_formats", "inject_formats"] {
+            let toml = format!("[opentracing]\n{key} = [\"jaeger\", \"zipkin\"]");
+            let figment = Figment::from(Toml::string(&toml));
+            match Config::from_figment_and_env(&figment, no_env).unwrap_err() {
+                ConfigError::Invalid {
+                    key: k,
+                    value,
+                    expected,
+                } => {
+                    assert_eq!(k, format!("opentracing.{key}"));
+                    assert_eq!(value, "zipkin");
+                    assert!(expected.contains("b3_single"), "{expected}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

@@ -132,13 +132,27 @@ impl<'r> ActiveSpan<'r> {
     }
 
     /// Sets a baggage item: it travels with the trace to downstream services
-    /// and is inherited by child spans started afterwards.
-    pub fn set_baggage_item(&self, name: &str, value: &str) {
-        let Some(span) = self.span else { return };
-        let name = name.to_ascii_lowercase();
+    /// (as `uberctx-<name>` headers, when `jaeger` is among the injected
+    /// formats) and is inherited by child spans started afterwards. Names
+    /// are case-insensitive (stored lower-cased).
+    ///
+    /// Baggage is bounded: at most
+    /// [`MAX_BAGGAGE_ITEMS`](crate::propagation::MAX_BAGGAGE_ITEMS) items and
+    /// [`MAX_BAGGAGE_BYTES`](crate::propagation::MAX_BAGGAGE_BYTES) bytes of
+    /// names and values per request, counting what the caller sent. An item
+    /// that would not fit (or has an empty name) is dropped, and an existing
+    /// item of that name keeps its value; the request span then gets a
+    /// `baggage.dropped` tag counting every dropped item, and one warning is
+    /// logged for the request. Returns whether the item was stored (`false`
+    /// too when the request is not traced).
+    pub fn set_baggage_item(&self, name: &str, value: &str) -> bool {
+        let Some(span) = self.span else { return false };
         let mut state = span.state.lock();
-        state.baggage.retain(|(k, _)| *k != name);
-        state.baggage.push((name, value.to_owned()));
+        let stored = propagation::baggage::set(&mut state.baggage, name, value);
+        if !stored {
+            state.baggage_dropped.local = state.baggage_dropped.local.saturating_add(1);
+        }
+        stored
     }
 
     /// A baggage item's value (names are case-insensitive).
@@ -193,25 +207,49 @@ impl<'r> ActiveSpan<'r> {
     }
 
     /// The headers that carry this span's context (and baggage) to a service
-    /// this request calls, as (name, value) pairs. Empty when not traced.
+    /// this request calls, as (name, value) pairs, in the configured
+    /// `inject_formats` (default: `uber-trace-id`, `traceparent`), with the
+    /// caller's `tracestate` after `traceparent` and the baggage as
+    /// `uberctx-*` when `jaeger` is among them. The sampling decision travels
+    /// in every format. Empty when not traced.
     pub fn headers(&self) -> Vec<(String, String)> {
-        self.span
-            .map(|span| propagation::headers(&span.context, &span.state.lock().baggage))
-            .unwrap_or_default()
-    }
-
-    /// The headers for an outgoing call made inside `child` (a span started
-    /// from this one): the child's context when it is sampled, else this
-    /// request's (so an unsampled decision still travels).
-    pub fn headers_for(&self, child: &Span) -> Vec<(String, String)> {
-        let Some(span) = self.span else {
+        let (Some(span), Some(tracing)) = (self.span, self.tracing) else {
             return Vec::new();
         };
         let baggage = span.state.lock().baggage.clone();
-        match TraceContext::of_span(child) {
-            Some(context) => propagation::headers(&context, &baggage),
-            None => propagation::headers(&span.context, &baggage),
-        }
+        propagation::inject(
+            &span.context,
+            &baggage,
+            span.tracestate.as_deref(),
+            &tracing.inject,
+        )
+    }
+
+    /// The headers for an outgoing call made inside `child` (a span started
+    /// from this one), as [`ActiveSpan::headers`]: the child's ids when it is
+    /// sampled, else this request's (so an unsampled decision still
+    /// travels). The sampling decision (debug included) is the request's.
+    pub fn headers_for(&self, child: &Span) -> Vec<(String, String)> {
+        let (Some(span), Some(tracing)) = (self.span, self.tracing) else {
+            return Vec::new();
+        };
+        let baggage = span.state.lock().baggage.clone();
+        let context = match TraceContext::of_span(child) {
+            Some(mut context) if context.trace_id == span.context.trace_id => {
+                context.flags = span.context.flags;
+                context
+            }
+            // A span of another trace: its own context, without this
+            // request's trace state.
+            Some(context) => return propagation::inject(&context, &baggage, None, &tracing.inject),
+            None => span.context.clone(),
+        };
+        propagation::inject(
+            &context,
+            &baggage,
+            span.tracestate.as_deref(),
+            &tracing.inject,
+        )
     }
 }
 

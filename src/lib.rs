@@ -2,8 +2,8 @@
 //! Rust counterpart of Python's Flask-OpenTracing.
 //!
 //! Attach one fairing and every request becomes a span, continuing the
-//! caller's trace from its `uber-trace-id` header; a route that wants its
-//! span asks for an [`ActiveSpan`] in its signature.
+//! caller's trace from its Jaeger, W3C Trace Context or B3 headers; a route
+//! that wants its span asks for an [`ActiveSpan`] in its signature.
 //!
 //! # Quick start
 //!
@@ -69,13 +69,20 @@
 //!   `http.status_code`, `peer.ipv4`/`peer.ipv6` and `peer.port` when known.
 //!   A 5xx response or a handler panic sets `error=true` and adds one log
 //!   entry with `event=error`; a 4xx is not an error.
-//! - **Parent**: the caller's span from `uber-trace-id` (128-bit trace ids
-//!   kept). A missing or malformed header starts a new root trace (malformed
-//!   ones are logged at debug level); `jaeger-debug-id` forces a sampled
-//!   debug trace. A caller that says "not sampled" gets no reported span
-//!   here, but its decision still propagates; a caller that says "sampled"
-//!   is sampled whatever the local sampler, which only decides for new root
-//!   traces (Jaeger's semantics).
+//! - **Parent**: the caller's span, from the first valid format among the
+//!   configured `extract_formats` (by default Jaeger `uber-trace-id`, W3C
+//!   `traceparent`, B3 `b3`, B3 `X-B3-*`, in that order; see
+//!   [`propagation`]); 128-bit trace ids kept. A malformed header falls
+//!   through to the next format; with none valid the request starts a new
+//!   root trace (logged at debug level). `jaeger-debug-id`, Jaeger's debug
+//!   flag and B3's debug force a sampled debug trace. A caller that says
+//!   "not sampled", in any format, gets no reported span here, but its
+//!   decision still propagates; a caller that says "sampled" is sampled
+//!   whatever the local sampler, which only decides for new root traces and
+//!   for B3 callers that defer (Jaeger's semantics).
+//! - **Baggage**: bounded to 64 items and 8 KiB per request, incoming and
+//!   set by the application alike; dropped items are counted in a
+//!   `baggage.dropped` tag.
 //!
 //! # Modes
 //!
@@ -88,7 +95,8 @@
 //!
 //! Tags, logs, baggage, trace and span ids, child spans, and the headers to
 //! inject into outgoing calls ([`ActiveSpan::headers`],
-//! [`ActiveSpan::headers_for`]). It never fails a request: untraced, it is a
+//! [`ActiveSpan::headers_for`]) in the configured `inject_formats` (default
+//! Jaeger and W3C). It never fails a request: untraced, it is a
 //! no-op. Other guards and fairings reach the span with [`ActiveSpan::get`].
 //!
 //! # Start-span callback
@@ -116,7 +124,8 @@
 //! `JAEGER_REPORTER_FLUSH_INTERVAL`, `JAEGER_SAMPLER_TYPE`,
 //! `JAEGER_SAMPLER_PARAM` and `JAEGER_TAGS`. It chooses the request attributes recorded as tags
 //! ([`attributes`]), the paths never traced ([`skip`]), the sampler for new
-//! traces ([`sampler`]: const, probabilistic, ratelimiting), and, for
+//! traces ([`sampler`]: const, probabilistic, ratelimiting), the propagation
+//! formats read and written ([`propagation::Format`]), and, for
 //! [`OpenTracingFairing::from_config`], the mode, naming, service and agent.
 //! A bad value refuses ignition with one line naming the key, the value and
 //! what is accepted.

@@ -69,6 +69,8 @@ impl Slot {
 pub(crate) struct RequestSpan {
     /// Ids and sampling decision; present even when the span is not sampled.
     pub(crate) context: TraceContext,
+    /// The caller's W3C `tracestate`, sent on with every `traceparent`.
+    pub(crate) tracestate: Option<String>,
     pub(crate) state: Mutex<SpanState>,
 }
 
@@ -80,19 +82,47 @@ pub(crate) struct SpanState {
     pub(crate) span: Span,
     /// Baggage items, propagated downstream and inherited by child spans.
     pub(crate) baggage: Vec<(String, String)>,
+    /// Baggage items dropped for being over the bounds.
+    pub(crate) baggage_dropped: BaggageDropped,
     /// Set when the handler panicked and the error was already recorded.
     pub(crate) error_recorded: bool,
     /// Set once the span has been finished.
     pub(crate) finished: bool,
 }
 
+/// Baggage items dropped during a request, by origin.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BaggageDropped {
+    /// Sent by the caller (`uberctx-*` headers).
+    pub(crate) incoming: usize,
+    /// Refused by `ActiveSpan::set_baggage_item`.
+    pub(crate) local: usize,
+}
+
+impl BaggageDropped {
+    pub(crate) fn total(self) -> usize {
+        self.incoming.saturating_add(self.local)
+    }
+}
+
 impl RequestSpan {
-    pub(crate) fn new(context: TraceContext, span: Span, baggage: Vec<(String, String)>) -> Self {
+    pub(crate) fn new(
+        context: TraceContext,
+        span: Span,
+        baggage: Vec<(String, String)>,
+        baggage_dropped: usize,
+        tracestate: Option<String>,
+    ) -> Self {
         RequestSpan {
             context,
+            tracestate,
             state: Mutex::new(SpanState {
                 span,
                 baggage,
+                baggage_dropped: BaggageDropped {
+                    incoming: baggage_dropped,
+                    local: 0,
+                },
                 error_recorded: false,
                 finished: false,
             }),

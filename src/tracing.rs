@@ -17,12 +17,42 @@ use crate::attributes::{self, Attribute};
 use crate::callback::{self, StartSpanCallback};
 use crate::config::{Config, ConfigError};
 use crate::naming::{OperationName, RouteNames};
-use crate::propagation::{self, TraceContext, FLAG_DEBUG, FLAG_SAMPLED};
+use crate::propagation::{
+    self, Format, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED, MAX_BAGGAGE_BYTES,
+    MAX_BAGGAGE_ITEMS,
+};
 use crate::reporter::Reporter;
-use crate::request_span::{InFlight, RequestSpan};
+use crate::request_span::{BaggageDropped, InFlight, RequestSpan};
 use crate::skip::SkipPaths;
 use crate::tags;
 use crate::Mode;
+
+/// The tag counting the baggage items dropped during a request.
+pub(crate) const BAGGAGE_DROPPED_TAG: &str = "baggage.dropped";
+
+/// One line per request that dropped baggage: at warn level when the
+/// application's own `set_baggage_item` was refused, else (a caller sent
+/// too much) at debug level, so that hostile callers cannot flood the log.
+fn log_dropped_baggage(dropped: BaggageDropped, req: &Request<'_>) {
+    if dropped.total() == 0 {
+        return;
+    }
+    let level = if dropped.local > 0 {
+        log::Level::Warn
+    } else {
+        log::Level::Debug
+    };
+    log::log!(
+        level,
+        "rocket_opentracing: {} {}: {} baggage items dropped ({} sent by the caller, {} set \
+         by the application; at most {MAX_BAGGAGE_ITEMS} items and {MAX_BAGGAGE_BYTES} bytes)",
+        req.method(),
+        req.uri().path(),
+        dropped.total(),
+        dropped.incoming,
+        dropped.local,
+    );
+}
 
 /// Everything the fairing and the guard share.
 pub(crate) struct Tracing {
@@ -44,6 +74,10 @@ pub(crate) struct Tracing {
     pub(crate) reporter: Option<Arc<Reporter>>,
     /// Response header carrying the trace id, if any.
     pub(crate) trace_id_header: Option<&'static str>,
+    /// Formats read from incoming requests, in the order tried.
+    extract: Vec<Format>,
+    /// Formats written by `ActiveSpan::headers` and `headers_for`.
+    pub(crate) inject: Vec<Format>,
     /// Traced requests still alive (counted only with a reporter of ours).
     pub(crate) in_flight: InFlight,
 }
@@ -78,6 +112,8 @@ impl Tracing {
             on_start,
             reporter,
             trace_id_header: None,
+            extract: Format::DEFAULT_EXTRACT.to_vec(),
+            inject: Format::DEFAULT_INJECT.to_vec(),
             in_flight: InFlight::default(),
         }
     }
@@ -91,6 +127,8 @@ impl Tracing {
         self.trace_id_header = config
             .trace_id_header()
             .map(|name| crate::naming::intern(name.to_owned()));
+        self.extract = config.extract_formats()?;
+        self.inject = config.inject_formats()?;
         Ok(self)
     }
 
@@ -117,27 +155,37 @@ impl Tracing {
     }
 
     /// Starts the span of `req`, as of `arrival`, continuing the caller's
-    /// trace when its headers carry a valid one.
+    /// trace when its headers carry a valid one (in a configured format).
     pub(crate) fn start(&self, req: &Request<'_>, arrival: SystemTime) -> RequestSpan {
-        let (incoming, outcome) = propagation::extract(req.headers());
+        let (incoming, outcome) = propagation::extract_with(req.headers(), &self.extract);
         if let Err(why) = outcome {
             log::debug!(
                 "rocket_opentracing: ignoring the trace header ({why}); starting a new trace"
             );
         }
         let debug_id = incoming.debug_id.as_deref();
+        let debug = debug_id.is_some() || incoming.sampling == Sampling::Debug;
 
         // Jaeger semantics: the sampling decision is made once, at the root,
-        // and travels with the trace. Only a new root asks the sampler.
-        let (mut context, tracer) = match (&incoming.parent, debug_id) {
-            (Some(parent), None) if !parent.is_sampled() => (parent.new_child(), None),
-            (Some(parent), _) => (parent.new_child(), Some(&self.forced)),
-            (None, Some(_)) => (TraceContext::new_root(true), Some(&self.forced)),
-            (None, None) => (TraceContext::new_root(true), Some(&self.tracer)),
+        // and travels with the trace. Only a new root, or a caller that
+        // deferred its decision (B3), asks the sampler.
+        let tracer = match incoming.sampling {
+            _ if debug => Some(&self.forced),
+            Sampling::NotSampled => None,
+            Sampling::Sampled | Sampling::Debug => Some(&self.forced),
+            Sampling::Deferred => Some(&self.tracer),
         };
-        if debug_id.is_some() {
-            context.flags |= FLAG_DEBUG | FLAG_SAMPLED;
-        }
+        let mut context = match &incoming.parent {
+            Some(parent) => parent.new_child(),
+            None => TraceContext::new_root(true),
+        };
+        // Keep the caller's other flag bits; set the decision's.
+        context.flags &= !(FLAG_SAMPLED | FLAG_DEBUG);
+        context.flags |= if debug {
+            FLAG_SAMPLED | FLAG_DEBUG
+        } else {
+            FLAG_SAMPLED
+        };
 
         let mut span = match tracer {
             None => Span::inactive(),
@@ -156,9 +204,15 @@ impl Tracing {
                 callback::run(callback, &mut span, req);
             }
         } else {
-            context.flags &= !FLAG_SAMPLED;
+            context.flags &= !(FLAG_SAMPLED | FLAG_DEBUG);
         }
-        RequestSpan::new(context, span, incoming.baggage)
+        RequestSpan::new(
+            context,
+            span,
+            incoming.baggage,
+            incoming.baggage_dropped,
+            incoming.tracestate,
+        )
     }
 
     /// Options for a child of `parent` (already sampled: always started).
@@ -176,7 +230,7 @@ impl Tracing {
     /// Finishes the span of `req` with the response `status`; a second call
     /// does nothing.
     pub(crate) fn finish(&self, request_span: &RequestSpan, req: &Request<'_>, status: Status) {
-        let (mut span, error_recorded) = {
+        let (mut span, error_recorded, dropped) = {
             let mut state = request_span.state.lock();
             if mem::replace(&mut state.finished, true) {
                 return;
@@ -184,13 +238,19 @@ impl Tracing {
             (
                 mem::replace(&mut state.span, Span::inactive()),
                 state.error_recorded,
+                state.baggage_dropped,
             )
         };
         if span.is_sampled() {
             span.set_operation_name(|| self.operation_name(req));
             attributes::record_route(&self.attributes, &mut span, req);
             tags::record_status(&mut span, status, error_recorded);
+            if dropped.total() > 0 {
+                let n = i64::try_from(dropped.total()).unwrap_or(i64::MAX);
+                span.set_tag(|| rustracing::tag::Tag::new(BAGGAGE_DROPPED_TAG, n));
+            }
         }
+        log_dropped_baggage(dropped, req);
         // Dropping the span finishes it and hands it to the reporter.
         drop(span);
     }
