@@ -13,7 +13,9 @@ use rustracing_jaeger::span::SpanContextState;
 use crate::attributes::{self, Attribute};
 use crate::naming::OperationName;
 use crate::propagation::Format;
-use crate::reporter::{default_service_name, parse_endpoint, CollectorAuth, ReporterConfig};
+use crate::reporter::{
+    default_service_name, parse_endpoint, redact_credentials, CollectorAuth, ReporterConfig,
+};
 use crate::sampler::{SamplerType, ACCEPTED_TYPES};
 use crate::skip::SkipPaths;
 use crate::Mode;
@@ -296,8 +298,10 @@ impl Config {
                 .map_err(|_| invalid("JAEGER_AGENT_PORT", &port, "a UDP port number (1-65535)"))?;
         }
         if let Some(endpoint) = env("JAEGER_ENDPOINT").filter(|e| !e.trim().is_empty()) {
-            parse_endpoint(&endpoint)
-                .map_err(|e| invalid("JAEGER_ENDPOINT", &endpoint, endpoint_expected(&e)))?;
+            parse_endpoint(&endpoint).map_err(|e| {
+                let shown = redact_credentials(&endpoint);
+                invalid("JAEGER_ENDPOINT", shown, endpoint_expected(&e))
+            })?;
             self.endpoint = Some(endpoint);
         }
         if let Some(user) = env("JAEGER_USER").filter(|u| !u.is_empty()) {
@@ -418,8 +422,10 @@ impl Config {
             ));
         }
         if let Some(endpoint) = &self.endpoint {
-            parse_endpoint(endpoint)
-                .map_err(|e| invalid(&key("endpoint"), endpoint, endpoint_expected(&e)))?;
+            parse_endpoint(endpoint).map_err(|e| {
+                let shown = redact_credentials(endpoint);
+                invalid(&key("endpoint"), shown, endpoint_expected(&e))
+            })?;
         }
         if self.user.is_some() != self.password.is_some() {
             let (missing, present) = if self.user.is_some() {

@@ -130,6 +130,12 @@ impl OpenTracingFairing {
         if self.tracer.is_some() || config.disabled {
             return Ok(None);
         }
+        if config.endpoint.is_none() && (config.user.is_some() || config.auth_token.is_some()) {
+            log::warn!(
+                "rocket_opentracing: collector credentials are set but unused: \
+                 spans go to the agent, as `opentracing.endpoint` (JAEGER_ENDPOINT) is not set"
+            );
+        }
         let reporter_config = config.reporter_config();
         let spawned = rocket::tokio::task::spawn_blocking(move || Reporter::spawn(reporter_config))
             .await

@@ -479,6 +479,19 @@ async fn responses_carry_the_trace_id_in_the_configured_header() {
 }
 
 #[test]
+fn a_refused_endpoint_never_shows_its_credentials() {
+    let figment = Figment::from(Toml::string(""));
+    let env = |name: &str| {
+        (name == "JAEGER_ENDPOINT").then(|| "htps://tracer:s3cret@collector/api/traces".to_owned())
+    };
+    let error = Config::from_figment_and_env(&figment, env)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("JAEGER_ENDPOINT"), "{error}");
+    assert!(!error.contains("s3cret"), "{error}");
+}
+
+#[test]
 fn collector_and_queue_settings_come_from_the_jaeger_variables() {
     let figment = Figment::from(Toml::string("[opentracing]\nqueue_size = 5"));
     let env = |name: &str| {

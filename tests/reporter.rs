@@ -247,7 +247,10 @@ fn survives_an_agent_outage() {
         assert!(reporter.flush(FLUSH_TIMEOUT), "reporter thread is stuck");
     }
     let stats = reporter.stats();
-    assert_eq!((stats.failed, stats.reported), (5, 0), "{stats:?}");
+    // On loopback the refusal is normally there right after each send; on a
+    // loaded machine one may arrive late and fail the next send instead.
+    assert!(stats.failed >= 1, "{stats:?}");
+    assert_eq!(stats.failed + stats.reported, 5, "{stats:?}");
 
     // The agent comes back on the same port: delivery resumes by itself.
     let agent = match UdpSocket::bind(("127.0.0.1", port)) {

@@ -125,13 +125,14 @@ impl Transport for UdpAgent {
     /// Sends one datagram. UDP has no acknowledgement; a refusal (ICMP port
     /// unreachable) from the agent's host is reported on the socket, which
     /// is checked right after the send. On loopback the refusal is already
-    /// there; from a remote host it may arrive later and is then reported
-    /// against the next datagram. Failures are not retried: the agent is
+    /// there; from a remote host it may arrive later and then fails the next
+    /// send (that datagram is not sent and is counted failed; the refused
+    /// one stays counted as reported). Failures are not retried: the agent is
     /// best effort, and the next datagram follows soon.
     fn send(&mut self, payload: &[u8]) -> Result<(), SendError> {
         let socket = self.socket()?;
-        // A refusal of an earlier datagram that arrived after its check.
-        let _ = socket.take_error();
+        // A refusal of an earlier datagram that arrived after its check
+        // makes this send fail (unsent), and this datagram is counted failed.
         let refused = match socket.send(payload) {
             Ok(_) => socket.take_error().ok().flatten(),
             Err(e) => Some(e),

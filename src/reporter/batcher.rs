@@ -167,9 +167,6 @@ impl Batcher {
     /// full.
     fn add(&mut self, span: FinishedSpan) {
         self.counters.finished.fetch_add(1, Ordering::AcqRel);
-        if self.log_spans {
-            log_span(&span);
-        }
         // Checked before encoding, so that a full queue costs nothing more.
         if !self.queue.has_room(0) {
             self.counters.dropped.fetch_add(1, Ordering::AcqRel);
@@ -198,6 +195,9 @@ impl Batcher {
         self.queue.accept(len);
         if fit == Fit::Trimmed {
             self.counters.trimmed.fetch_add(1, Ordering::AcqRel);
+        }
+        if self.log_spans {
+            log_span(&span);
         }
     }
 

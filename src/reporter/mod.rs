@@ -64,8 +64,8 @@ mod sender;
 mod stats;
 mod thrift;
 
-pub(crate) use collector::parse_endpoint;
 pub use collector::CollectorAuth;
+pub(crate) use collector::{parse_endpoint, redact_credentials};
 pub use stats::ReporterStats;
 
 use batcher::{Batcher, Control, QueueBound};
@@ -113,8 +113,8 @@ const DROP_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// out after 5 s).
 const SENDER_STOP_TIMEOUT: Duration = Duration::from_secs(6);
 
-/// Configuration of a [`Reporter`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Configuration of a [`Reporter`]. Its `Debug` output hides credentials.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ReporterConfig {
     /// Name of the traced service (the Jaeger process' `serviceName`).
     pub service_name: String,
@@ -162,6 +162,25 @@ impl ReporterConfig {
     }
 }
 
+impl fmt::Debug for ReporterConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReporterConfig")
+            .field("service_name", &self.service_name)
+            .field("agent_host", &self.agent_host)
+            .field("agent_port", &self.agent_port)
+            .field(
+                "endpoint",
+                &self.endpoint.as_deref().map(redact_credentials),
+            )
+            .field("auth", &self.auth)
+            .field("queue_size", &self.queue_size)
+            .field("flush_interval", &self.flush_interval)
+            .field("log_spans", &self.log_spans)
+            .field("process_tags", &self.process_tags)
+            .finish()
+    }
+}
+
 impl Default for ReporterConfig {
     /// The default settings (see [`ReporterConfig::new`]) with the file stem
     /// of the current executable as service name (`"rocket"` if unknown).
@@ -188,10 +207,12 @@ pub(crate) fn default_service_name() -> String {
 pub struct Reporter {
     span_tx: SpanSender,
     control_tx: Sender<Control>,
-    stop_tx: Sender<()>,
+    /// Dropped to stop the sender (a closed channel wakes every wait).
+    stop_tx: Option<Sender<()>>,
     counters: Arc<Counters>,
     destination: String,
-    batcher: Option<JoinHandle<LossLog>>,
+    batcher: Option<JoinHandle<()>>,
+    batcher_done: Receiver<LossLog>,
     sender: Option<JoinHandle<()>>,
     sender_done: Receiver<()>,
 }
@@ -245,16 +266,20 @@ impl Reporter {
             config.flush_interval,
             config.log_spans,
         );
+        let (losses_tx, batcher_done) = crossbeam_channel::bounded(1);
         let batcher = thread::Builder::new()
             .name(BATCHER_THREAD.to_owned())
-            .spawn(move || batcher.run(&span_rx, &control_rx))?;
+            .spawn(move || {
+                let _ = losses_tx.send(batcher.run(&span_rx, &control_rx));
+            })?;
         Ok(Reporter {
             span_tx,
             control_tx,
-            stop_tx,
+            stop_tx: Some(stop_tx),
             counters,
             destination,
             batcher: Some(batcher),
+            batcher_done,
             sender: Some(sender),
             sender_done,
         })
@@ -312,7 +337,13 @@ impl Drop for Reporter {
         // The batcher ships what arrived since, then stops, disconnecting
         // the sender's channel: the sender delivers the rest and stops too.
         let _ = self.control_tx.send(Control::Shutdown);
-        let losses = self.batcher.take().and_then(|batcher| batcher.join().ok());
+        // Bounded: the batcher could be stuck writing `log_spans` lines.
+        let losses = self.batcher_done.recv_timeout(DROP_FLUSH_TIMEOUT).ok();
+        if losses.is_some() {
+            if let Some(batcher) = self.batcher.take() {
+                let _ = batcher.join();
+            }
+        }
         let grace = if flushed {
             DROP_FLUSH_TIMEOUT
         } else {
@@ -321,7 +352,7 @@ impl Drop for Reporter {
         let mut done = self.sender_done.recv_timeout(grace).is_ok();
         if !done {
             // Still retrying: give up, counting what is left as failed.
-            let _ = self.stop_tx.try_send(());
+            drop(self.stop_tx.take());
             done = self.sender_done.recv_timeout(SENDER_STOP_TIMEOUT).is_ok();
         }
         if done {
@@ -354,7 +385,10 @@ fn destination(config: &ReporterConfig) -> io::Result<Destination> {
         let url = parse_endpoint(endpoint).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("invalid jaeger collector endpoint {endpoint:?}: {e}"),
+                format!(
+                    "invalid jaeger collector endpoint {:?}: {e}",
+                    redact_credentials(endpoint)
+                ),
             )
         })?;
         let host = url.host_str().unwrap_or_default().to_owned();

@@ -4,7 +4,7 @@
 //! every batch as reported or failed.
 
 use super::stats::Counters;
-use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use rand::Rng;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -87,8 +87,8 @@ pub(super) struct SenderThread {
     settled: Arc<Settled>,
     /// Wait before the first retry of a batch.
     initial_backoff: Duration,
-    /// Signalled (or disconnected) when the reporter stops: retries end and
-    /// what is left is counted as failed.
+    /// Disconnected when the reporter stops (so that every later wait sees
+    /// it): retries end and what is left is counted as failed unsent.
     stop: Receiver<()>,
 }
 
@@ -136,8 +136,17 @@ impl SenderThread {
         }
     }
 
+    /// Whether the reporter is stopping.
+    fn stopped(&self) -> bool {
+        !matches!(self.stop.try_recv(), Err(TryRecvError::Empty))
+    }
+
     /// Delivers one batch, retrying transient failures unless stopped.
     fn deliver(&mut self, shipment: Shipment) {
+        if self.stopped() {
+            self.settle_failed(&shipment, "the reporter stopped before delivery");
+            return;
+        }
         let mut backoff = self.initial_backoff;
         let mut retries = 0;
         loop {
@@ -294,13 +303,14 @@ mod tests {
 
     #[test]
     fn stopping_ends_retries_and_fails_what_is_left() {
+        let sent = Arc::new(parking_lot::Mutex::new(Vec::new()));
         let transport = Scripted {
             answers: (0..10).map(|_| Err(SendError::retryable("down"))).collect(),
-            sent: Arc::default(),
+            sent: Arc::clone(&sent),
         };
         let counters = Arc::new(Counters::default());
         let settled = Arc::new(Settled::default());
-        let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
         let (tx, rx) = crossbeam_channel::unbounded();
         tx.send(Outbound::Batch(shipment(2))).unwrap();
         tx.send(Outbound::Batch(shipment(3))).unwrap();
@@ -308,13 +318,25 @@ mod tests {
         tx.send(Outbound::Flush(ack_tx)).unwrap();
         let mut thread =
             SenderThread::new(Box::new(transport), Arc::clone(&counters), settled, stop_rx);
-        // Long enough that only the stop signal can end the first retry.
+        // Long enough that only stopping can end the first retry wait.
         thread.initial_backoff = Duration::from_secs(600);
-        let handle = std::thread::spawn(move || thread.run(&rx));
-        stop_tx.send(()).unwrap();
-        handle.join().unwrap();
+        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || {
+            thread.run(&rx);
+            let _ = done_tx.send(());
+        });
+        // The first attempt failed: the thread now waits to retry.
+        while sent.lock().is_empty() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(stop_tx);
+        assert!(
+            done_rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "the sender stops promptly"
+        );
         let stats = counters.snapshot();
         assert_eq!((stats.reported, stats.failed), (0, 5));
+        assert_eq!(sent.lock().len(), 1, "the second batch is not even tried");
         assert!(
             ack_rx.try_recv().is_ok(),
             "pending flushes are acknowledged"
