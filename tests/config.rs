@@ -12,7 +12,7 @@ use rocket::figment::providers::{Format, Toml};
 use rocket::figment::{Figment, Profile};
 use rocket::http::{Header, Status};
 use rocket::local::asynchronous::Client;
-use rocket::{get, routes, Build, Rocket};
+use rocket::{get, routes};
 use rocket_opentracing::propagation::parse_trace_header;
 use rocket_opentracing::rustracing::tag::TagValue;
 use rocket_opentracing::{ActiveSpan, CollectorAuth, Config, OpenTracingFairing};
@@ -41,19 +41,8 @@ fn context(span: ActiveSpan<'_>) -> String {
         .unwrap_or_default()
 }
 
-/// A hermetic Rocket whose `opentracing` section is `toml`.
-fn rocket_with(toml: &str) -> Rocket<Build> {
-    let figment = Figment::from(rocket::Config::debug_default())
-        .merge(("log_level", "off"))
-        .merge(Toml::string(toml).nested());
-    rocket::custom(figment)
-}
-
 async fn client_with(toml: &str, fairing: OpenTracingFairing) -> Client {
-    let rocket = rocket_with(toml)
-        .attach(fairing)
-        .mount("/", routes![hello, health, internal, context]);
-    Client::tracked(rocket).await.expect("ignites")
+    common::client_with(toml, fairing, routes![hello, health, internal, context]).await
 }
 
 #[rocket::async_test]

@@ -5,11 +5,10 @@
 mod common;
 
 use common::*;
-use rocket::figment::providers::{Format as _, Toml};
-use rocket::figment::Figment;
+
 use rocket::http::Header;
 use rocket::local::asynchronous::Client;
-use rocket::{get, routes, Build, Rocket};
+use rocket::{get, routes};
 use rocket_opentracing::propagation::{MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ITEMS};
 use rocket_opentracing::rustracing::sampler::NullSampler;
 use rocket_opentracing::rustracing::tag::TagValue;
@@ -69,22 +68,8 @@ fn lines(headers: Vec<(String, String)>) -> String {
         .collect()
 }
 
-/// A hermetic Rocket whose configuration is `toml` (nested by profile).
-fn rocket_with(toml: &str) -> Rocket<Build> {
-    let figment = Figment::from(rocket::Config::debug_default())
-        .merge(("log_level", "off"))
-        .merge(Toml::string(toml).nested());
-    rocket::custom(figment)
-}
-
 async fn client_with(toml: &str, fairing: OpenTracingFairing) -> Client {
-    Client::tracked(
-        rocket_with(toml)
-            .attach(fairing)
-            .mount("/", routes![out, child_out, baggage]),
-    )
-    .await
-    .expect("ignites")
+    common::client_with(toml, fairing, routes![out, child_out, baggage]).await
 }
 
 /// GETs `path` with `headers`; the body parsed as (name, value) lines.

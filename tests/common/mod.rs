@@ -37,6 +37,24 @@ pub fn rocket() -> Rocket<Build> {
     rocket::custom(Figment::from(rocket::Config::debug_default()))
 }
 
+/// A hermetic Rocket whose configuration is `toml` (nested by profile,
+/// e.g. a `[default.opentracing]` section).
+pub fn rocket_with(toml: &str) -> Rocket<Build> {
+    use rocket::figment::providers::{Format, Toml};
+    let figment = Figment::from(rocket::Config::debug_default())
+        .merge(("log_level", "off"))
+        .merge(Toml::string(toml).nested());
+    rocket::custom(figment)
+}
+
+/// A tracked client for `routes` with `fairing` attached, configured by
+/// `toml` (see [`rocket_with`]).
+pub async fn client_with(toml: &str, fairing: OpenTracingFairing, routes: Vec<Route>) -> Client {
+    Client::tracked(rocket_with(toml).attach(fairing).mount("/", routes))
+        .await
+        .expect("rocket ignites")
+}
+
 /// A tracked client for `routes` with `fairing` attached.
 pub async fn client(fairing: OpenTracingFairing, routes: Vec<Route>) -> Client {
     Client::tracked(rocket().attach(fairing).mount("/", routes))
