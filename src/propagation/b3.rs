@@ -87,21 +87,11 @@ pub fn parse_multi(
             ))?;
             let span_id = parse_span_id(span.trim())
                 .ok_or(Malformed("X-B3-SpanId must be 16 lower-case hex digits"))?;
-            let parent_span_id = match parent_span_id {
-                None => 0,
-                Some(p) => lower_hex_u64(p.trim(), 16).ok_or(Malformed(
-                    "X-B3-ParentSpanId must be 16 lower-case hex digits",
-                ))?,
-            };
-            Ok(Found {
-                parent: Some(TraceContext {
-                    trace_id,
-                    span_id,
-                    parent_span_id,
-                    flags: flags_of(sampling),
-                }),
-                sampling,
-            })
+            let parent_span_id = parse_parent_span_id(
+                parent_span_id.map(str::trim),
+                "X-B3-ParentSpanId must be 16 lower-case hex digits",
+            )?;
+            Ok(found(trace_id, span_id, parent_span_id, sampling))
         }
         (None, None) if parent_span_id.is_none() && sampling != Sampling::Deferred => Ok(Found {
             parent: None,
@@ -150,21 +140,11 @@ pub fn parse_single(value: &str) -> Result<Found, Malformed> {
             parse_sampling_state(state).ok_or(Malformed("b3: sampling state must be 1, 0 or d"))?
         }
     };
-    let parent_span_id = match parent {
-        None => 0,
-        Some(parent) => lower_hex_u64(parent, 16).ok_or(Malformed(
-            "b3: parent span id must be 16 lower-case hex digits",
-        ))?,
-    };
-    Ok(Found {
-        parent: Some(TraceContext {
-            trace_id,
-            span_id,
-            parent_span_id,
-            flags: flags_of(sampling),
-        }),
-        sampling,
-    })
+    let parent_span_id = parse_parent_span_id(
+        parent,
+        "b3: parent span id must be 16 lower-case hex digits",
+    )?;
+    Ok(found(trace_id, span_id, parent_span_id, sampling))
 }
 
 /// The `X-B3-*` headers for `context`.
@@ -246,6 +226,24 @@ fn parse_sampling_state(s: &str) -> Option<Sampling> {
         "0" => Some(Sampling::NotSampled),
         "d" => Some(Sampling::Debug),
         _ => None,
+    }
+}
+
+/// An optional parent span id (0 when absent); `malformed` explains a bad one.
+fn parse_parent_span_id(value: Option<&str>, malformed: &'static str) -> Result<u64, Malformed> {
+    value.map_or(Ok(0), |p| lower_hex_u64(p, 16).ok_or(Malformed(malformed)))
+}
+
+/// The context a B3 caller sent, with its sampling decision.
+fn found(trace_id: TraceId, span_id: u64, parent_span_id: u64, sampling: Sampling) -> Found {
+    Found {
+        parent: Some(TraceContext {
+            trace_id,
+            span_id,
+            parent_span_id,
+            flags: flags_of(sampling),
+        }),
+        sampling,
     }
 }
 
