@@ -39,6 +39,7 @@ use rustracing::tag::Tag;
 use rustracing_jaeger::Span;
 
 use crate::guard::ActiveSpan;
+use crate::redact::without_credentials;
 
 /// Sends a reqwest request inside a client span of the current request.
 pub trait TracedRequest {
@@ -187,38 +188,11 @@ fn record(child: &mut Span, outcome: Result<StatusCode, &reqwest::Error>) {
     }
 }
 
-/// The URL as a tag value: without user name and password.
-fn without_credentials(url: &Url) -> String {
-    if url.username().is_empty() && url.password().is_none() {
-        return url.as_str().to_owned();
-    }
-    let mut url = url.clone();
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.into()
-}
-
 /// The message of `error`, without its URL (which may carry credentials).
 fn error_message(error: &reqwest::Error) -> String {
     let text = error.to_string();
     match error.url() {
         Some(url) => text.replace(url.as_str(), "<url>"),
         None => text,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_never_reach_the_url_tag() {
-        let url = Url::parse("https://user:secret@api.example.com:8443/v1?q=1").unwrap();
-        assert_eq!(
-            without_credentials(&url),
-            "https://api.example.com:8443/v1?q=1"
-        );
-        let plain = Url::parse("http://127.0.0.1:8000/hello/x").unwrap();
-        assert_eq!(without_credentials(&plain), "http://127.0.0.1:8000/hello/x");
     }
 }

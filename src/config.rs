@@ -13,9 +13,8 @@ use rustracing_jaeger::span::SpanContextState;
 use crate::attributes::{self, Attribute};
 use crate::naming::OperationName;
 use crate::propagation::Format;
-use crate::reporter::{
-    default_service_name, parse_endpoint, redact_credentials, CollectorAuth, ReporterConfig,
-};
+use crate::redact::redact_credentials;
+use crate::reporter::{default_service_name, parse_endpoint, CollectorAuth, ReporterConfig};
 use crate::sampler::{SamplerType, ACCEPTED_TYPES};
 use crate::skip::SkipPaths;
 use crate::Mode;

@@ -155,6 +155,7 @@ mod fairing;
 mod guard;
 pub mod naming;
 pub mod propagation;
+mod redact;
 pub mod reporter;
 mod request_span;
 pub mod sampler;

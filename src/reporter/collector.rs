@@ -60,23 +60,6 @@ pub(crate) fn parse_endpoint(endpoint: &str) -> Result<Url, String> {
     }
 }
 
-/// `url` with any `user:password@` part replaced by `<redacted>@`, even
-/// when it does not parse: safe to log.
-pub(crate) fn redact_credentials(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return match url.rfind('@') {
-            Some(at) => format!("<redacted>{}", &url[at..]),
-            None => url.to_owned(),
-        };
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}<redacted>{}", &url[..scheme_end], &rest[at..]),
-        None => url.to_owned(),
-    }
-}
-
 /// The HTTP transport.
 #[derive(Debug)]
 pub(super) struct HttpCollector {
@@ -160,22 +143,6 @@ mod tests {
         assert!(parse_endpoint("udp://collector:6831").is_err());
         assert!(parse_endpoint("/api/traces").is_err());
         assert!(parse_endpoint("").is_err());
-    }
-
-    #[test]
-    fn credentials_are_redacted_even_from_bad_urls() {
-        assert_eq!(
-            redact_credentials("htps://user:secret@collector/api/traces"),
-            "htps://<redacted>@collector/api/traces"
-        );
-        assert_eq!(
-            redact_credentials("http://collector:14268/api/traces?a=b@c"),
-            "http://collector:14268/api/traces?a=b@c"
-        );
-        assert_eq!(
-            redact_credentials("user:secret@collector"),
-            "<redacted>@collector"
-        );
     }
 
     #[test]

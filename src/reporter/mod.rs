@@ -64,8 +64,9 @@ mod sender;
 mod stats;
 mod thrift;
 
+use crate::redact::{redact_credentials, without_credentials};
+pub(crate) use collector::parse_endpoint;
 pub use collector::CollectorAuth;
-pub(crate) use collector::{parse_endpoint, redact_credentials};
 pub use stats::ReporterStats;
 
 use batcher::{Batcher, Control, QueueBound};
@@ -397,9 +398,7 @@ fn destination(config: &ReporterConfig) -> io::Result<Destination> {
             .to_socket_addrs()
             .ok()
             .and_then(|mut addrs| addrs.next());
-        let mut shown = url.clone();
-        let _ = shown.set_username("");
-        let _ = shown.set_password(None);
+        let shown = without_credentials(&url);
         let auth = config.auth.clone();
         let make: Box<dyn FnOnce() -> io::Result<Box<dyn Transport>> + Send> =
             Box::new(move || {
