@@ -232,7 +232,13 @@ impl Reporter {
     /// cannot be built, the process tags are too large to leave room for
     /// spans in a batch, or a thread cannot be spawned.
     pub fn spawn(config: ReporterConfig) -> io::Result<Reporter> {
-        let (wire, max_len, destination, resolved, make_transport) = destination(&config)?;
+        let Destination {
+            wire,
+            max_len,
+            shown,
+            resolved,
+            make_transport,
+        } = destination(&config)?;
         let tags = process::process_tags(resolved, &config.process_tags);
         let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let batch = Batch::new(wire, &config.service_name, &tags, max_len);
@@ -278,7 +284,7 @@ impl Reporter {
             control_tx,
             stop_tx: Some(stop_tx),
             counters,
-            destination,
+            destination: shown,
             batcher: Some(batcher),
             batcher_done,
             sender: Some(sender),
@@ -370,16 +376,20 @@ impl Drop for Reporter {
     }
 }
 
-/// What [`Reporter::spawn`] needs to know about the destination: the wire
-/// format, the batch size limit, a description, the resolved address (for
-/// the `ip` process tag) and how to build the transport on its thread.
-type Destination = (
-    Wire,
-    usize,
-    String,
-    Option<SocketAddr>,
-    Box<dyn FnOnce() -> io::Result<Box<dyn Transport>> + Send>,
-);
+/// Builds a transport, on the sender thread.
+type MakeTransport = Box<dyn FnOnce() -> io::Result<Box<dyn Transport>> + Send>;
+
+/// Where spans go, as [`Reporter::spawn`] needs to know it.
+struct Destination {
+    wire: Wire,
+    /// Largest datagram or request body.
+    max_len: usize,
+    /// For logs and [`Reporter::destination`]: without credentials.
+    shown: String,
+    /// The address resolved now, for the `ip` process tag.
+    resolved: Option<SocketAddr>,
+    make_transport: MakeTransport,
+}
 
 fn destination(config: &ReporterConfig) -> io::Result<Destination> {
     if let Some(endpoint) = &config.endpoint {
@@ -398,21 +408,18 @@ fn destination(config: &ReporterConfig) -> io::Result<Destination> {
             .to_socket_addrs()
             .ok()
             .and_then(|mut addrs| addrs.next());
-        let shown = without_credentials(&url);
         let auth = config.auth.clone();
-        let make: Box<dyn FnOnce() -> io::Result<Box<dyn Transport>> + Send> =
-            Box::new(move || {
+        return Ok(Destination {
+            wire: Wire::Collector,
+            max_len: MAX_COLLECTOR_BATCH_SIZE,
+            shown: without_credentials(&url),
+            resolved,
+            make_transport: Box::new(move || {
                 let collector = collector::HttpCollector::new(url, auth)
                     .map_err(|e| io::Error::other(format!("cannot build the HTTP client: {e}")))?;
                 Ok(Box::new(collector) as Box<dyn Transport>)
-            });
-        return Ok((
-            Wire::Collector,
-            MAX_COLLECTOR_BATCH_SIZE,
-            shown.to_string(),
-            resolved,
-            make,
-        ));
+            }),
+        });
     }
     let (host, port) = (config.agent_host.clone(), config.agent_port);
     let resolved = match agent::resolve(&host, port) {
@@ -422,17 +429,21 @@ fn destination(config: &ReporterConfig) -> io::Result<Destination> {
             None
         }
     };
-    let shown = format!("udp://{host}:{port}");
-    let make: Box<dyn FnOnce() -> io::Result<Box<dyn Transport>> + Send> = Box::new(move || {
-        Ok(Box::new(agent::UdpAgent::new(&host, port, resolved)) as Box<dyn Transport>)
-    });
-    Ok((Wire::Agent, MAX_DATAGRAM_SIZE, shown, resolved, make))
+    Ok(Destination {
+        wire: Wire::Agent,
+        max_len: MAX_DATAGRAM_SIZE,
+        shown: format!("udp://{host}:{port}"),
+        resolved,
+        make_transport: Box::new(move || {
+            Ok(Box::new(agent::UdpAgent::new(&host, port, resolved)) as Box<dyn Transport>)
+        }),
+    })
 }
 
 /// Spawns the sender thread, which first builds its transport; returns
 /// once the transport is ready, or its error.
 fn spawn_sender(
-    make_transport: Box<dyn FnOnce() -> io::Result<Box<dyn Transport>> + Send>,
+    make_transport: MakeTransport,
     counters: Arc<Counters>,
     settled: Arc<Settled>,
     stop: Receiver<()>,
