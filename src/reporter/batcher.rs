@@ -38,8 +38,8 @@ pub(super) enum Control {
 /// yet settled by the sender.
 #[derive(Debug)]
 pub(super) struct QueueBound {
-    pub(super) max_spans: u64,
-    pub(super) max_bytes: u64,
+    max_spans: u64,
+    max_bytes: u64,
     accepted_spans: u64,
     accepted_bytes: u64,
     settled: Arc<Settled>,
@@ -220,5 +220,29 @@ impl Batcher {
                     .fail(shipment.spans, "the reporter's sender thread is gone");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_is_bounded_in_spans_and_bytes_until_settled() {
+        let settled = Arc::new(Settled::default());
+        let mut queue = QueueBound::new(3, 100, Arc::clone(&settled));
+        assert!(queue.has_room(60));
+        queue.accept(60);
+        assert!(!queue.has_room(41), "41 more bytes exceed 100");
+        assert!(queue.has_room(40));
+        queue.accept(20);
+        queue.accept(10);
+        assert!(!queue.has_room(0), "three spans are queued");
+
+        // The sender settles the first two spans (80 bytes).
+        settled.spans.fetch_add(2, Ordering::Release);
+        settled.bytes.fetch_add(80, Ordering::Release);
+        assert!(queue.has_room(90));
+        assert!(!queue.has_room(91));
     }
 }
