@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::serde::{Deserialize, Serialize};
-use rocket::{Build, Data, Orbit, Request, Response, Rocket};
+use rocket::{Build, Data, Orbit, Phase, Request, Response, Rocket};
 use rustracing::sampler::{AllSampler, NullSampler, Sampler};
 use rustracing_jaeger::{Span, Tracer};
 
@@ -122,6 +122,31 @@ impl OpenTracingFairing {
     pub fn reporter_stats(&self) -> Option<ReporterStats> {
         let reporter = self.tracing.get()?.reporter.as_ref()?;
         Some(reporter.stats())
+    }
+
+    /// The reporter's counters, from a Rocket this fairing was attached to
+    /// with [`OpenTracingFairing::from_config`] (`None` before ignition or
+    /// with a tracer of your own). Works on the instance `launch()` returns
+    /// after shutdown, once the shutdown flush is done:
+    ///
+    /// ```rust,no_run
+    /// # #[rocket::main]
+    /// # async fn main() -> Result<(), rocket::Error> {
+    /// use rocket_opentracing::OpenTracingFairing;
+    ///
+    /// let rocket = rocket::build()
+    ///     .attach(OpenTracingFairing::from_config())
+    ///     .launch()
+    ///     .await?;
+    /// if let Some(stats) = OpenTracingFairing::reporter_stats_of(&rocket) {
+    ///     println!("{} spans reported, {} lost", stats.reported, stats.lost());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn reporter_stats_of<P: Phase>(rocket: &Rocket<P>) -> Option<ReporterStats> {
+        let tracing = &rocket.state::<TracingState>()?.0;
+        Some(tracing.reporter.as_ref()?.stats())
     }
 
     /// Starts the reporter when this fairing builds its own tracer; the

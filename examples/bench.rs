@@ -1,0 +1,98 @@
+//! The benchmark server: `GET /hello/<name>` answering `Hello, <name>!`, with
+//! the tracing chosen by `BENCH_TRACING`:
+//!
+//! - `none`: no fairing attached (the baseline);
+//! - `all`: every request traced and sampled, reported to the agent at
+//!   `JAEGER_AGENT_HOST`/`JAEGER_AGENT_PORT` (default 127.0.0.1:6831);
+//! - `unsampled`: the fairing attached, sampler const 0;
+//! - `opt_in`: the opt-in fairing; `/hello/<name>` does not take
+//!   `ActiveSpan`, so it is not traced.
+//!
+//! ```sh
+//! BENCH_TRACING=all ROCKET_PORT=8000 cargo run --release --example bench
+//! ```
+//!
+//! The repository's `Rocket.toml` is not read (it turns on `log_spans`):
+//! only Rocket's defaults, `ROCKET_*` variables (port, log level, workers)
+//! and `JAEGER_*` variables apply. On shutdown (Ctrl-C, SIGTERM) the
+//! reporter's counters are printed on stderr, so that a benchmark can check
+//! that every span was delivered. `bench/run` drives it.
+
+use rocket::figment::providers::{Env, Serialized};
+use rocket::figment::Figment;
+use rocket::{get, routes};
+use rocket_opentracing::OpenTracingFairing;
+
+#[get("/hello/<name>")]
+fn hello(name: &str) -> String {
+    format!("Hello, {name}!")
+}
+
+/// The tracing under test, from `BENCH_TRACING`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tracing {
+    None,
+    All,
+    Unsampled,
+    OptIn,
+}
+
+impl Tracing {
+    fn from_env() -> Result<Self, String> {
+        let value = std::env::var("BENCH_TRACING").unwrap_or_else(|_| "all".into());
+        match value.as_str() {
+            "none" => Ok(Tracing::None),
+            "all" => Ok(Tracing::All),
+            "unsampled" => Ok(Tracing::Unsampled),
+            "opt_in" => Ok(Tracing::OptIn),
+            other => Err(format!(
+                "BENCH_TRACING={other:?}: expected none, all, unsampled or opt_in"
+            )),
+        }
+    }
+
+    /// The `opentracing` section for this mode.
+    fn section(self) -> Option<(&'static str, f64)> {
+        match self {
+            Tracing::None => None,
+            Tracing::All => Some(("all", 1.0)),
+            Tracing::Unsampled => Some(("all", 0.0)),
+            Tracing::OptIn => Some(("opt_in", 1.0)),
+        }
+    }
+}
+
+/// Rocket's defaults and `ROCKET_*` variables, without `Rocket.toml`.
+fn figment(tracing: Tracing) -> Figment {
+    let figment = Figment::from(rocket::Config::default())
+        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global());
+    match tracing.section() {
+        None => figment,
+        Some((mode, sampler_param)) => figment
+            .merge(Serialized::default("opentracing.service_name", "bench"))
+            .merge(Serialized::default("opentracing.mode", mode))
+            .merge(Serialized::default("opentracing.sampler_type", "const"))
+            .merge(Serialized::default(
+                "opentracing.sampler_param",
+                sampler_param,
+            )),
+    }
+}
+
+#[rocket::main]
+async fn main() -> Result<(), String> {
+    let tracing = Tracing::from_env()?;
+    let mut rocket = rocket::custom(figment(tracing)).mount("/", routes![hello]);
+    if tracing != Tracing::None {
+        rocket = rocket.attach(OpenTracingFairing::from_config());
+    }
+    let rocket = rocket.launch().await.map_err(|e| e.to_string())?;
+    // After shutdown (the fairing has flushed the reporter): its counters.
+    if let Some(stats) = OpenTracingFairing::reporter_stats_of(&rocket) {
+        eprintln!(
+            "bench: spans finished={} reported={} dropped={} failed={} batches={}",
+            stats.finished, stats.reported, stats.dropped, stats.failed, stats.batches
+        );
+    }
+    Ok(())
+}
