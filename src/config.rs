@@ -70,8 +70,9 @@ use crate::Mode;
 /// sampler_param = 1.0
 /// # Request attributes recorded as tags (see `rocket_opentracing::attributes`).
 /// traced_attributes = []          # e.g. ["user_agent", "client_ip", "header.X-Request-Id"]
-/// # Response header carrying the request's trace id, so that a user reporting
-/// # a failure can quote it; "" switches it off.
+/// # Response header carrying the trace id of a sampled request, so that a
+/// # user reporting a failure can quote it and find the trace; "" switches it
+/// # off. (An unsampled request's id leads to no trace: no header.)
 /// trace_id_header = "X-Trace-Id"
 /// # Paths never traced: exact, or a prefix ending in '*'.
 /// skip_paths = []                 # e.g. ["/health", "/metrics", "/internal/*"]
@@ -137,8 +138,9 @@ pub struct Config {
     /// [`headers_for`](crate::ActiveSpan::headers_for), in this order.
     /// Default `["jaeger", "w3c"]` ([`Format::DEFAULT_INJECT`]).
     pub inject_formats: Vec<String>,
-    /// Response header carrying the trace id of traced requests; empty to
-    /// switch it off. Default `X-Trace-Id`.
+    /// Response header carrying the trace id of sampled requests (an
+    /// unsampled request's id leads to no trace); empty to switch it off.
+    /// Default `X-Trace-Id`.
     pub trace_id_header: String,
     /// Extra Jaeger process tags.
     pub tags: BTreeMap<String, String>,

@@ -284,7 +284,8 @@ impl Fairing for OpenTracingFairing {
         };
         if let Some(span) = Slot::of(req).span.get() {
             tracing.finish(span, req, res.status());
-            if let Some(name) = tracing.trace_id_header {
+            // Only a sampled trace can be looked up by its id.
+            if let (Some(name), true) = (tracing.trace_id_header, span.context.is_sampled()) {
                 if !res.headers().contains(name) {
                     let id = DisplayTraceId(span.context.trace_id).to_string();
                     res.set_raw_header(name, id);

@@ -109,9 +109,9 @@
 //!
 //! [`client::TracedRequest::send_traced`] sends a reqwest request (async or
 //! blocking) inside a client span of the request span and injects its
-//! context, so the trace continues in the called service. Traced responses
-//! carry the trace id in an `X-Trace-Id` header (configurable with
-//! `trace_id_header`).
+//! context, so the trace continues in the called service. Responses to
+//! sampled requests carry the trace id in an `X-Trace-Id` header
+//! (configurable with `trace_id_header`).
 //!
 //! # Configuration
 //!

@@ -6,31 +6,72 @@
 //! `http.status_code`, and for a 5xx response `error=true` with one log entry
 //! `event=error`, `error.kind=http`, `message=<status>`. A 4xx is not an error.
 
+use std::net::IpAddr;
+
 use rocket::http::Status;
 use rocket::Request;
-use rustracing::tag::StdTag;
-use rustracing_jaeger::span::StartSpanOptions;
+use rustracing::tag::{StdTag, Tag};
 use rustracing_jaeger::Span;
 
 /// The value of the `component` tag.
 pub const COMPONENT: &str = "rocket";
 
-/// Adds the request tags to the options of a span being started.
-pub(crate) fn request_tags<'a>(
-    mut options: StartSpanOptions<'a>,
-    req: &Request<'_>,
-) -> StartSpanOptions<'a> {
-    options = options
-        .tag(StdTag::span_kind("server"))
-        .tag(StdTag::component(COMPONENT))
-        .tag(StdTag::http_method(req.method().as_str()))
-        .tag(StdTag::http_url(req.uri().to_string()));
-    if let Some(remote) = req.remote() {
-        options = options
-            .tag(StdTag::peer_ip(remote.ip()))
-            .tag(StdTag::peer_port(remote.port()));
+/// Records the request tags on a span just started (and sampled).
+pub(crate) fn record_request(span: &mut Span, req: &Request<'_>) {
+    span.set_tags(|| {
+        let peer = req.remote();
+        [
+            Some(StdTag::span_kind("server")),
+            Some(StdTag::component(COMPONENT)),
+            Some(StdTag::http_method(req.method().as_str())),
+            Some(StdTag::http_url(request_target(req))),
+            peer.map(|peer| peer_ip(peer.ip())),
+            peer.map(|peer| StdTag::peer_port(peer.port())),
+        ]
+        .into_iter()
+        .flatten()
+    });
+}
+
+/// The request target as received (`/path?query`), copied without the
+/// formatting machinery.
+fn request_target(req: &Request<'_>) -> String {
+    let uri = req.uri();
+    let path = uri.path().as_str();
+    match uri.query() {
+        None => path.to_owned(),
+        Some(query) => {
+            let query = query.as_str();
+            let mut target = String::with_capacity(path.len() + 1 + query.len());
+            target.push_str(path);
+            target.push('?');
+            target.push_str(query);
+            target
+        }
     }
-    options
+}
+
+/// `peer.ipv4` or `peer.ipv6`, as `StdTag::peer_ip` makes it; an IPv4
+/// address is written digit by digit (most peers are IPv4, and `Display`
+/// for `Ipv4Addr` goes through the formatting machinery twice).
+fn peer_ip(ip: IpAddr) -> Tag {
+    let IpAddr::V4(v4) = ip else {
+        return StdTag::peer_ip(ip);
+    };
+    let mut text = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        if octet >= 100 {
+            text.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            text.push(char::from(b'0' + octet / 10 % 10));
+        }
+        text.push(char::from(b'0' + octet % 10));
+    }
+    Tag::new("peer.ipv4", text)
 }
 
 /// Records the response status on a finishing span.
@@ -54,4 +95,24 @@ pub(crate) fn record_panic(span: &mut Span) {
         log.kind("panic").message("the request handler panicked");
     });
     span.set_tag(StdTag::error);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustracing::tag::TagValue;
+
+    #[test]
+    fn peer_ip_is_written_as_display_writes_it() {
+        for ip in ["0.0.0.0", "127.0.0.1", "10.0.100.9", "192.168.1.20", "255.255.255.255"] {
+            let tag = peer_ip(ip.parse().unwrap());
+            assert_eq!(tag.name(), "peer.ipv4");
+            assert_eq!(tag.value(), &TagValue::String(ip.into()));
+        }
+        for ip in ["::1", "::ffff:10.0.0.1"] {
+            let tag = peer_ip(ip.parse().unwrap());
+            assert_eq!(tag.name(), "peer.ipv6");
+            assert_eq!(tag.value(), &TagValue::String(ip.into()));
+        }
+    }
 }

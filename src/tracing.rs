@@ -187,11 +187,12 @@ impl Tracing {
             FLAG_SAMPLED
         };
 
+        // The sampler sees the operation name and the parent; the request
+        // tags are formatted only once the span is known to be sampled.
         let mut span = match tracer {
             None => Span::inactive(),
             Some(tracer) => {
-                let name = self.operation_name(req);
-                let mut options = tags::request_tags(tracer.span(name).start_time(arrival), req);
+                let mut options = tracer.span(self.operation_name(req)).start_time(arrival);
                 if let Some(parent) = &incoming.parent {
                     options = options.child_of(&parent.to_span_context(&[]));
                 }
@@ -199,6 +200,7 @@ impl Tracing {
             }
         };
         if span.is_sampled() {
+            tags::record_request(&mut span, req);
             attributes::record_request(&self.attributes, &mut span, req);
             if let Some(callback) = &self.on_start {
                 callback::run(callback, &mut span, req);

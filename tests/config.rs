@@ -459,6 +459,16 @@ async fn responses_carry_the_trace_id_in_the_configured_header() {
     assert!(response.headers().get_one("X-Trace-Id").is_none());
     assert_eq!(response.into_string().await.as_deref(), Some("Hello, x!"));
 
+    // Not sampled (the caller decided so): no header, as no trace is kept.
+    let (traced, _rx) = tracer();
+    let client = client_with("", OpenTracingFairing::all(traced)).await;
+    let response = client
+        .get("/hello/x")
+        .header(Header::new("uber-trace-id", format!("{caller_trace}:409423a204bc17a8:0:0")))
+        .dispatch()
+        .await;
+    assert!(response.headers().get_one("X-Trace-Id").is_none());
+
     // Not traced (skipped path): no header.
     let (traced, _rx) = tracer();
     let toml = "[default.opentracing]\nskip_paths = [\"/hello/*\"]";

@@ -29,6 +29,8 @@ use super::{lower_hex_u64, Found, Malformed, Sampling, TraceContext, FLAG_DEBUG,
 
 /// Multi-header B3: the trace id.
 pub const TRACE_ID_HEADER: &str = "x-b3-traceid";
+/// The prefix shared by the multi-header B3 headers.
+pub const HEADER_PREFIX: &str = "x-b3-";
 /// Multi-header B3: the caller's span id.
 pub const SPAN_ID_HEADER: &str = "x-b3-spanid";
 /// Multi-header B3: the caller's parent span id (absent for a root span).

@@ -326,13 +326,37 @@ impl fmt::Display for TraceContext {
 #[derive(Debug, Clone, Copy)]
 pub struct DisplayTraceId(pub TraceId);
 
+impl DisplayTraceId {
+    /// The id's digits, written into `buf` (cheaper than the formatting
+    /// machinery: this runs on every traced response).
+    fn encode(self, buf: &mut [u8; 32]) -> &str {
+        let digits = if self.0.high == 0 {
+            lower_hex_into(&mut buf[..16], self.0.low);
+            &buf[..16]
+        } else {
+            lower_hex_into(&mut buf[..16], self.0.high);
+            lower_hex_into(&mut buf[16..], self.0.low);
+            &buf[..]
+        };
+        // Only ASCII hex digits were written.
+        std::str::from_utf8(digits).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for DisplayTraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.high == 0 {
-            write!(f, "{:016x}", self.0.low)
-        } else {
-            write!(f, "{:016x}{:016x}", self.0.high, self.0.low)
-        }
+        f.write_str(self.encode(&mut [0; 32]))
+    }
+}
+
+/// Writes `value` as `out.len()` (at most 16) zero-padded lower-case hex
+/// digits.
+pub(crate) fn lower_hex_into(out: &mut [u8], value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut value = value;
+    for byte in out.iter_mut().rev() {
+        *byte = DIGITS[(value & 0xf) as usize];
+        value >>= 4;
     }
 }
 
@@ -392,6 +416,12 @@ pub fn extract_with(
     formats: &[Format],
 ) -> (Incoming, Result<(), Malformed>) {
     let mut incoming = Incoming::default();
+    // Most requests carry no trace headers (an entry service's callers are
+    // browsers and load balancers): one pass over the names instead of a
+    // hashed lookup per header of every format.
+    if !carries_context(headers) {
+        return (incoming, Ok(()));
+    }
     let mut first_error = None;
     for &format in formats {
         match format.extract(headers) {
@@ -427,6 +457,26 @@ pub fn extract_with(
         _ => Ok(()),
     };
     (incoming, outcome)
+}
+
+/// Whether any header of `headers` is one that some format reads.
+fn carries_context(headers: &HeaderMap<'_>) -> bool {
+    const EXACT: [&str; 5] = [
+        jaeger::TRACE_HEADER,
+        jaeger::DEBUG_HEADER,
+        w3c::TRACEPARENT_HEADER,
+        w3c::TRACESTATE_HEADER,
+        b3::SINGLE_HEADER,
+    ];
+    const PREFIXES: [&str; 2] = [baggage::BAGGAGE_HEADER_PREFIX, b3::HEADER_PREFIX];
+    headers.iter().any(|header| {
+        let name = header.name().as_str().as_bytes();
+        EXACT.iter().any(|e| name.eq_ignore_ascii_case(e.as_bytes()))
+            || PREFIXES.iter().any(|p| {
+                name.get(..p.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
+            })
+    })
 }
 
 /// The headers that carry `context` and `baggage` to a downstream service
@@ -846,6 +896,50 @@ mod tests {
                 let _ = inject(&parent, &incoming.baggage, None, &Format::ALL);
             }
         }
+    }
+
+    #[test]
+    fn trace_ids_print_as_16_or_32_digits() {
+        for (high, low) in [(0, 1), (0, u64::MAX), (1, 0xabc), (u64::MAX, 0x0123_4567_89ab_cdef)] {
+            let id = DisplayTraceId(TraceId { high, low }).to_string();
+            let expected = if high == 0 {
+                format!("{low:016x}")
+            } else {
+                format!("{high:016x}{low:016x}")
+            };
+            assert_eq!(id, expected);
+        }
+    }
+
+    #[test]
+    fn every_header_read_counts_as_carrying_a_context() {
+        let read = [
+            TRACE_HEADER,
+            DEBUG_HEADER,
+            "UberCtx-User",
+            w3c::TRACEPARENT_HEADER,
+            w3c::TRACESTATE_HEADER,
+            b3::SINGLE_HEADER,
+            b3::TRACE_ID_HEADER,
+            b3::SPAN_ID_HEADER,
+            b3::PARENT_SPAN_ID_HEADER,
+            b3::SAMPLED_HEADER,
+            b3::FLAGS_HEADER,
+        ];
+        for name in read {
+            for name in [name.to_owned(), name.to_ascii_uppercase()] {
+                let mut headers = HeaderMap::new();
+                headers.add_raw("Host", "example.com");
+                headers.add_raw(name.clone(), "x");
+                assert!(carries_context(&headers), "{name}");
+            }
+        }
+        let mut headers = HeaderMap::new();
+        for name in ["Host", "b", "b33", "x-b3", "uberctx", "trace", "Accept"] {
+            headers.add_raw(name, "x");
+        }
+        assert!(!carries_context(&headers));
+        assert!(!carries_context(&HeaderMap::new()));
     }
 
     #[test]

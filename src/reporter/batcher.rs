@@ -8,7 +8,7 @@ use super::logging::log_span;
 use super::sender::{Outbound, Settled, Shipment};
 use super::stats::{Counters, LossLog};
 use super::thrift::{Batch, Fit};
-use crossbeam_channel::{select, Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rustracing_jaeger::span::FinishedSpan;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 /// Most spans handled in one go before the thread checks for control
 /// messages and timers again.
 const MAX_DRAIN: usize = 4096;
+
+/// How often the span channel is drained while spans keep arriving.
+const BUSY_TICK: Duration = Duration::from_millis(5);
 
 /// Shortest flush interval (avoids a busy loop for a zero interval).
 const MIN_FLUSH_INTERVAL: Duration = Duration::from_millis(1);
@@ -109,32 +112,37 @@ impl Batcher {
     /// The thread's main loop; returns on [`Control::Shutdown`] or when the
     /// [`Reporter`](super::Reporter) is gone, handing back the loss log for
     /// a last warning once the sender is done.
+    ///
+    /// The thread does not wake for each span: it sleeps on the control
+    /// channel and drains the span channel in bulk every [`BUSY_TICK`]
+    /// while spans keep coming, backing off to the flush interval when
+    /// they stop. A tracer's send then never has a sleeping receiver to
+    /// wake, and each span costs its encoding and little else. Every span
+    /// received before a flush deadline is shipped at that deadline.
     pub(super) fn run(
         mut self,
         spans: &Receiver<FinishedSpan>,
         control: &Receiver<Control>,
     ) -> LossLog {
         let mut next_flush = Instant::now() + self.flush_interval;
+        let mut tick = BUSY_TICK;
         loop {
-            let timeout = next_flush.saturating_duration_since(Instant::now());
-            select! {
-                recv(spans) -> span => match span {
-                    Ok(span) => {
-                        self.add(span);
-                        self.drain(spans, MAX_DRAIN);
-                    }
-                    // Unreachable while the Reporter (which holds a sender) lives.
-                    Err(_) => break,
-                },
-                recv(control) -> message => match message {
-                    Ok(Control::Flush(ack)) => {
-                        self.flush(spans);
-                        let _ = self.outbound.send(Outbound::Flush(ack));
-                    }
-                    Ok(Control::Shutdown) | Err(_) => break,
-                },
-                default(timeout) => {}
+            let wake = (Instant::now() + tick).min(next_flush);
+            match control.recv_deadline(wake) {
+                Ok(Control::Flush(ack)) => {
+                    self.flush(spans);
+                    let _ = self.outbound.send(Outbound::Flush(ack));
+                }
+                Ok(Control::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
             }
+            let drained = self.drain(spans, MAX_DRAIN);
+            tick = match drained {
+                // More may be waiting: only check for control messages.
+                MAX_DRAIN => Duration::ZERO,
+                0 => (tick * 2).clamp(BUSY_TICK, self.flush_interval.max(BUSY_TICK)),
+                _ => BUSY_TICK,
+            };
             if Instant::now() >= next_flush {
                 self.ship();
                 next_flush = Instant::now() + self.flush_interval;
@@ -152,14 +160,15 @@ impl Batcher {
         self.ship();
     }
 
-    /// Adds up to `max` immediately available spans.
-    fn drain(&mut self, spans: &Receiver<FinishedSpan>, max: usize) {
-        for _ in 0..max {
+    /// Adds up to `max` immediately available spans; returns how many.
+    fn drain(&mut self, spans: &Receiver<FinishedSpan>, max: usize) -> usize {
+        for n in 0..max {
             match spans.try_recv() {
                 Ok(span) => self.add(span),
-                Err(_) => break,
+                Err(_) => return n,
             }
         }
+        max
     }
 
     /// Counts `span`, then encodes it into the current batch (shipping the
