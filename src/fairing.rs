@@ -268,13 +268,11 @@ impl Fairing for OpenTracingFairing {
         if !tracing.traces(req.uri().path().as_str()) {
             return;
         }
+        // In opt-in mode only the arrival is noted: the guard opens the span.
         let slot = Slot::of(req);
-        if tracing.reporter.is_some() {
-            slot.in_flight.get_or_init(|| tracing.in_flight.enter());
-        }
         let arrival = *slot.arrival.get_or_init(SystemTime::now);
         if tracing.mode == Mode::All {
-            slot.span.get_or_init(|| tracing.start(req, arrival));
+            tracing.open(slot, req, arrival);
         }
     }
 

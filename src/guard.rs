@@ -61,7 +61,7 @@ impl<'r> ActiveSpan<'r> {
         let span = slot
             .arrival
             .get()
-            .map(|&arrival| slot.span.get_or_init(|| tracing.start(req, arrival)));
+            .map(|&arrival| tracing.open(slot, req, arrival));
         ActiveSpan {
             span,
             tracing: Some(tracing),

@@ -24,8 +24,9 @@ use crate::propagation::TraceContext;
 pub(crate) struct Slot {
     pub(crate) arrival: OnceLock<SystemTime>,
     pub(crate) span: OnceLock<RequestSpan>,
-    /// Held while the request lives, when the fairing owns a reporter, so
-    /// that shutdown can wait for in-flight requests' spans.
+    /// Held from the span's start while the request lives, when the fairing
+    /// owns a reporter, so that shutdown can wait for in-flight requests'
+    /// spans. (In opt-in mode a request is counted once its guard has run.)
     pub(crate) in_flight: OnceLock<InFlightGuard>,
 }
 

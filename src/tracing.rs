@@ -22,7 +22,7 @@ use crate::propagation::{
     MAX_BAGGAGE_ITEMS,
 };
 use crate::reporter::Reporter;
-use crate::request_span::{BaggageDropped, InFlight, RequestSpan};
+use crate::request_span::{BaggageDropped, InFlight, RequestSpan, Slot};
 use crate::skip::SkipPaths;
 use crate::tags;
 use crate::Mode;
@@ -152,6 +152,22 @@ impl Tracing {
                 RouteNames::new(self.naming, std::iter::empty()).name(req.method(), req.route())
             }
         }
+    }
+
+    /// The span of `req` in `slot`, started now (as of `arrival`) unless it
+    /// already was. From then on, with a reporter of ours, the request
+    /// counts as in flight until it is dropped, so that shutdown waits for
+    /// its span.
+    pub(crate) fn open<'s>(
+        &self,
+        slot: &'s Slot,
+        req: &Request<'_>,
+        arrival: SystemTime,
+    ) -> &'s RequestSpan {
+        if self.reporter.is_some() {
+            slot.in_flight.get_or_init(|| self.in_flight.enter());
+        }
+        slot.span.get_or_init(|| self.start(req, arrival))
     }
 
     /// Starts the span of `req`, as of `arrival`, continuing the caller's
