@@ -328,8 +328,8 @@ pub struct DisplayTraceId(pub TraceId);
 
 impl DisplayTraceId {
     /// The id's digits, written into `buf` (cheaper than the formatting
-    /// machinery: this runs on every traced response).
-    fn encode(self, buf: &mut [u8; 32]) -> &str {
+    /// machinery: this runs on every sampled response).
+    pub(crate) fn encode(self, buf: &mut [u8; 32]) -> &str {
         let digits = if self.0.high == 0 {
             lower_hex_into(&mut buf[..16], self.0.low);
             &buf[..16]
