@@ -20,7 +20,7 @@
 //! cargo bench --bench fairing
 //! ```
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -48,7 +48,7 @@ fn traced(name: &str, _span: ActiveSpan<'_>) -> String {
 
 /// The client address every request claims, so that `peer.ipv4` and
 /// `peer.port` are recorded as for a real connection.
-const REMOTE: &str = "127.0.0.1:54321";
+const REMOTE: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 54_321));
 
 /// A caller's Jaeger context: 128-bit trace id, parent span id, sampled.
 const UBER_TRACE_ID: &str = "6309ab92c95468edea0dc1a9772ae2dc:409423a204bc17a8:0:1";
@@ -100,8 +100,7 @@ fn client(rocket: Rocket<Build>) -> Client {
 
 /// One request to `uri` with the extra `headers`; checks the answer.
 fn request(client: &Client, uri: &str, headers: &[(&'static str, &'static str)]) {
-    let remote: SocketAddr = REMOTE.parse().unwrap();
-    let mut req = client.get(uri).remote(remote);
+    let mut req = client.get(uri).remote(REMOTE);
     for &(name, value) in headers {
         req = req.header(Header::new(name, value));
     }
@@ -109,102 +108,105 @@ fn request(client: &Client, uri: &str, headers: &[(&'static str, &'static str)])
     assert_eq!(response.status(), Status::Ok);
 }
 
-/// A case: a name, and how to build its Rocket (with the span-draining
-/// thread, if any).
+/// The fairing a case attaches.
+#[derive(Clone, Copy)]
+enum Tracing {
+    /// No fairing.
+    None,
+    /// `OpenTracingFairing::all`, with this sampling.
+    All(Sampling),
+    /// `OpenTracingFairing::opt_in`.
+    OptIn,
+}
+
+impl Tracing {
+    /// The Rocket of this case, and the thread draining its spans (if
+    /// traced).
+    fn rocket(self) -> (Rocket<Build>, Option<JoinHandle<u64>>) {
+        let fairing = match self {
+            Tracing::None => return (rocket(Sampling::Tracer), None),
+            Tracing::All(_) => OpenTracingFairing::all,
+            Tracing::OptIn => OpenTracingFairing::opt_in,
+        };
+        let sampling = match self {
+            Tracing::All(sampling) => sampling,
+            _ => Sampling::Tracer,
+        };
+        let (tracer, drain) = drained_tracer();
+        let rocket = rocket(sampling);
+        (rocket.attach(fairing(tracer)), Some(drain))
+    }
+}
+
+/// A measured case.
 struct Case {
     name: &'static str,
+    tracing: Tracing,
     uri: &'static str,
     headers: &'static [(&'static str, &'static str)],
-    /// Whether spans must reach the drain (checked after the measurement).
+    /// Whether each request sends a span (checked after the measurement).
     sends_spans: bool,
-    build: fn() -> (Rocket<Build>, Option<JoinHandle<u64>>),
 }
 
 /// The cases, in the order of the report.
-fn cases() -> Vec<Case> {
-    vec![
-        Case {
-            name: "none",
-            uri: "/hello/alice",
-            headers: &[],
-            sends_spans: false,
-            build: || (rocket(Sampling::Tracer), None),
-        },
-        Case {
-            name: "all_sampled",
-            uri: "/hello/alice",
-            headers: &[],
-            sends_spans: true,
-            build: || {
-                let (tracer, drain) = drained_tracer();
-                let rocket = rocket(Sampling::Tracer).attach(OpenTracingFairing::all(tracer));
-                (rocket, Some(drain))
-            },
-        },
-        Case {
-            name: "all_unsampled",
-            uri: "/hello/alice",
-            headers: &[],
-            sends_spans: false,
-            build: || {
-                let (tracer, drain) = drained_tracer();
-                let rocket = rocket(Sampling::Never).attach(OpenTracingFairing::all(tracer));
-                (rocket, Some(drain))
-            },
-        },
-        Case {
-            name: "opt_in_untraced",
-            uri: "/hello/alice",
-            headers: &[],
-            sends_spans: false,
-            build: || {
-                let (tracer, drain) = drained_tracer();
-                let rocket = rocket(Sampling::Tracer).attach(OpenTracingFairing::opt_in(tracer));
-                (rocket, Some(drain))
-            },
-        },
-        Case {
-            name: "opt_in_traced",
-            uri: "/traced/alice",
-            headers: &[],
-            sends_spans: true,
-            build: || {
-                let (tracer, drain) = drained_tracer();
-                let rocket = rocket(Sampling::Tracer).attach(OpenTracingFairing::opt_in(tracer));
-                (rocket, Some(drain))
-            },
-        },
-        Case {
-            name: "all_uber_trace_id",
-            uri: "/hello/alice",
-            headers: &[("uber-trace-id", UBER_TRACE_ID)],
-            sends_spans: true,
-            build: || {
-                let (tracer, drain) = drained_tracer();
-                let rocket = rocket(Sampling::Tracer).attach(OpenTracingFairing::all(tracer));
-                (rocket, Some(drain))
-            },
-        },
-        Case {
-            name: "all_traceparent",
-            uri: "/hello/alice",
-            headers: &[("traceparent", TRACEPARENT)],
-            sends_spans: true,
-            build: || {
-                let (tracer, drain) = drained_tracer();
-                let rocket = rocket(Sampling::Tracer).attach(OpenTracingFairing::all(tracer));
-                (rocket, Some(drain))
-            },
-        },
-    ]
-}
+const CASES: [Case; 7] = [
+    Case {
+        name: "none",
+        tracing: Tracing::None,
+        uri: "/hello/alice",
+        headers: &[],
+        sends_spans: false,
+    },
+    Case {
+        name: "all_sampled",
+        tracing: Tracing::All(Sampling::Tracer),
+        uri: "/hello/alice",
+        headers: &[],
+        sends_spans: true,
+    },
+    Case {
+        name: "all_unsampled",
+        tracing: Tracing::All(Sampling::Never),
+        uri: "/hello/alice",
+        headers: &[],
+        sends_spans: false,
+    },
+    Case {
+        name: "opt_in_untraced",
+        tracing: Tracing::OptIn,
+        uri: "/hello/alice",
+        headers: &[],
+        sends_spans: false,
+    },
+    Case {
+        name: "opt_in_traced",
+        tracing: Tracing::OptIn,
+        uri: "/traced/alice",
+        headers: &[],
+        sends_spans: true,
+    },
+    Case {
+        name: "all_uber_trace_id",
+        tracing: Tracing::All(Sampling::Tracer),
+        uri: "/hello/alice",
+        headers: &[("uber-trace-id", UBER_TRACE_ID)],
+        sends_spans: true,
+    },
+    Case {
+        name: "all_traceparent",
+        tracing: Tracing::All(Sampling::Tracer),
+        uri: "/hello/alice",
+        headers: &[("traceparent", TRACEPARENT)],
+        sends_spans: true,
+    },
+];
 
 /// Time per request (`GET /hello/<name>`, answered `200 Hello, alice!`) for
 /// each tracing mode; compare each to `none` for the fairing's own cost.
 fn fairing(c: &mut Criterion) {
     let mut group = c.benchmark_group("fairing");
-    for case in cases() {
-        let (rocket, drain) = (case.build)();
+    for case in CASES {
+        let (rocket, drain) = case.tracing.rocket();
         let client = client(rocket);
         let mut requests = 0u64;
         group.bench_function(case.name, |b| {
