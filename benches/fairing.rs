@@ -3,8 +3,9 @@
 //!
 //! - `none`: no fairing attached (the baseline the others compare to);
 //! - `all_sampled`: `OpenTracingFairing::all`, every request sampled;
-//! - `all_unsampled`: the same fairing with sampler const 0 (the span is
-//!   built but never sent);
+//! - `all_unsampled`: the same fairing with sampler const 0, set through
+//!   `opentracing.sampler_type`/`sampler_param` (nothing sampled, no span
+//!   sent);
 //! - `opt_in_untraced`: `OpenTracingFairing::opt_in` on a route that does not
 //!   take `ActiveSpan` (no span at all);
 //! - `opt_in_traced`: the opt-in fairing on a route that does take it;
@@ -22,7 +23,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rocket::figment::Figment;
@@ -90,6 +91,21 @@ fn drained_tracer() -> (Tracer, JoinHandle<u64>) {
 /// Receives and drops spans until every sender is gone; returns their count.
 fn drain(rx: SpanReceiver) -> u64 {
     rx.iter().map(drop).count() as u64
+}
+
+/// The count of spans the drain thread received, once it ends; fails
+/// rather than hanging if it does not end soon (the tracer outlived its
+/// Rocket).
+fn join(drain: JoinHandle<u64>, case: &str) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !drain.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "{case}: the drain thread did not end: the tracer outlived its Rocket"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+    drain.join().expect("the drain thread")
 }
 
 /// A client for `rocket`, untracked (no cookie jar: less work that is not
@@ -218,7 +234,7 @@ fn fairing(c: &mut Criterion) {
         // The tracer lives in the Rocket: dropping the client ends the drain.
         drop(client);
         if let Some(drain) = drain {
-            let spans = drain.join().expect("the drain thread");
+            let spans = join(drain, case.name);
             let expected = if case.sends_spans { requests } else { 0 };
             assert_eq!(spans, expected, "{}: spans reported", case.name);
         }
