@@ -8,7 +8,8 @@
 //! ```
 //!
 //! The port comes from the first argument, else `BENCH_SINK_PORT`, else 0.
-//! On start it prints `bench_sink: listening on 127.0.0.1:<port>` on stdout.
+//! On start it prints `bench_sink: listening on 127.0.0.1:<port> (receive
+//! buffer <n> bytes)` on stdout.
 //! A datagram holding exactly `bench_sink:stop` (e.g. bash's
 //! `printf bench_sink:stop >/dev/udp/127.0.0.1/<port>`) makes it print its
 //! totals and exit:
@@ -40,6 +41,80 @@ use std::panic::{self, AssertUnwindSafe};
 
 /// The datagram that ends the run.
 const STOP: &[u8] = b"bench_sink:stop";
+
+/// The socket's receive buffer asked for (the kernel caps it at
+/// `net.core.rmem_max`): with the default (about 200 kB, three 65 kB
+/// datagrams), a receiving thread that waits a few milliseconds for a CPU
+/// under a CPU-bound benchmark loses datagrams.
+const RECEIVE_BUFFER: i32 = 16 * 1024 * 1024;
+
+/// `SO_RCVBUF`, which `std` does not expose: the C library's `setsockopt`
+/// and `getsockopt`, declared here (the crate has no `libc` dependency).
+#[cfg(target_os = "linux")]
+mod receive_buffer {
+    use std::ffi::{c_int, c_void};
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    const SOL_SOCKET: c_int = 1;
+    const SO_RCVBUF: c_int = 8;
+
+    extern "C" {
+        fn setsockopt(
+            fd: c_int,
+            level: c_int,
+            name: c_int,
+            value: *const c_void,
+            len: u32,
+        ) -> c_int;
+        fn getsockopt(
+            fd: c_int,
+            level: c_int,
+            name: c_int,
+            value: *mut c_void,
+            len: *mut u32,
+        ) -> c_int;
+    }
+
+    /// Asks for a receive buffer of `bytes`; returns the size the kernel
+    /// reports afterwards (0 if unknown).
+    pub fn enlarge(socket: &UdpSocket, bytes: c_int) -> c_int {
+        let fd = socket.as_raw_fd();
+        let len = std::mem::size_of::<c_int>() as u32;
+        let mut size: c_int = 0;
+        let mut size_len = len;
+        // SAFETY: `fd` is an open socket for the duration of the calls, and
+        // each pointer points to a `c_int` whose size is the length passed.
+        unsafe {
+            setsockopt(
+                fd,
+                SOL_SOCKET,
+                SO_RCVBUF,
+                (&bytes as *const c_int).cast(),
+                len,
+            );
+            if getsockopt(
+                fd,
+                SOL_SOCKET,
+                SO_RCVBUF,
+                (&mut size as *mut c_int).cast(),
+                &mut size_len,
+            ) != 0
+            {
+                return 0;
+            }
+        }
+        size
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod receive_buffer {
+    /// Elsewhere: the default buffer (size unknown, 0).
+    pub fn enlarge(_: &std::net::UdpSocket, _: i32) -> i32 {
+        0
+    }
+}
 
 #[derive(Debug, Default)]
 struct Totals {
@@ -91,9 +166,15 @@ fn main() -> Result<(), String> {
     let port = port()?;
     let socket = UdpSocket::bind(("127.0.0.1", port))
         .map_err(|e| format!("bench_sink: cannot bind 127.0.0.1:{port}: {e}"))?;
+    let receive_buffer = receive_buffer::enlarge(&socket, RECEIVE_BUFFER);
     let agent = Agent::on(socket);
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "bench_sink: listening on {}", agent.addr).map_err(|e| e.to_string())?;
+    writeln!(
+        stdout,
+        "bench_sink: listening on {} (receive buffer {receive_buffer} bytes)",
+        agent.addr
+    )
+    .map_err(|e| e.to_string())?;
     stdout.flush().map_err(|e| e.to_string())?;
 
     let mut totals = Totals::default();
