@@ -4,6 +4,8 @@
 //! - `none`: no fairing attached (the baseline);
 //! - `all`: every request traced and sampled, reported to the agent at
 //!   `JAEGER_AGENT_HOST`/`JAEGER_AGENT_PORT` (default 127.0.0.1:6831);
+//! - `all_no_header`: as `all`, without the `X-Trace-Id` response header
+//!   (`trace_id_header = ""`), to show what that header costs;
 //! - `unsampled`: the fairing attached, sampler const 0;
 //! - `opt_in`: the opt-in fairing; `/hello/<name>` does not take
 //!   `ActiveSpan`, so it is not traced.
@@ -33,6 +35,7 @@ fn hello(name: &str) -> String {
 enum Tracing {
     None,
     All,
+    AllNoHeader,
     Unsampled,
     OptIn,
 }
@@ -43,21 +46,24 @@ impl Tracing {
         match value.as_str() {
             "none" => Ok(Tracing::None),
             "all" => Ok(Tracing::All),
+            "all_no_header" => Ok(Tracing::AllNoHeader),
             "unsampled" => Ok(Tracing::Unsampled),
             "opt_in" => Ok(Tracing::OptIn),
             other => Err(format!(
-                "BENCH_TRACING={other:?}: expected none, all, unsampled or opt_in"
+                "BENCH_TRACING={other:?}: expected none, all, all_no_header, unsampled or opt_in"
             )),
         }
     }
 
-    /// The `opentracing` section for this mode.
-    fn section(self) -> Option<(&'static str, f64)> {
+    /// The `opentracing` settings of this mode: `mode`, `sampler_param`
+    /// (of a const sampler) and `trace_id_header`; `None` for no fairing.
+    fn section(self) -> Option<(&'static str, f64, &'static str)> {
         match self {
             Tracing::None => None,
-            Tracing::All => Some(("all", 1.0)),
-            Tracing::Unsampled => Some(("all", 0.0)),
-            Tracing::OptIn => Some(("opt_in", 1.0)),
+            Tracing::All => Some(("all", 1.0, "X-Trace-Id")),
+            Tracing::AllNoHeader => Some(("all", 1.0, "")),
+            Tracing::Unsampled => Some(("all", 0.0, "X-Trace-Id")),
+            Tracing::OptIn => Some(("opt_in", 1.0, "X-Trace-Id")),
         }
     }
 }
@@ -68,13 +74,17 @@ fn figment(tracing: Tracing) -> Figment {
         .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global());
     match tracing.section() {
         None => figment,
-        Some((mode, sampler_param)) => figment
+        Some((mode, sampler_param, trace_id_header)) => figment
             .merge(Serialized::default("opentracing.service_name", "bench"))
             .merge(Serialized::default("opentracing.mode", mode))
             .merge(Serialized::default("opentracing.sampler_type", "const"))
             .merge(Serialized::default(
                 "opentracing.sampler_param",
                 sampler_param,
+            ))
+            .merge(Serialized::default(
+                "opentracing.trace_id_header",
+                trace_id_header,
             )),
     }
 }

@@ -285,7 +285,9 @@ impl Fairing for OpenTracingFairing {
             // Only a sampled trace can be looked up by its id.
             if let (Some(name), true) = (tracing.trace_id_header, span.context.is_sampled()) {
                 if !res.headers().contains(name) {
-                    let id = DisplayTraceId(span.context.trace_id).encode(&mut [0; 32]).to_owned();
+                    let id = DisplayTraceId(span.context.trace_id)
+                        .encode(&mut [0; 32])
+                        .to_owned();
                     res.set_raw_header(name, id);
                 }
             }

@@ -80,7 +80,10 @@ impl RouteNames {
     pub(crate) fn name(&self, method: Method, route: Option<&Route>) -> Cow<'static, str> {
         match route {
             None => Cow::Borrowed(unmatched_name(method)),
-            Some(route) => match self.names.binary_search_by_key(&key(route), |&(key, _)| key) {
+            Some(route) => match self
+                .names
+                .binary_search_by_key(&key(route), |&(key, _)| key)
+            {
                 Ok(i) => Cow::Borrowed(self.names[i].1),
                 Err(_) => Cow::Owned(route_name(self.strategy, route)),
             },

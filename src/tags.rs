@@ -104,7 +104,13 @@ mod tests {
 
     #[test]
     fn peer_ip_is_written_as_display_writes_it() {
-        for ip in ["0.0.0.0", "127.0.0.1", "10.0.100.9", "192.168.1.20", "255.255.255.255"] {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.0.100.9",
+            "192.168.1.20",
+            "255.255.255.255",
+        ] {
             let tag = peer_ip(ip.parse().unwrap());
             assert_eq!(tag.name(), "peer.ipv4");
             assert_eq!(tag.value(), &TagValue::String(ip.into()));

@@ -464,7 +464,10 @@ async fn responses_carry_the_trace_id_in_the_configured_header() {
     let client = client_with("", OpenTracingFairing::all(traced)).await;
     let response = client
         .get("/hello/x")
-        .header(Header::new("uber-trace-id", format!("{caller_trace}:409423a204bc17a8:0:0")))
+        .header(Header::new(
+            "uber-trace-id",
+            format!("{caller_trace}:409423a204bc17a8:0:0"),
+        ))
         .dispatch()
         .await;
     assert!(response.headers().get_one("X-Trace-Id").is_none());

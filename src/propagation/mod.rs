@@ -471,7 +471,9 @@ fn carries_context(headers: &HeaderMap<'_>) -> bool {
     const PREFIXES: [&str; 2] = [baggage::BAGGAGE_HEADER_PREFIX, b3::HEADER_PREFIX];
     headers.iter().any(|header| {
         let name = header.name().as_str().as_bytes();
-        EXACT.iter().any(|e| name.eq_ignore_ascii_case(e.as_bytes()))
+        EXACT
+            .iter()
+            .any(|e| name.eq_ignore_ascii_case(e.as_bytes()))
             || PREFIXES.iter().any(|p| {
                 name.get(..p.len())
                     .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
@@ -900,7 +902,12 @@ mod tests {
 
     #[test]
     fn trace_ids_print_as_16_or_32_digits() {
-        for (high, low) in [(0, 1), (0, u64::MAX), (1, 0xabc), (u64::MAX, 0x0123_4567_89ab_cdef)] {
+        for (high, low) in [
+            (0, 1),
+            (0, u64::MAX),
+            (1, 0xabc),
+            (u64::MAX, 0x0123_4567_89ab_cdef),
+        ] {
             let id = DisplayTraceId(TraceId { high, low }).to_string();
             let expected = if high == 0 {
                 format!("{low:016x}")
