@@ -283,7 +283,10 @@ impl Fairing for OpenTracingFairing {
         if let Some(span) = Slot::of(req).span.get() {
             tracing.finish(span, req, res.status());
             // Only a sampled trace can be looked up by its id.
-            if let (Some(name), true) = (tracing.trace_id_header, span.context.is_sampled()) {
+            let header = tracing
+                .trace_id_header
+                .filter(|_| span.context.is_sampled());
+            if let Some(name) = header {
                 if !res.headers().contains(name) {
                     let id = DisplayTraceId(span.context.trace_id)
                         .encode(&mut [0; 32])

@@ -72,7 +72,7 @@ pub(crate) fn inject(items: &[(String, String)], out: &mut Vec<(String, String)>
     }
 }
 
-fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+pub(super) fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     if !head.eq_ignore_ascii_case(prefix) {
         return None;

@@ -351,7 +351,7 @@ impl fmt::Display for DisplayTraceId {
 
 /// Writes `value` as `out.len()` (at most 16) zero-padded lower-case hex
 /// digits.
-pub(crate) fn lower_hex_into(out: &mut [u8], value: u64) {
+fn lower_hex_into(out: &mut [u8], value: u64) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut value = value;
     for byte in out.iter_mut().rev() {
@@ -474,10 +474,9 @@ fn carries_context(headers: &HeaderMap<'_>) -> bool {
         EXACT
             .iter()
             .any(|e| name.eq_ignore_ascii_case(e.as_bytes()))
-            || PREFIXES.iter().any(|p| {
-                name.get(..p.len())
-                    .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
-            })
+            || PREFIXES
+                .iter()
+                .any(|p| baggage::strip_prefix_ignore_case(header.name().as_str(), p).is_some())
     })
 }
 
