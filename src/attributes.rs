@@ -31,6 +31,7 @@ use rocket::Request;
 use rustracing::tag::{Tag, TagValue};
 use rustracing_jaeger::Span;
 
+use crate::limits::{Limits, DROPPED_HEADERS_TAG};
 use crate::naming::intern;
 
 /// The attribute names accepted, for error messages.
@@ -143,8 +144,14 @@ pub fn parse_all(names: &[String]) -> Result<Vec<Attribute>, UnknownAttribute> {
     names.iter().map(|name| name.parse()).collect()
 }
 
-/// Tags the attributes known when the request arrives.
-pub(crate) fn record_request(attributes: &[Attribute], span: &mut Span, req: &Request<'_>) {
+/// Tags the attributes known when the request arrives; the `headers`
+/// attribute records at most `limits.max_traced_headers` headers.
+pub(crate) fn record_request(
+    attributes: &[Attribute],
+    limits: &Limits,
+    span: &mut Span,
+    req: &Request<'_>,
+) {
     for attribute in attributes {
         match attribute {
             Attribute::Method => set(span, "http.method", req.method().as_str()),
@@ -182,7 +189,7 @@ pub(crate) fn record_request(attributes: &[Attribute], span: &mut Span, req: &Re
                 }
             }
             Attribute::Header { name, tag } => header(span, req, name, tag),
-            Attribute::Headers => all_headers(attributes, span, req),
+            Attribute::Headers => all_headers(attributes, limits.max_traced_headers, span, req),
             // Known once routed: see `record_route`.
             Attribute::Route | Attribute::RouteName => {}
         }
@@ -205,7 +212,12 @@ pub(crate) fn record_route(attributes: &[Attribute], span: &mut Span, req: &Requ
     }
 }
 
-fn all_headers(attributes: &[Attribute], span: &mut Span, req: &Request<'_>) {
+/// Tags every header but the sensitive ones and those named explicitly,
+/// at most `max` of them; the others are counted in a
+/// [`DROPPED_HEADERS_TAG`] tag.
+fn all_headers(attributes: &[Attribute], max: usize, span: &mut Span, req: &Request<'_>) {
+    let mut recorded = 0;
+    let mut dropped = 0;
     for header in req.headers().iter() {
         let name = header.name().as_str();
         let named = attributes.iter().any(
@@ -214,10 +226,19 @@ fn all_headers(attributes: &[Attribute], span: &mut Span, req: &Request<'_>) {
         let sensitive = SENSITIVE_HEADERS
             .iter()
             .any(|s| s.eq_ignore_ascii_case(name));
-        if !named && !sensitive && !header.value().is_empty() {
-            let tag = format!("http.header.{}", name.to_ascii_lowercase());
-            set(span, tag, header.value().to_owned());
+        if named || sensitive || header.value().is_empty() {
+            continue;
         }
+        if recorded == max {
+            dropped += 1;
+            continue;
+        }
+        recorded += 1;
+        let tag = format!("http.header.{}", name.to_ascii_lowercase());
+        set(span, tag, header.value().to_owned());
+    }
+    if dropped > 0 {
+        set(span, DROPPED_HEADERS_TAG, i64::try_from(dropped).unwrap_or(i64::MAX));
     }
 }
 

@@ -11,12 +11,14 @@ use rustracing::sampler::BoxSampler;
 use rustracing_jaeger::span::SpanContextState;
 
 use crate::attributes::{self, Attribute};
+use crate::limits::Limits;
 use crate::naming::OperationName;
 use crate::propagation::Format;
 use crate::redact::redact_credentials;
 use crate::reporter::{default_service_name, parse_endpoint, CollectorAuth, ReporterConfig};
 use crate::sampler::{SamplerType, ACCEPTED_TYPES};
 use crate::skip::SkipPaths;
+use crate::trust::UntrustedContext;
 use crate::Mode;
 
 /// The `opentracing` section of Rocket's configuration.
@@ -92,6 +94,25 @@ use crate::Mode;
 /// # How often the reporter sends what it has, in milliseconds.
 /// # Env: JAEGER_REPORTER_FLUSH_INTERVAL (milliseconds, or "500ms", "1s", "1m")
 /// flush_interval_ms = 1000
+/// # Trust the caller's sampling decision (sampled, debug, jaeger-debug-id),
+/// # as Jaeger clients do. false on a service facing the public internet: the
+/// # local sampler then decides every request (see `rocket_opentracing::trust`).
+/// trust_incoming_sampling = true
+/// # When not trusted, the caller's context becomes: "follows_from" (a new trace
+/// # linked to the caller's span), "child_of" (the caller's trace continues) or
+/// # "ignore" (a new, unlinked trace).
+/// untrusted_context = "follows_from"
+/// # Limits (see `rocket_opentracing::limits`). Baggage per request, counting
+/// # the caller's uberctx-* items and the application's; 0 refuses baggage.
+/// max_baggage_items = 64
+/// max_baggage_bytes = 8192
+/// # Longest string tag value, log field value or operation name, in bytes;
+/// # longer ones are cut and end with "...[truncated]". At least 1.
+/// max_tag_value_length = 4096
+/// # Most logs reported per span; the rest are counted in a tag.
+/// max_logs_per_span = 128
+/// # Most headers the "headers" traced attribute records; the rest are counted.
+/// max_traced_headers = 32
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "rocket::serde", default, deny_unknown_fields)]
@@ -148,6 +169,24 @@ pub struct Config {
     pub queue_size: usize,
     /// Reporter flush interval in milliseconds. Default `1000`.
     pub flush_interval_ms: u64,
+    /// Whether the caller's sampled and debug flags (and `jaeger-debug-id`)
+    /// decide sampling here; see [`crate::trust`]. Default `true`.
+    pub trust_incoming_sampling: bool,
+    /// What an untrusted caller's context becomes (with
+    /// `trust_incoming_sampling = false`). Default
+    /// [`UntrustedContext::FollowsFrom`].
+    pub untrusted_context: UntrustedContext,
+    /// Most baggage items per request. Default `64`; see [`crate::limits`].
+    pub max_baggage_items: usize,
+    /// Most bytes of baggage keys and values per request. Default `8192`.
+    pub max_baggage_bytes: usize,
+    /// Longest string tag value (and log field value, operation name) in
+    /// bytes; longer ones are cut and marked. Default `4096`, at least 1.
+    pub max_tag_value_length: usize,
+    /// Most logs reported per span. Default `128`.
+    pub max_logs_per_span: usize,
+    /// Most headers recorded by the `headers` traced attribute. Default `32`.
+    pub max_traced_headers: usize,
 }
 
 impl Default for Config {
@@ -174,6 +213,13 @@ impl Default for Config {
             tags: BTreeMap::new(),
             queue_size: 10_000,
             flush_interval_ms: 1_000,
+            trust_incoming_sampling: true,
+            untrusted_context: UntrustedContext::default(),
+            max_baggage_items: Limits::DEFAULT.max_baggage_items,
+            max_baggage_bytes: Limits::DEFAULT.max_baggage_bytes,
+            max_tag_value_length: Limits::DEFAULT.max_tag_value_length,
+            max_logs_per_span: Limits::DEFAULT.max_logs_per_span,
+            max_traced_headers: Limits::DEFAULT.max_traced_headers,
         }
     }
 }
@@ -454,6 +500,13 @@ impl Config {
                 "an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), or \"\" to send none",
             ));
         }
+        if self.max_tag_value_length == 0 {
+            return Err(invalid(
+                &key("max_tag_value_length"),
+                0,
+                "a length in bytes, at least 1",
+            ));
+        }
         self.attributes()?;
         self.skip_paths()?;
         self.extract_formats()?;
@@ -511,6 +564,23 @@ impl Config {
         parse_formats("inject_formats", &self.inject_formats)
     }
 
+    /// The configured [`Limits`].
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_baggage_items: self.max_baggage_items,
+            max_baggage_bytes: self.max_baggage_bytes,
+            max_tag_value_length: self.max_tag_value_length,
+            max_logs_per_span: self.max_logs_per_span,
+            max_traced_headers: self.max_traced_headers,
+        }
+    }
+
+    /// What an incoming trace context becomes when the caller's sampling
+    /// is not trusted; `None` when it is (`trust_incoming_sampling`).
+    pub fn untrusted(&self) -> Option<UntrustedContext> {
+        (!self.trust_incoming_sampling).then_some(self.untrusted_context)
+    }
+
     /// The reporter settings this configuration describes.
     pub fn reporter_config(&self) -> ReporterConfig {
         let mut reporter = ReporterConfig::new(self.service_name());
@@ -528,6 +598,8 @@ impl Config {
         reporter.log_spans = self.log_spans;
         reporter.queue_size = self.queue_size;
         reporter.flush_interval = Duration::from_millis(self.flush_interval_ms);
+        reporter.max_tag_value_length = self.max_tag_value_length;
+        reporter.max_logs_per_span = self.max_logs_per_span;
         reporter.process_tags = self
             .tags
             .iter()

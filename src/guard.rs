@@ -136,19 +136,21 @@ impl<'r> ActiveSpan<'r> {
     /// formats) and is inherited by child spans started afterwards. Names
     /// are case-insensitive (stored lower-cased).
     ///
-    /// Baggage is bounded: at most
-    /// [`MAX_BAGGAGE_ITEMS`](crate::propagation::MAX_BAGGAGE_ITEMS) items and
-    /// [`MAX_BAGGAGE_BYTES`](crate::propagation::MAX_BAGGAGE_BYTES) bytes of
-    /// names and values per request, counting what the caller sent. An item
+    /// Baggage is bounded: at most `max_baggage_items` items and
+    /// `max_baggage_bytes` bytes of names and values per request (64 and
+    /// 8 KiB by default; see [`crate::limits`]), counting what the caller
+    /// sent. An item
     /// that would not fit (or has an empty name) is dropped, and an existing
     /// item of that name keeps its value; the request span then gets a
     /// `baggage.dropped` tag counting every dropped item, and one warning is
     /// logged for the request. Returns whether the item was stored (`false`
     /// too when the request is not traced).
     pub fn set_baggage_item(&self, name: &str, value: &str) -> bool {
-        let Some(span) = self.span else { return false };
+        let (Some(span), Some(tracing)) = (self.span, self.tracing) else {
+            return false;
+        };
         let mut state = span.state.lock();
-        let stored = propagation::baggage::set(&mut state.baggage, name, value);
+        let stored = propagation::baggage::set(&mut state.baggage, name, value, &tracing.limits);
         if !stored {
             state.baggage_dropped.local = state.baggage_dropped.local.saturating_add(1);
         }

@@ -153,6 +153,7 @@ pub mod client;
 pub mod config;
 mod fairing;
 mod guard;
+pub mod limits;
 pub mod naming;
 pub mod propagation;
 mod redact;
@@ -162,6 +163,7 @@ pub mod sampler;
 pub mod skip;
 pub mod tags;
 mod tracing;
+pub mod trust;
 
 pub use crate::config::{Config, Secret};
 pub use crate::fairing::{Mode, OpenTracingFairing};

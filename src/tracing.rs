@@ -17,14 +17,13 @@ use crate::attributes::{self, Attribute};
 use crate::callback::{self, StartSpanCallback};
 use crate::config::{Config, ConfigError};
 use crate::naming::{OperationName, RouteNames};
-use crate::propagation::{
-    self, Format, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED, MAX_BAGGAGE_BYTES,
-    MAX_BAGGAGE_ITEMS,
-};
+use crate::limits::Limits;
+use crate::propagation::{self, Format, Incoming, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED};
 use crate::reporter::Reporter;
 use crate::request_span::{BaggageDropped, InFlight, RequestSpan, Slot};
 use crate::skip::SkipPaths;
 use crate::tags;
+use crate::trust::UntrustedContext;
 use crate::Mode;
 
 /// The tag counting the baggage items dropped during a request.
@@ -33,7 +32,7 @@ pub(crate) const BAGGAGE_DROPPED_TAG: &str = "baggage.dropped";
 /// One line per request that dropped baggage: at warn level when the
 /// application's own `set_baggage_item` was refused, else (a caller sent
 /// too much) at debug level, so that hostile callers cannot flood the log.
-fn log_dropped_baggage(dropped: BaggageDropped, req: &Request<'_>) {
+fn log_dropped_baggage(dropped: BaggageDropped, limits: &Limits, req: &Request<'_>) {
     if dropped.total() == 0 {
         return;
     }
@@ -45,12 +44,14 @@ fn log_dropped_baggage(dropped: BaggageDropped, req: &Request<'_>) {
     log::log!(
         level,
         "rocket_opentracing: {} {}: {} baggage items dropped ({} sent by the caller, {} set \
-         by the application; at most {MAX_BAGGAGE_ITEMS} items and {MAX_BAGGAGE_BYTES} bytes)",
+         by the application; at most {} items and {} bytes)",
         req.method(),
         req.uri().path(),
         dropped.total(),
         dropped.incoming,
         dropped.local,
+        limits.max_baggage_items,
+        limits.max_baggage_bytes,
     );
 }
 
@@ -80,6 +81,11 @@ pub(crate) struct Tracing {
     pub(crate) inject: Vec<Format>,
     /// Traced requests still alive (counted only with a reporter of ours).
     pub(crate) in_flight: InFlight,
+    /// Bounds on baggage and traced headers.
+    pub(crate) limits: Limits,
+    /// What a caller's context becomes when its sampling decision is not
+    /// trusted; `None` when it is.
+    untrusted: Option<UntrustedContext>,
 }
 
 impl std::fmt::Debug for Tracing {
@@ -115,6 +121,8 @@ impl Tracing {
             extract: Format::DEFAULT_EXTRACT.to_vec(),
             inject: Format::DEFAULT_INJECT.to_vec(),
             in_flight: InFlight::default(),
+            limits: Limits::DEFAULT,
+            untrusted: None,
         }
     }
 
@@ -129,6 +137,8 @@ impl Tracing {
             .map(|name| crate::naming::intern(name.to_owned()));
         self.extract = config.extract_formats()?;
         self.inject = config.inject_formats()?;
+        self.limits = config.limits();
+        self.untrusted = config.untrusted();
         Ok(self)
     }
 
@@ -173,12 +183,17 @@ impl Tracing {
     /// Starts the span of `req`, as of `arrival`, continuing the caller's
     /// trace when its headers carry a valid one (in a configured format).
     pub(crate) fn start(&self, req: &Request<'_>, arrival: SystemTime) -> RequestSpan {
-        let (incoming, outcome) = propagation::extract_with(req.headers(), &self.extract);
+        let (mut incoming, outcome) =
+            propagation::extract_bounded(req.headers(), &self.extract, &self.limits);
         if let Err(why) = outcome {
             log::debug!(
                 "rocket_opentracing: ignoring the trace header ({why}); starting a new trace"
             );
         }
+        let link = match self.untrusted {
+            Some(untrusted) => distrust(&mut incoming, untrusted),
+            None => None,
+        };
         let debug_id = incoming.debug_id.as_deref();
         let debug = debug_id.is_some() || incoming.sampling == Sampling::Debug;
 
@@ -212,12 +227,15 @@ impl Tracing {
                 if let Some(parent) = &incoming.parent {
                     options = options.child_of(&parent.to_span_context(&[]));
                 }
+                if let Some(link) = &link {
+                    options = options.follows_from(&link.to_span_context(&[]));
+                }
                 options.start_with_state(context.to_state(debug_id))
             }
         };
         if span.is_sampled() {
             tags::record_request(&mut span, req);
-            attributes::record_request(&self.attributes, &mut span, req);
+            attributes::record_request(&self.attributes, &self.limits, &mut span, req);
             if let Some(callback) = &self.on_start {
                 callback::run(callback, &mut span, req);
             }
@@ -268,8 +286,33 @@ impl Tracing {
                 span.set_tag(|| rustracing::tag::Tag::new(BAGGAGE_DROPPED_TAG, n));
             }
         }
-        log_dropped_baggage(dropped, req);
+        log_dropped_baggage(dropped, &self.limits, req);
         // Dropping the span finishes it and hands it to the reporter.
         drop(span);
+    }
+}
+
+/// Takes the sampling decision away from an untrusted caller: its sampled
+/// and debug flags and its debug id are dropped, so the local sampler
+/// decides. What remains of its context is as `untrusted` says: kept as
+/// the parent (`child_of`), returned to be linked from a new trace
+/// (`follows_from`), or dropped (`ignore`).
+fn distrust(incoming: &mut Incoming, untrusted: UntrustedContext) -> Option<TraceContext> {
+    incoming.sampling = Sampling::Deferred;
+    incoming.debug_id = None;
+    if let Some(parent) = &mut incoming.parent {
+        parent.flags &= !(FLAG_SAMPLED | FLAG_DEBUG);
+    }
+    match untrusted {
+        UntrustedContext::ChildOf => None,
+        UntrustedContext::FollowsFrom => {
+            incoming.tracestate = None;
+            incoming.parent.take()
+        }
+        UntrustedContext::Ignore => {
+            incoming.tracestate = None;
+            incoming.parent = None;
+            None
+        }
     }
 }

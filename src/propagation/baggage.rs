@@ -1,8 +1,9 @@
 //! Baggage: `uberctx-<key>: <value>` headers (Jaeger's), bounded.
 //!
-//! A request's baggage holds at most [`MAX_BAGGAGE_ITEMS`] items and
-//! [`MAX_BAGGAGE_BYTES`] bytes (keys plus values), whether the items come
-//! from the caller's headers or from
+//! A request's baggage holds at most `max_baggage_items` items and
+//! `max_baggage_bytes` bytes (keys plus values; by default
+//! [`MAX_BAGGAGE_ITEMS`] and [`MAX_BAGGAGE_BYTES`], see
+//! [`Limits`]), whether the items come from the caller's headers or from
 //! [`ActiveSpan::set_baggage_item`](crate::ActiveSpan::set_baggage_item).
 //! An item that does not fit is dropped (an item already there keeps its
 //! value) and counted: the request span gets a `baggage.dropped` tag with
@@ -13,18 +14,27 @@
 
 use rocket::http::HeaderMap;
 
+use crate::limits::Limits;
+
 /// The prefix of the headers carrying baggage items (`uberctx-<key>: <value>`).
 pub const BAGGAGE_HEADER_PREFIX: &str = "uberctx-";
 
-/// The most baggage items a request carries.
+/// The most baggage items a request carries, by default
+/// ([`Limits::max_baggage_items`]).
 pub const MAX_BAGGAGE_ITEMS: usize = 64;
-/// The most bytes (keys plus values) of baggage a request carries.
+/// The most bytes (keys plus values) of baggage a request carries, by
+/// default ([`Limits::max_baggage_bytes`]).
 pub const MAX_BAGGAGE_BYTES: usize = 8 * 1024;
 
 /// Sets `key` (lower-cased) to `value` in `items` if the result stays within
-/// the bounds; returns whether it did. An empty key is refused. Replacing an
-/// item counts its new size instead of its old one.
-pub(crate) fn set(items: &mut Vec<(String, String)>, key: &str, value: &str) -> bool {
+/// the baggage `limits`; returns whether it did. An empty key is refused.
+/// Replacing an item counts its new size instead of its old one.
+pub(crate) fn set(
+    items: &mut Vec<(String, String)>,
+    key: &str,
+    value: &str,
+    limits: &Limits,
+) -> bool {
     if key.is_empty() {
         return false;
     }
@@ -35,7 +45,9 @@ pub(crate) fn set(items: &mut Vec<(String, String)>, key: &str, value: &str) -> 
         Some((k, v)) => (items.len(), bytes.saturating_sub(k.len() + v.len())),
         None => (items.len() + 1, bytes),
     };
-    if count > MAX_BAGGAGE_ITEMS || bytes + key.len() + value.len() > MAX_BAGGAGE_BYTES {
+    if count > limits.max_baggage_items
+        || bytes + key.len() + value.len() > limits.max_baggage_bytes
+    {
         return false;
     }
     match existing.and_then(|i| items.get_mut(i)) {
@@ -46,9 +58,9 @@ pub(crate) fn set(items: &mut Vec<(String, String)>, key: &str, value: &str) -> 
 }
 
 /// Reads the `uberctx-*` headers: the items kept and the number dropped
-/// (over the bounds, or with an empty key). A key sent twice keeps its last
-/// value that fits.
-pub(crate) fn extract(headers: &HeaderMap<'_>) -> (Vec<(String, String)>, usize) {
+/// (over the `limits`, or with an empty key). A key sent twice keeps its
+/// last value that fits.
+pub(crate) fn extract(headers: &HeaderMap<'_>, limits: &Limits) -> (Vec<(String, String)>, usize) {
     let mut items = Vec::new();
     let mut dropped = 0;
     for header in headers.iter() {
@@ -57,7 +69,7 @@ pub(crate) fn extract(headers: &HeaderMap<'_>) -> (Vec<(String, String)>, usize)
             continue;
         };
         let value = percent_encoding::percent_decode_str(header.value()).decode_utf8_lossy();
-        if !set(&mut items, key, &value) {
+        if !set(&mut items, key, &value, limits) {
             dropped += 1;
         }
     }
@@ -94,16 +106,18 @@ const BAGGAGE_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 mod tests {
     use super::*;
 
+    const DEFAULT: Limits = Limits::DEFAULT;
+
     #[test]
     fn set_is_bounded_by_count() {
         let mut items = Vec::new();
         for i in 0..MAX_BAGGAGE_ITEMS {
-            assert!(set(&mut items, &format!("k{i}"), "v"));
+            assert!(set(&mut items, &format!("k{i}"), "v", &DEFAULT));
         }
-        assert!(!set(&mut items, "one-more", "v"));
+        assert!(!set(&mut items, "one-more", "v", &DEFAULT));
         assert_eq!(items.len(), MAX_BAGGAGE_ITEMS);
         // Replacing an item does not add one.
-        assert!(set(&mut items, "K0", "new"));
+        assert!(set(&mut items, "K0", "new", &DEFAULT));
         assert_eq!(items.len(), MAX_BAGGAGE_ITEMS);
         assert_eq!(items[0], ("k0".into(), "new".into()));
     }
@@ -112,15 +126,15 @@ mod tests {
     fn set_is_bounded_by_size() {
         let mut items = Vec::new();
         let big = "x".repeat(MAX_BAGGAGE_BYTES - 1);
-        assert!(set(&mut items, "a", &big), "exactly the limit");
-        assert!(!set(&mut items, "b", ""), "one byte over");
+        assert!(set(&mut items, "a", &big, &DEFAULT), "exactly the limit");
+        assert!(!set(&mut items, "b", "", &DEFAULT), "one byte over");
         // A replacement counts its new size, not both.
-        assert!(set(&mut items, "a", &big));
-        assert!(!set(&mut items, "a", &format!("{big}y")));
+        assert!(set(&mut items, "a", &big, &DEFAULT));
+        assert!(!set(&mut items, "a", &format!("{big}y"), &DEFAULT));
         assert_eq!(items, vec![("a".into(), big.clone())], "old value kept");
-        assert!(set(&mut items, "a", "small"));
-        assert!(set(&mut items, "b", "fits now"));
-        assert!(!set(&mut items, "", "empty key"));
+        assert!(set(&mut items, "a", "small", &DEFAULT));
+        assert!(set(&mut items, "b", "fits now", &DEFAULT));
+        assert!(!set(&mut items, "", "empty key", &DEFAULT));
     }
 
     #[test]
@@ -130,7 +144,7 @@ mod tests {
         headers.add_raw("Uberctx-User", "alice%20smith");
         headers.add_raw("uberctx-", "empty key");
         headers.add_raw("other", "ignored");
-        let (items, dropped) = extract(&headers);
+        let (items, dropped) = extract(&headers, &DEFAULT);
         assert_eq!(items, vec![("user".into(), "alice smith".into())]);
         assert_eq!(dropped, 2);
 
@@ -138,9 +152,45 @@ mod tests {
         for i in 0..(MAX_BAGGAGE_ITEMS + 10) {
             many.add_raw(format!("uberctx-k{i}"), "v");
         }
-        let (items, dropped) = extract(&many);
+        let (items, dropped) = extract(&many, &DEFAULT);
         assert_eq!(items.len(), MAX_BAGGAGE_ITEMS);
         assert_eq!(dropped, 10);
+    }
+
+    #[test]
+    fn configured_limits_apply_at_their_boundaries() {
+        let limits = Limits {
+            max_baggage_items: 2,
+            max_baggage_bytes: 10,
+            ..DEFAULT
+        };
+        let mut items = Vec::new();
+        assert!(set(&mut items, "a", "1234", &limits), "5 bytes");
+        assert!(set(&mut items, "b", "1234", &limits), "10 bytes: the limit");
+        assert!(!set(&mut items, "c", "", &limits), "a third item");
+        assert!(!set(&mut items, "b", "12345", &limits), "11 bytes");
+        assert!(set(&mut items, "b", "123", &limits));
+
+        let mut headers = HeaderMap::new();
+        for (name, value) in [("uberctx-a", "1"), ("uberctx-b", "2"), ("uberctx-c", "3")] {
+            headers.add_raw(name, value);
+        }
+        let (items, dropped) = extract(&headers, &limits);
+        assert_eq!(items.len(), 2);
+        assert_eq!(dropped, 1);
+
+        // Zero: no baggage at all.
+        let none = Limits {
+            max_baggage_items: 0,
+            ..DEFAULT
+        };
+        assert_eq!(extract(&headers, &none), (Vec::new(), 3));
+        assert!(!set(&mut Vec::new(), "a", "1", &none));
+        let no_bytes = Limits {
+            max_baggage_bytes: 0,
+            ..DEFAULT
+        };
+        assert_eq!(extract(&headers, &no_bytes), (Vec::new(), 3));
     }
 
     #[test]

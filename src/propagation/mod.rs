@@ -48,6 +48,8 @@ use rocket::http::HeaderMap;
 use rocket::serde::{Deserialize, Serialize};
 use rustracing_jaeger::span::{SpanContext, SpanContextState, SpanContextStateBuilder, TraceId};
 
+use crate::limits::Limits;
+
 pub mod b3;
 pub mod baggage;
 pub mod jaeger;
@@ -415,6 +417,17 @@ pub fn extract_with(
     headers: &HeaderMap<'_>,
     formats: &[Format],
 ) -> (Incoming, Result<(), Malformed>) {
+    extract_bounded(headers, formats, &Limits::DEFAULT)
+}
+
+/// As [`extract_with`], with the baggage bounded by `limits`
+/// ([`Limits::max_baggage_items`], [`Limits::max_baggage_bytes`]) instead
+/// of the defaults.
+pub fn extract_bounded(
+    headers: &HeaderMap<'_>,
+    formats: &[Format],
+    limits: &Limits,
+) -> (Incoming, Result<(), Malformed>) {
     let mut incoming = Incoming::default();
     // Most requests carry no trace headers (an entry service's callers are
     // browsers and load balancers): one pass over the names instead of a
@@ -445,7 +458,7 @@ pub fn extract_with(
     }
     if formats.contains(&Format::Jaeger) {
         incoming.debug_id = jaeger::extract_debug_id(headers);
-        (incoming.baggage, incoming.baggage_dropped) = baggage::extract(headers);
+        (incoming.baggage, incoming.baggage_dropped) = baggage::extract(headers, limits);
     }
     if formats.contains(&Format::W3c) {
         if let Some(parent) = &incoming.parent {

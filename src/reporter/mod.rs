@@ -64,6 +64,7 @@ mod sender;
 mod stats;
 mod thrift;
 
+use crate::limits::{DEFAULT_MAX_LOGS_PER_SPAN, DEFAULT_MAX_TAG_VALUE_LENGTH};
 use crate::redact::{redact_credentials, without_credentials};
 pub(crate) use collector::parse_endpoint;
 pub use collector::CollectorAuth;
@@ -82,7 +83,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
-use thrift::{Batch, Wire};
+use thrift::{Batch, Trim, Wire};
 
 /// Default UDP port of the Jaeger agent (`jaeger.thrift` over compact Thrift).
 pub const DEFAULT_AGENT_PORT: u16 = 6831;
@@ -142,12 +143,24 @@ pub struct ReporterConfig {
     /// Extra Jaeger process tags (`key`, `value`), added to `jaeger.version`,
     /// `hostname` and `ip`.
     pub process_tags: Vec<(String, String)>,
+    /// Longest string tag value, log field value or operation name sent, in
+    /// bytes; a longer one is cut (on a character boundary) and ends with
+    /// `...[truncated]`
+    /// ([`DEFAULT_MAX_TAG_VALUE_LENGTH`](crate::limits::DEFAULT_MAX_TAG_VALUE_LENGTH)
+    /// by default; at least 1). See [`crate::limits`].
+    pub max_tag_value_length: usize,
+    /// Most logs sent per span; the rest are left out and counted in a
+    /// `rocket_opentracing.dropped_logs` tag
+    /// ([`DEFAULT_MAX_LOGS_PER_SPAN`](crate::limits::DEFAULT_MAX_LOGS_PER_SPAN)
+    /// by default).
+    pub max_logs_per_span: usize,
 }
 
 impl ReporterConfig {
     /// A configuration for `service_name` with the default settings: agent
     /// at `127.0.0.1:6831`, no collector, a queue of 10,000 spans, a flush
-    /// interval of 1 s, span logging off and no extra process tags.
+    /// interval of 1 s, span logging off, no extra process tags, and the
+    /// default [limits](crate::limits) on tag values and logs.
     pub fn new(service_name: impl Into<String>) -> Self {
         ReporterConfig {
             service_name: service_name.into(),
@@ -159,6 +172,8 @@ impl ReporterConfig {
             flush_interval: DEFAULT_FLUSH_INTERVAL,
             log_spans: false,
             process_tags: Vec::new(),
+            max_tag_value_length: DEFAULT_MAX_TAG_VALUE_LENGTH,
+            max_logs_per_span: DEFAULT_MAX_LOGS_PER_SPAN,
         }
     }
 }
@@ -178,6 +193,8 @@ impl fmt::Debug for ReporterConfig {
             .field("flush_interval", &self.flush_interval)
             .field("log_spans", &self.log_spans)
             .field("process_tags", &self.process_tags)
+            .field("max_tag_value_length", &self.max_tag_value_length)
+            .field("max_logs_per_span", &self.max_logs_per_span)
             .finish()
     }
 }
@@ -241,7 +258,8 @@ impl Reporter {
         } = destination(&config)?;
         let tags = process::process_tags(resolved, &config.process_tags);
         let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let batch = Batch::new(wire, &config.service_name, &tags, max_len);
+        let limits = Trim::limits(config.max_tag_value_length, config.max_logs_per_span);
+        let batch = Batch::new(wire, &config.service_name, &tags, max_len).with_limits(limits);
         if batch.prefix_len() > max_len / 2 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

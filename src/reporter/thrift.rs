@@ -472,13 +472,19 @@ fn write_span_ref<P: Protocol>(buf: &mut Vec<u8>, reference: &SpanReference) {
     w.end();
 }
 
-/// Appends a jaeger.thrift `Log` struct (fields become string tags).
-fn write_log<P: Protocol>(buf: &mut Vec<u8>, log: &rustracing::log::Log) {
+/// Appends a jaeger.thrift `Log` struct (fields become string tags, their
+/// values cut to `max_str_len` bytes if given).
+fn write_log<P: Protocol>(
+    buf: &mut Vec<u8>,
+    log: &rustracing::log::Log,
+    max_str_len: Option<usize>,
+) {
     let mut w = StructWriter::<P>::new(buf);
     w.i64(1, micros_between(UNIX_EPOCH, log.time()));
     w.list(2, log.fields().len(), P::STRUCT);
     for field in log.fields() {
-        write_tag::<P>(w.buf(), field.name(), TagRef::Str(field.value()), None);
+        let value = TagRef::Str(field.value());
+        write_tag::<P>(w.buf(), field.name(), value, max_str_len);
     }
     w.end();
 }
@@ -515,39 +521,62 @@ fn is_reported(reference: &&SpanReference) -> bool {
 }
 
 /// The parent span id reported for `span`: the span id of its first
-/// (sampled) reference, 0 for a root span.
+/// (sampled) reference in the same trace, 0 for a root span. (A reference
+/// to another trace is a link, not a parent: Jaeger would turn a parent id
+/// into a child-of reference within the span's own trace.)
 pub(crate) fn parent_span_id(span: &FinishedSpan) -> u64 {
+    let trace_id = span.context().state().trace_id();
     span.references()
         .iter()
-        .find(is_reported)
+        .filter(is_reported)
+        .find(|r| r.span().trace_id() == trace_id)
         .map_or(0, |r| r.span().span_id())
 }
 
-/// How much of a span to leave out so that it fits in a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How much of a span to leave out: the configured [limits](crate::limits),
+/// and more so that an oversized span fits in a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Trim {
-    /// Leave out all logs (and add a [`DROPPED_LOGS_TAG`] tag instead).
-    pub(crate) drop_logs: bool,
-    /// Cut string tag values (and the operation name) to this many bytes.
+    /// Most logs encoded; the others are counted in a [`DROPPED_LOGS_TAG`]
+    /// tag.
+    pub(crate) max_logs: usize,
+    /// Cut string values (tags, log fields, the operation name) to this
+    /// many bytes.
     pub(crate) max_str_len: Option<usize>,
 }
 
 impl Trim {
     /// Encode the span as it is.
     pub(crate) const NONE: Trim = Trim {
-        drop_logs: false,
+        max_logs: usize::MAX,
         max_str_len: None,
     };
-    /// Leave out the logs.
-    pub(crate) const DROP_LOGS: Trim = Trim {
-        drop_logs: true,
-        max_str_len: None,
-    };
-    /// Leave out the logs and cut long strings.
-    pub(crate) const DROP_LOGS_AND_TRUNCATE: Trim = Trim {
-        drop_logs: true,
-        max_str_len: Some(TRIMMED_STRING_LEN),
-    };
+
+    /// The configured limits: string values of at most `max_str_len` bytes
+    /// (at least 1), at most `max_logs` logs.
+    pub(crate) fn limits(max_str_len: usize, max_logs: usize) -> Trim {
+        Trim {
+            max_logs,
+            max_str_len: Some(max_str_len.max(1)),
+        }
+    }
+
+    /// These limits, and no logs.
+    fn without_logs(self) -> Trim {
+        Trim {
+            max_logs: 0,
+            ..self
+        }
+    }
+
+    /// No logs, and strings cut to [`TRIMMED_STRING_LEN`] bytes (or less).
+    fn truncated(self) -> Trim {
+        let max = self.max_str_len.map_or(TRIMMED_STRING_LEN, |max| max.min(TRIMMED_STRING_LEN));
+        Trim {
+            max_logs: 0,
+            max_str_len: Some(max),
+        }
+    }
 }
 
 /// Encodes `span` as a jaeger.thrift `Span` struct in protocol `P` into
@@ -557,7 +586,9 @@ fn encode_span<P: Protocol>(buf: &mut Vec<u8>, span: &FinishedSpan, trim: Trim) 
     let state = span.context().state();
     let trace_id = state.trace_id();
     let ref_count = span.references().iter().filter(is_reported).count();
-    let dropped_logs = if trim.drop_logs { span.logs().len() } else { 0 };
+    let logs = span.logs();
+    let kept_logs = &logs[..logs.len().min(trim.max_logs)];
+    let dropped_logs = logs.len() - kept_logs.len();
     let tag_count =
         span.tags().len() + usize::from(state.debug_id().is_some()) + usize::from(dropped_logs > 0);
 
@@ -594,10 +625,10 @@ fn encode_span<P: Protocol>(buf: &mut Vec<u8>, span: &FinishedSpan, trim: Trim) 
             write_tag::<P>(w.buf(), DROPPED_LOGS_TAG, TagRef::Long(count), None);
         }
     }
-    if !trim.drop_logs && !span.logs().is_empty() {
-        w.list(11, span.logs().len(), P::STRUCT);
-        for log in span.logs() {
-            write_log::<P>(w.buf(), log);
+    if !kept_logs.is_empty() {
+        w.list(11, kept_logs.len(), P::STRUCT);
+        for log in kept_logs {
+            write_log::<P>(w.buf(), log, trim.max_str_len);
         }
     }
     w.end();
@@ -614,21 +645,26 @@ pub(crate) enum Fit {
     TooLarge,
 }
 
-/// Encodes `span` in protocol `P` into `buf` using at most `max_len` bytes,
-/// trimming it if needed: first its logs are dropped, then long strings are
-/// truncated.
-fn encode_span_within<P: Protocol>(buf: &mut Vec<u8>, span: &FinishedSpan, max_len: usize) -> Fit {
-    encode_span::<P>(buf, span, Trim::NONE);
+/// Encodes `span` in protocol `P` into `buf` within `limits`, using at
+/// most `max_len` bytes, trimming it if needed: first its logs are dropped,
+/// then long strings are truncated.
+fn encode_span_within<P: Protocol>(
+    buf: &mut Vec<u8>,
+    span: &FinishedSpan,
+    max_len: usize,
+    limits: Trim,
+) -> Fit {
+    encode_span::<P>(buf, span, limits);
     if buf.len() <= max_len {
         return Fit::Whole;
     }
-    if !span.logs().is_empty() {
-        encode_span::<P>(buf, span, Trim::DROP_LOGS);
+    if limits.max_logs > 0 && !span.logs().is_empty() {
+        encode_span::<P>(buf, span, limits.without_logs());
         if buf.len() <= max_len {
             return Fit::Trimmed;
         }
     }
-    encode_span::<P>(buf, span, Trim::DROP_LOGS_AND_TRUNCATE);
+    encode_span::<P>(buf, span, limits.truncated());
     if buf.len() <= max_len {
         return Fit::Trimmed;
     }
@@ -710,12 +746,15 @@ pub(crate) struct Batch {
     buf: Vec<u8>,
     spans: usize,
     max_len: usize,
+    /// The limits every span is encoded within.
+    limits: Trim,
 }
 
 impl Batch {
     /// Makes an empty batch of at most `max_len` bytes for `wire`, and
     /// precomputes its prefix (the process with `service_name` and
-    /// `process_tags`).
+    /// `process_tags`). Spans are encoded as they are: see
+    /// [`Batch::with_limits`].
     pub(crate) fn new(
         wire: Wire,
         service_name: &str,
@@ -732,7 +771,14 @@ impl Batch {
             buf,
             spans: 0,
             max_len,
+            limits: Trim::NONE,
         }
+    }
+
+    /// This batch, encoding every span within `limits`.
+    pub(crate) fn with_limits(mut self, limits: Trim) -> Batch {
+        self.limits = limits;
+        self
     }
 
     /// Size of the encoded prefix: the message header (agent only), the
@@ -767,8 +813,8 @@ impl Batch {
     pub(crate) fn encode(&self, buf: &mut Vec<u8>, span: &FinishedSpan) -> Fit {
         let max_len = self.max_span_len();
         match self.wire {
-            Wire::Agent => encode_span_within::<Compact>(buf, span, max_len),
-            Wire::Collector => encode_span_within::<Binary>(buf, span, max_len),
+            Wire::Agent => encode_span_within::<Compact>(buf, span, max_len, self.limits),
+            Wire::Collector => encode_span_within::<Binary>(buf, span, max_len, self.limits),
         }
     }
 
@@ -1003,8 +1049,8 @@ pub(crate) mod tests {
     /// `encode_span_within` in the protocol of `wire`.
     fn encode_within(wire: Wire, buf: &mut Vec<u8>, span: &FinishedSpan, max_len: usize) -> Fit {
         match wire {
-            Wire::Agent => encode_span_within::<Compact>(buf, span, max_len),
-            Wire::Collector => encode_span_within::<Binary>(buf, span, max_len),
+            Wire::Agent => encode_span_within::<Compact>(buf, span, max_len, Trim::NONE),
+            Wire::Collector => encode_span_within::<Binary>(buf, span, max_len, Trim::NONE),
         }
     }
 
