@@ -905,7 +905,11 @@ pub(crate) mod tests {
     /// A span using every feature: 128-bit trace id, tags of each type,
     /// logs, child-of and follows-from references, a debug id.
     fn full_span() -> FinishedSpan {
-        let parent = SpanContext::new(state(0xAAAA, 0xBBBB, 0x1111), Vec::new());
+        // The parent is in the span's trace; the cause, in another one.
+        let parent = SpanContext::new(
+            state(0x8000_0000_0000_0001, u64::MAX, 0x1111),
+            Vec::new(),
+        );
         let cause = SpanContext::new(state(0xCCCC, 0xDDDD, 0x2222), Vec::new());
         let own = SpanContextStateBuilder::new()
             .trace_id(TraceId {
@@ -972,7 +976,7 @@ pub(crate) mod tests {
             Field::new(
                 6,
                 List::from(vec![
-                    span_ref(REF_CHILD_OF, 0xAAAA, 0xBBBB, 0x1111),
+                    span_ref(REF_CHILD_OF, 0x8000_0000_0000_0001u64 as i64, -1, 0x1111),
                     span_ref(REF_FOLLOWS_FROM, 0xCCCC, 0xDDDD, 0x2222),
                 ]),
             ),
@@ -1843,6 +1847,86 @@ pub(crate) mod tests {
                 encode_within(wire, &mut buf, &span, whole.len() - 1),
                 Fit::TooLarge
             );
+        }
+    }
+
+    #[test]
+    fn limits_cut_values_and_count_logs_at_their_boundaries() {
+        let logged = |logs: usize| {
+            finish(|tracer| {
+                let mut span = tracer
+                    .span("operation") // 9 bytes: cut
+                    .tag(Tag::new("exact", "12345678"))
+                    .tag(Tag::new("over", "123456789"))
+                    // 'é' is two bytes: cut on a char boundary, at 8 bytes.
+                    .tag(Tag::new("wide", "ééééé"))
+                    .tag(Tag::new("number", 1_234_567_890_123i64))
+                    .start();
+                for _ in 0..logs {
+                    span.log(|log| {
+                        log.field(("message", "abcdefghij"));
+                    });
+                }
+                span
+            })
+        };
+        let cut = |kept: &str| format!("{kept}{TRUNCATION_MARKER}");
+        for wire in WIRES {
+            let batch = Batch::new(wire, "svc", &[], 60_000).with_limits(Trim::limits(8, 2));
+            let mut buf = Vec::new();
+
+            // Exactly the most logs: all kept, no count.
+            assert_eq!(batch.encode(&mut buf, &logged(2)), Fit::Whole, "{wire:?}");
+            let encoded = decode_span(wire, &buf);
+            assert_eq!(field(&encoded, 5), &Data::from(cut("operatio")));
+            let tags = structs(field(&encoded, 10));
+            assert_eq!(tags.len(), 4, "no dropped-logs tag: {tags:?}");
+            // (rustracing sorts tags by name)
+            assert_eq!(tags[0], string_tag("exact", "12345678"));
+            assert_eq!(field(&tags[1], 6), &Data::I64(1_234_567_890_123));
+            assert_eq!(tags[2], string_tag("over", &cut("12345678")));
+            assert_eq!(tags[3], string_tag("wide", &cut("éééé")));
+            let logs = structs(field(&encoded, 11));
+            assert_eq!(logs.len(), 2);
+            let fields = structs(field(&logs[0], 2));
+            assert_eq!(fields[0], string_tag("message", &cut("abcdefgh")));
+
+            // One log more: left out and counted.
+            assert_eq!(batch.encode(&mut buf, &logged(3)), Fit::Whole, "{wire:?}");
+            let encoded = decode_span(wire, &buf);
+            assert_eq!(structs(field(&encoded, 11)).len(), 2);
+            let tags = structs(field(&encoded, 10));
+            assert_eq!(field(&tags[4], 1), &Data::from(DROPPED_LOGS_TAG));
+            assert_eq!(field(&tags[4], 6), &Data::I64(1));
+
+            // No logs at all.
+            let silent = Batch::new(wire, "svc", &[], 60_000).with_limits(Trim::limits(8, 0));
+            assert_eq!(silent.encode(&mut buf, &logged(1)), Fit::Whole);
+            let encoded = decode_span(wire, &buf);
+            assert!(encoded.fields().iter().all(|f| f.id() != 11), "logs kept");
+        }
+    }
+
+    #[test]
+    fn a_reference_to_another_trace_is_a_link_not_a_parent() {
+        let other_trace = SpanContext::new(state(0, 0xBBBB, 0x1111), Vec::new());
+        let own = state(0, 0xAAAA, 0x2222);
+        let span = finish(|tracer| {
+            tracer
+                .span("linked")
+                .follows_from(&other_trace)
+                .start_with_state(own)
+        });
+        assert_eq!(parent_span_id(&span), 0);
+        for wire in WIRES {
+            let bytes = encode_batch(wire, "svc", &[], std::slice::from_ref(&span));
+            let encoded = &decode_batch(wire, &bytes).1[0];
+            assert_eq!(field(encoded, 4), &Data::I64(0), "no parent");
+            let refs = structs(field(encoded, 6));
+            assert_eq!(refs.len(), 1);
+            assert_eq!(field(&refs[0], 1), &Data::I32(REF_FOLLOWS_FROM));
+            assert_eq!(field(&refs[0], 2), &Data::I64(0xBBBB));
+            assert_eq!(field(&refs[0], 4), &Data::I64(0x1111));
         }
     }
 }
