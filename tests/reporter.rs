@@ -5,6 +5,7 @@ mod common;
 
 use common::agent::*;
 use common::reporting::{assert_accounted, spawn, without_timer};
+use rocket_opentracing::limits::{DEFAULT_MAX_LOGS_PER_SPAN, DEFAULT_MAX_TAG_VALUE_LENGTH};
 use rocket_opentracing::reporter::{ReporterConfig, ReporterStats, MAX_DATAGRAM_SIZE};
 use rustracing::sampler::AllSampler;
 use rustracing::tag::Tag;
@@ -162,9 +163,59 @@ fn check_burst(spans: usize, batches: &[Batch], stats: ReporterStats) {
 }
 
 #[test]
-fn oversized_spans_are_trimmed_or_dropped() {
+fn spans_are_sent_within_the_limits() {
     let agent = Agent::bind();
     let (reporter, tracer) = spawn(config(agent.port()));
+
+    let huge_value = "x".repeat(100 * 1024);
+    {
+        let mut span = tracer
+            .span("chatty")
+            .tag(Tag::new("payload", huge_value.clone()))
+            .tag(Tag::new("exact", "y".repeat(DEFAULT_MAX_TAG_VALUE_LENGTH)))
+            .start();
+        for i in 0..1_000 {
+            span.log(|log| {
+                log.field(("message", format!("log {i}")));
+            });
+        }
+    }
+    assert!(reporter.flush(FLUSH_TIMEOUT));
+
+    let batches = agent.receive(1, RECEIVE_TIMEOUT);
+    let spans = all_spans(&batches);
+    let chatty = spans[0];
+    let payload = as_string(field(span_tag(chatty, "payload"), 3));
+    assert_eq!(
+        payload,
+        format!("{}...[truncated]", &huge_value[..DEFAULT_MAX_TAG_VALUE_LENGTH])
+    );
+    let exact = as_string(field(span_tag(chatty, "exact"), 3));
+    assert_eq!(exact.len(), DEFAULT_MAX_TAG_VALUE_LENGTH, "not cut");
+    let Data::List(logs) = field(chatty, 11) else {
+        panic!("no logs")
+    };
+    assert_eq!(logs.len(), DEFAULT_MAX_LOGS_PER_SPAN);
+    assert_eq!(
+        field(span_tag(chatty, "rocket_opentracing.dropped_logs"), 6),
+        &Data::I64(1_000 - DEFAULT_MAX_LOGS_PER_SPAN as i64)
+    );
+
+    // Within the limits, nothing was trimmed to fit a datagram.
+    let stats = reporter.stats();
+    assert_eq!(stats.reported, 1);
+    assert_eq!(stats.trimmed, 0);
+    assert_accounted(stats, 1);
+}
+
+#[test]
+fn oversized_spans_are_trimmed_or_dropped() {
+    let agent = Agent::bind();
+    // No limits: only the datagram's size bounds a span.
+    let mut config = config(agent.port());
+    config.max_tag_value_length = usize::MAX;
+    config.max_logs_per_span = usize::MAX;
+    let (reporter, tracer) = spawn(config);
 
     let huge_value = "x".repeat(100 * 1024);
     {
