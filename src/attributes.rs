@@ -217,7 +217,7 @@ pub(crate) fn record_route(attributes: &[Attribute], span: &mut Span, req: &Requ
 /// [`DROPPED_HEADERS_TAG`] tag.
 fn all_headers(attributes: &[Attribute], max: usize, span: &mut Span, req: &Request<'_>) {
     let mut recorded = 0;
-    let mut dropped = 0;
+    let mut dropped: i64 = 0;
     for header in req.headers().iter() {
         let name = header.name().as_str();
         let named = attributes.iter().any(
@@ -238,7 +238,7 @@ fn all_headers(attributes: &[Attribute], max: usize, span: &mut Span, req: &Requ
         set(span, tag, header.value().to_owned());
     }
     if dropped > 0 {
-        set(span, DROPPED_HEADERS_TAG, i64::try_from(dropped).unwrap_or(i64::MAX));
+        set(span, DROPPED_HEADERS_TAG, dropped);
     }
 }
 

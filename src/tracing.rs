@@ -16,9 +16,11 @@ use rustracing_jaeger::{Span, Tracer};
 use crate::attributes::{self, Attribute};
 use crate::callback::{self, StartSpanCallback};
 use crate::config::{Config, ConfigError};
-use crate::naming::{OperationName, RouteNames};
 use crate::limits::Limits;
-use crate::propagation::{self, Format, Incoming, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED};
+use crate::naming::{OperationName, RouteNames};
+use crate::propagation::{
+    self, Format, Incoming, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED,
+};
 use crate::reporter::Reporter;
 use crate::request_span::{BaggageDropped, InFlight, RequestSpan, Slot};
 use crate::skip::SkipPaths;

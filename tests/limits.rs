@@ -142,7 +142,11 @@ async fn traced_headers_are_bounded_as_configured() {
     get(&client, "/logs/0", &headers(4)).await;
     let span = only_span(&rx);
     assert_eq!(recorded(&span), 3, "{:?}", tags(&span));
-    assert_eq!(tag(&span, "http.header.x-h3"), None, "the last one is left out");
+    assert_eq!(
+        tag(&span, "http.header.x-h3"),
+        None,
+        "the last one is left out"
+    );
     assert_eq!(tag(&span, DROPPED_HEADERS_TAG), Some(TagValue::Integer(1)));
 
     // A hostile client sending many: still 3.
@@ -201,9 +205,15 @@ async fn the_configured_reporter_sends_values_and_logs_within_the_limits() {
             .iter()
             .any(|tag| as_string(field(tag, 1)) == key)
     };
-    assert!(!has_tag(by_url("/logs/2"), "rocket_opentracing.dropped_logs"));
+    assert!(!has_tag(
+        by_url("/logs/2"),
+        "rocket_opentracing.dropped_logs"
+    ));
     assert_eq!(
-        field(span_tag(by_url("/logs/3"), "rocket_opentracing.dropped_logs"), 6),
+        field(
+            span_tag(by_url("/logs/3"), "rocket_opentracing.dropped_logs"),
+            6
+        ),
         &Data::I64(1)
     );
 }
@@ -218,7 +228,9 @@ async fn a_zero_tag_value_length_refuses_ignition_naming_the_key() {
     let figment = Figment::from(Toml::string(&section(0)));
     let error = Config::from_figment_and_env(&figment, |_| None).unwrap_err();
     assert!(
-        error.to_string().contains("opentracing.max_tag_value_length"),
+        error
+            .to_string()
+            .contains("opentracing.max_tag_value_length"),
         "{error}"
     );
     let figment = Figment::from(Toml::string(&section(1)));

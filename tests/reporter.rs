@@ -188,7 +188,10 @@ fn spans_are_sent_within_the_limits() {
     let payload = as_string(field(span_tag(chatty, "payload"), 3));
     assert_eq!(
         payload,
-        format!("{}...[truncated]", &huge_value[..DEFAULT_MAX_TAG_VALUE_LENGTH])
+        format!(
+            "{}...[truncated]",
+            &huge_value[..DEFAULT_MAX_TAG_VALUE_LENGTH]
+        )
     );
     let exact = as_string(field(span_tag(chatty, "exact"), 3));
     assert_eq!(exact.len(), DEFAULT_MAX_TAG_VALUE_LENGTH, "not cut");

@@ -571,7 +571,9 @@ impl Trim {
 
     /// No logs, and strings cut to [`TRIMMED_STRING_LEN`] bytes (or less).
     fn truncated(self) -> Trim {
-        let max = self.max_str_len.map_or(TRIMMED_STRING_LEN, |max| max.min(TRIMMED_STRING_LEN));
+        let max = self
+            .max_str_len
+            .map_or(TRIMMED_STRING_LEN, |max| max.min(TRIMMED_STRING_LEN));
         Trim {
             max_logs: 0,
             max_str_len: Some(max),
@@ -906,10 +908,7 @@ pub(crate) mod tests {
     /// logs, child-of and follows-from references, a debug id.
     fn full_span() -> FinishedSpan {
         // The parent is in the span's trace; the cause, in another one.
-        let parent = SpanContext::new(
-            state(0x8000_0000_0000_0001, u64::MAX, 0x1111),
-            Vec::new(),
-        );
+        let parent = SpanContext::new(state(0x8000_0000_0000_0001, u64::MAX, 0x1111), Vec::new());
         let cause = SpanContext::new(state(0xCCCC, 0xDDDD, 0x2222), Vec::new());
         let own = SpanContextStateBuilder::new()
             .trace_id(TraceId {
