@@ -79,10 +79,16 @@
 //!   "not sampled", in any format, gets no reported span here, but its
 //!   decision still propagates; a caller that says "sampled" is sampled
 //!   whatever the local sampler, which only decides for new root traces and
-//!   for B3 callers that defer (Jaeger's semantics).
-//! - **Baggage**: bounded to 64 items and 8 KiB per request, incoming and
-//!   set by the application alike; dropped items are counted in a
-//!   `baggage.dropped` tag.
+//!   for B3 callers that defer (Jaeger's semantics). A service facing the
+//!   public internet sets `trust_incoming_sampling = false`: the local
+//!   sampler then decides every request, and the caller's span is linked
+//!   (see [`trust`]).
+//! - **Baggage**: bounded by default to 64 items and 8 KiB per request,
+//!   incoming and set by the application alike; dropped items are counted in
+//!   a `baggage.dropped` tag.
+//! - **Limits** ([`limits`]): tag values are cut at 4 KiB and marked, a span
+//!   reports at most 128 logs, the `headers` attribute records at most 32
+//!   headers; each limit is configurable and what is left out is counted.
 //!
 //! # Modes
 //!

@@ -146,12 +146,12 @@ pub struct ReporterConfig {
     /// Longest string tag value, log field value or operation name sent, in
     /// bytes; a longer one is cut (on a character boundary) and ends with
     /// `...[truncated]`
-    /// ([`DEFAULT_MAX_TAG_VALUE_LENGTH`](crate::limits::DEFAULT_MAX_TAG_VALUE_LENGTH)
+    /// ([`DEFAULT_MAX_TAG_VALUE_LENGTH`]
     /// by default; at least 1). See [`crate::limits`].
     pub max_tag_value_length: usize,
     /// Most logs sent per span; the rest are left out and counted in a
     /// `rocket_opentracing.dropped_logs` tag
-    /// ([`DEFAULT_MAX_LOGS_PER_SPAN`](crate::limits::DEFAULT_MAX_LOGS_PER_SPAN)
+    /// ([`DEFAULT_MAX_LOGS_PER_SPAN`]
     /// by default).
     pub max_logs_per_span: usize,
 }
