@@ -34,8 +34,8 @@ use crate::Mode;
 ///
 /// The section applies to [`OpenTracingFairing::from_config`] and, except
 /// for the keys that build the tracer and reporter (service name, agent,
-/// process tags, queue, flush interval, mode), to a fairing given its own
-/// tracer too. With a tracer of your own, the sampler keys replace its
+/// process tags, queue, flush interval, mode, tag value length, logs per
+/// span), to a fairing given its own tracer too. With a tracer of your own, the sampler keys replace its
 /// sampler only when set.
 ///
 /// [`OpenTracingFairing::from_config`]: crate::OpenTracingFairing::from_config
