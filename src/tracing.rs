@@ -21,6 +21,7 @@ use crate::propagation::{
     self, Format, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED, MAX_BAGGAGE_BYTES,
     MAX_BAGGAGE_ITEMS,
 };
+use crate::redact::QueryPolicy;
 use crate::reporter::Reporter;
 use crate::request_span::{BaggageDropped, InFlight, RequestSpan, Slot};
 use crate::skip::SkipPaths;
@@ -63,6 +64,8 @@ pub(crate) struct Tracing {
     pub(crate) skip: SkipPaths,
     /// Request attributes recorded as tags.
     attributes: Vec<Attribute>,
+    /// What recorded URLs keep of their query string (client spans too).
+    pub(crate) query: QueryPolicy,
     /// The user's tracer: its sampler decides for new root traces.
     tracer: Tracer,
     /// The same span channel with a sampler that always samples: used when
@@ -105,6 +108,7 @@ impl Tracing {
             disabled: false,
             skip: SkipPaths::default(),
             attributes: Vec::new(),
+            query: QueryPolicy::Keep,
             tracer,
             forced,
             naming,
@@ -123,6 +127,7 @@ impl Tracing {
         self.disabled = config.disabled;
         self.skip = config.skip_paths()?;
         self.attributes = config.attributes()?;
+        self.query = config.query_policy();
         // Interned: set on every traced response without allocating a name.
         self.trace_id_header = config
             .trace_id_header()
@@ -216,8 +221,8 @@ impl Tracing {
             }
         };
         if span.is_sampled() {
-            tags::record_request(&mut span, req);
-            attributes::record_request(&self.attributes, &mut span, req);
+            tags::record_request(&mut span, req, &self.query);
+            attributes::record_request(&self.attributes, &self.query, &mut span, req);
             if let Some(callback) = &self.on_start {
                 callback::run(callback, &mut span, req);
             }
