@@ -231,8 +231,11 @@ fn all_headers(attributes: &[Attribute], span: &mut Span, req: &Request<'_>) {
         let sensitive = SENSITIVE_HEADERS
             .iter()
             .any(|s| s.eq_ignore_ascii_case(name));
+        if named || sensitive {
+            continue;
+        }
         let value = recordable(name, header.value());
-        if !named && !sensitive && !value.is_empty() {
+        if !value.is_empty() {
             let tag = format!("http.header.{}", name.to_ascii_lowercase());
             set(span, tag, value.into_owned());
         }
