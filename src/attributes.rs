@@ -4,10 +4,10 @@
 //! | attribute | tag | value |
 //! | --- | --- | --- |
 //! | `method` | `http.method` | request method |
-//! | `uri` | `http.uri` | path and query as received |
+//! | `uri` | `http.uri` | path and query as received (query: see below) |
 //! | `path` | `http.path` | path |
-//! | `query` | `http.query` | query string |
-//! | `host` | `http.host` | `Host` header |
+//! | `query` | `http.query` | query string (see below) |
+//! | `host` | `http.host` | `Host` header, without any `user:password@` |
 //! | `scheme` | `http.scheme` | `https` when Rocket serves TLS, else `http` |
 //! | `remote_address` | `peer.address` | client `ip:port` as connected |
 //! | `client_ip` | `http.client_ip` | client IP, honouring Rocket's `ip_header` |
@@ -20,8 +20,14 @@
 //! | `headers` | `http.header.<name>` | every request header but the sensitive ones |
 //!
 //! Absent or empty values are not tagged. `Authorization`, `Cookie`,
-//! `Proxy-Authorization` and `Set-Cookie` are recorded only when named
-//! explicitly (`header.Authorization`), never through `headers`.
+//! `Proxy-Authorization` and `Set-Cookie` (in any casing) are recorded only
+//! when named explicitly (`header.Authorization`), never through `headers`.
+//!
+//! With `strip_query`, `uri` is the path alone and `query` is not recorded;
+//! with `redact_query_params`, the values of those parameters read
+//! `REDACTED` in both. A `user:password@` is never recorded: not from the
+//! `Host` header (`host`, `header.Host`, `headers`), nor from the URL in a
+//! `Referer` header.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -33,6 +39,7 @@ use rustracing_jaeger::Span;
 
 use crate::limits::{Limits, DROPPED_HEADERS_TAG};
 use crate::naming::intern;
+use crate::redact::{host_without_userinfo, strip_userinfo, QueryPolicy};
 
 /// The attribute names accepted, for error messages.
 pub const ACCEPTED: &str = "method, uri, path, query, host, scheme, remote_address, client_ip, \
@@ -144,22 +151,28 @@ pub fn parse_all(names: &[String]) -> Result<Vec<Attribute>, UnknownAttribute> {
     names.iter().map(|name| name.parse()).collect()
 }
 
-/// Tags the attributes known when the request arrives; the `headers`
-/// attribute records at most `limits.max_traced_headers` headers.
+/// Tags the attributes known when the request arrives; `query` says what
+/// `uri` and `query` keep of the query string, and the `headers` attribute
+/// records at most `limits.max_traced_headers` headers.
 pub(crate) fn record_request(
     attributes: &[Attribute],
+    query: &QueryPolicy,
     limits: &Limits,
     span: &mut Span,
     req: &Request<'_>,
 ) {
+    let uri = req.uri();
     for attribute in attributes {
         match attribute {
             Attribute::Method => set(span, "http.method", req.method().as_str()),
-            Attribute::Uri => set_string(span, "http.uri", req.uri().to_string()),
-            Attribute::Path => set_string(span, "http.path", req.uri().path().to_string()),
+            Attribute::Uri => {
+                let target = query.target(uri.path().as_str(), uri.query().map(|q| q.as_str()));
+                set_string(span, "http.uri", target);
+            }
+            Attribute::Path => set_string(span, "http.path", uri.path().to_string()),
             Attribute::Query => {
-                if let Some(query) = req.uri().query() {
-                    set_string(span, "http.query", query.to_string());
+                if let Some(kept) = uri.query().and_then(|q| query.query(q.as_str())) {
+                    set_string(span, "http.query", kept.into_owned());
                 }
             }
             Attribute::Host => match req.host() {
@@ -226,7 +239,11 @@ fn all_headers(attributes: &[Attribute], max: usize, span: &mut Span, req: &Requ
         let sensitive = SENSITIVE_HEADERS
             .iter()
             .any(|s| s.eq_ignore_ascii_case(name));
-        if named || sensitive || header.value().is_empty() {
+        if named || sensitive {
+            continue;
+        }
+        let value = recordable(name, header.value());
+        if value.is_empty() {
             continue;
         }
         if recorded == max {
@@ -235,7 +252,7 @@ fn all_headers(attributes: &[Attribute], max: usize, span: &mut Span, req: &Requ
         }
         recorded += 1;
         let tag = format!("http.header.{}", name.to_ascii_lowercase());
-        set(span, tag, header.value().to_owned());
+        set(span, tag, value.into_owned());
     }
     if dropped > 0 {
         set(span, DROPPED_HEADERS_TAG, dropped);
@@ -243,11 +260,28 @@ fn all_headers(attributes: &[Attribute], max: usize, span: &mut Span, req: &Requ
 }
 
 fn header(span: &mut Span, req: &Request<'_>, name: &str, tag: &'static str) {
-    let values: Vec<&str> = req.headers().get(name).filter(|v| !v.is_empty()).collect();
+    let values: Vec<Cow<'_, str>> = req
+        .headers()
+        .get(name)
+        .map(|value| recordable(name, value))
+        .filter(|v| !v.is_empty())
+        .collect();
     match values.as_slice() {
         [] => {}
-        [one] => set_string(span, tag, (*one).to_owned()),
+        [one] => set_string(span, tag, one.clone().into_owned()),
         many => set_string(span, tag, many.join(", ")),
+    }
+}
+
+/// The value of header `name` as it may be recorded: without a
+/// `user:password@` in a `Host` or a `Referer`.
+fn recordable<'v>(name: &str, value: &'v str) -> Cow<'v, str> {
+    if name.eq_ignore_ascii_case("host") {
+        Cow::Borrowed(host_without_userinfo(value))
+    } else if name.eq_ignore_ascii_case("referer") {
+        strip_userinfo(value)
+    } else {
+        Cow::Borrowed(value)
     }
 }
 

@@ -17,7 +17,9 @@
 //! [`TracedRequest::send_traced`] starts a child of the request span named
 //! `"{METHOD} {host}:{port}"` (e.g. `GET 127.0.0.1:8000`) with the tags
 //! `span.kind=client`, `component=reqwest`, `http.method`, `http.url`
-//! (without user name or password), `peer.hostname` and `peer.port`; injects
+//! (never with a user name or password; with `strip_query`, without query
+//! or fragment; the values of the `redact_query_params` as `REDACTED`),
+//! `peer.hostname` and `peer.port`; injects
 //! its context and the request's baggage into the request headers; sends the
 //! request; and records `http.status_code`, or `error=true` with an error
 //! log on a transport error or a `5xx` answer. The span finishes when the
@@ -136,7 +138,7 @@ fn start(
             .tag(Tag::new("span.kind", "client"))
             .tag(Tag::new("component", "reqwest"))
             .tag(Tag::new("http.method", method.as_str().to_owned()))
-            .tag(Tag::new("http.url", without_credentials(url)))
+            .tag(Tag::new("http.url", recorded_url(span, url)))
             .tag(Tag::new("peer.hostname", host));
         match port {
             Some(port) => options.tag(Tag::new("peer.port", i64::from(port))).start(),
@@ -145,6 +147,15 @@ fn start(
     });
     let headers = span.headers_for(&child);
     (child, headers)
+}
+
+/// The `http.url` of a client span: the URL without credentials, its query
+/// as configured (`strip_query`, `redact_query_params`).
+fn recorded_url(span: &ActiveSpan<'_>, url: &Url) -> String {
+    match span.tracing() {
+        Some(tracing) => tracing.query.url(url),
+        None => without_credentials(url),
+    }
 }
 
 /// Adds the propagation headers, replacing any of the same name.

@@ -14,7 +14,7 @@ use crate::attributes::{self, Attribute};
 use crate::limits::Limits;
 use crate::naming::OperationName;
 use crate::propagation::Format;
-use crate::redact::redact_credentials;
+use crate::redact::{redact_credentials, QueryPolicy};
 use crate::reporter::{default_service_name, parse_endpoint, CollectorAuth, ReporterConfig};
 use crate::sampler::{SamplerType, ACCEPTED_TYPES};
 use crate::skip::SkipPaths;
@@ -76,6 +76,12 @@ use crate::Mode;
 /// # user reporting a failure can quote it and find the trace; "" switches it
 /// # off. (An unsampled request's id leads to no trace: no header.)
 /// trace_id_header = "X-Trace-Id"
+/// # Record `http.url` (server and client spans) and the `uri` attribute
+/// # without their query string, and never the `query` attribute.
+/// strip_query = false
+/// # Query parameters whose values are recorded as "REDACTED" (names
+/// # case-insensitive, compared once percent-decoded); strip_query wins.
+/// redact_query_params = []        # e.g. ["token", "api_key", "sig"]
 /// # Paths never traced: exact, or a prefix ending in '*'.
 /// skip_paths = []                 # e.g. ["/health", "/metrics", "/internal/*"]
 /// # Trace-context formats read from requests, in the order tried (the first
@@ -163,6 +169,15 @@ pub struct Config {
     /// unsampled request's id leads to no trace); empty to switch it off.
     /// Default `X-Trace-Id`.
     pub trace_id_header: String,
+    /// Record `http.url` (server and client spans) and the `uri` attribute
+    /// without their query string, and never the `query` attribute.
+    /// Default `false`.
+    pub strip_query: bool,
+    /// Query parameters whose values are recorded as `REDACTED` in
+    /// `http.url` (server and client spans) and the `uri` and `query`
+    /// attributes; names compared case-insensitively once decoded
+    /// (`%XX`, `+`). Default `[]`.
+    pub redact_query_params: Vec<String>,
     /// Extra Jaeger process tags.
     pub tags: BTreeMap<String, String>,
     /// Capacity of the finished-span queue. Default `10000`.
@@ -210,6 +225,8 @@ impl Default for Config {
             extract_formats: format_names(Format::DEFAULT_EXTRACT),
             inject_formats: format_names(Format::DEFAULT_INJECT),
             trace_id_header: DEFAULT_TRACE_ID_HEADER.to_owned(),
+            strip_query: false,
+            redact_query_params: Vec::new(),
             tags: BTreeMap::new(),
             queue_size: 10_000,
             flush_interval_ms: 1_000,
@@ -507,6 +524,13 @@ impl Config {
                 "a length in bytes, at least 1",
             ));
         }
+        if self.redact_query_params.iter().any(String::is_empty) {
+            return Err(invalid(
+                &key("redact_query_params"),
+                "",
+                "non-empty query parameter names",
+            ));
+        }
         self.attributes()?;
         self.skip_paths()?;
         self.extract_formats()?;
@@ -517,6 +541,11 @@ impl Config {
     /// The response header for the trace id, unless switched off.
     pub fn trace_id_header(&self) -> Option<&str> {
         Some(self.trace_id_header.trim()).filter(|name| !name.is_empty())
+    }
+
+    /// What recorded URLs keep of their query string.
+    pub(crate) fn query_policy(&self) -> QueryPolicy {
+        QueryPolicy::new(self.strip_query, &self.redact_query_params)
     }
 
     /// The service name: the configured one, else the executable's name.

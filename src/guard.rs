@@ -81,6 +81,11 @@ impl<'r> ActiveSpan<'r> {
         })
     }
 
+    /// The shared tracing state, if a fairing is attached (for client spans).
+    pub(crate) fn tracing(&self) -> Option<&'r Tracing> {
+        self.tracing
+    }
+
     /// Whether this request is traced (a span was opened, sampled or not).
     pub fn is_traced(&self) -> bool {
         self.span.is_some()

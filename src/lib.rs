@@ -67,6 +67,11 @@
 //! - **Tags** (OpenTracing conventions): `span.kind=server`,
 //!   `component=rocket`, `http.method`, `http.url` (as received),
 //!   `http.status_code`, `peer.ipv4`/`peer.ipv6` and `peer.port` when known.
+//!   `strip_query` records `http.url` without its query string, and
+//!   `redact_query_params` the values of the named parameters as `REDACTED`
+//!   (client spans too); a user name or password is never recorded, and
+//!   `Authorization`, `Cookie`, `Set-Cookie` and `Proxy-Authorization` only
+//!   when named in `traced_attributes` ([`attributes`]).
 //!   A 5xx response or a handler panic sets `error=true` and adds one log
 //!   entry with `event=error`; a 4xx is not an error.
 //! - **Parent**: the caller's span, from the first valid format among the

@@ -1,7 +1,9 @@
 //! The standard tags of a request span (OpenTracing semantic conventions).
 //!
 //! At start: `span.kind=server`, `component=rocket`, `http.method`,
-//! `http.url` (the request target as received), and `peer.ipv4`/`peer.ipv6`
+//! `http.url` (the request target as received: path and query, the query
+//! stripped or some of its values redacted as configured with
+//! `strip_query` and `redact_query_params`), and `peer.ipv4`/`peer.ipv6`
 //! with `peer.port` when Rocket knows the client's address. At finish:
 //! `http.status_code`, and for a 5xx response `error=true` with one log entry
 //! `event=error`, `error.kind=http`, `message=<status>`. A 4xx is not an error.
@@ -13,18 +15,21 @@ use rocket::Request;
 use rustracing::tag::{StdTag, Tag};
 use rustracing_jaeger::Span;
 
+use crate::redact::QueryPolicy;
+
 /// The value of the `component` tag.
 pub const COMPONENT: &str = "rocket";
 
-/// Records the request tags on a span just started (and sampled).
-pub(crate) fn record_request(span: &mut Span, req: &Request<'_>) {
+/// Records the request tags on a span just started (and sampled); `query`
+/// says what `http.url` keeps of the query string.
+pub(crate) fn record_request(span: &mut Span, req: &Request<'_>, query: &QueryPolicy) {
     span.set_tags(|| {
         let peer = req.remote();
         [
             Some(StdTag::span_kind("server")),
             Some(StdTag::component(COMPONENT)),
             Some(StdTag::http_method(req.method().as_str())),
-            Some(StdTag::http_url(request_target(req))),
+            Some(StdTag::http_url(request_target(req, query))),
             peer.map(|peer| peer_ip(peer.ip())),
             peer.map(|peer| StdTag::peer_port(peer.port())),
         ]
@@ -33,22 +38,13 @@ pub(crate) fn record_request(span: &mut Span, req: &Request<'_>) {
     });
 }
 
-/// The request target as received (`/path?query`), copied without the
-/// formatting machinery.
-fn request_target(req: &Request<'_>) -> String {
+/// The request target (`/path?query`) as received, or with its query as
+/// `policy` keeps it; copied without the formatting machinery. (Rocket keeps
+/// only the path and query of an absolute-form target: no scheme, host or
+/// user name reach it.)
+fn request_target(req: &Request<'_>, policy: &QueryPolicy) -> String {
     let uri = req.uri();
-    let path = uri.path().as_str();
-    match uri.query() {
-        None => path.to_owned(),
-        Some(query) => {
-            let query = query.as_str();
-            let mut target = String::with_capacity(path.len() + 1 + query.len());
-            target.push_str(path);
-            target.push('?');
-            target.push_str(query);
-            target
-        }
-    }
+    policy.target(uri.path().as_str(), uri.query().map(|query| query.as_str()))
 }
 
 /// `peer.ipv4` or `peer.ipv6`, as `StdTag::peer_ip` makes it; an IPv4

@@ -21,6 +21,7 @@ use crate::naming::{OperationName, RouteNames};
 use crate::propagation::{
     self, Format, Incoming, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED,
 };
+use crate::redact::QueryPolicy;
 use crate::reporter::Reporter;
 use crate::request_span::{BaggageDropped, InFlight, RequestSpan, Slot};
 use crate::skip::SkipPaths;
@@ -66,6 +67,8 @@ pub(crate) struct Tracing {
     pub(crate) skip: SkipPaths,
     /// Request attributes recorded as tags.
     attributes: Vec<Attribute>,
+    /// What recorded URLs keep of their query string (client spans too).
+    pub(crate) query: QueryPolicy,
     /// The user's tracer: its sampler decides for new root traces.
     tracer: Tracer,
     /// The same span channel with a sampler that always samples: used when
@@ -113,6 +116,7 @@ impl Tracing {
             disabled: false,
             skip: SkipPaths::default(),
             attributes: Vec::new(),
+            query: QueryPolicy::Keep,
             tracer,
             forced,
             naming,
@@ -133,6 +137,7 @@ impl Tracing {
         self.disabled = config.disabled;
         self.skip = config.skip_paths()?;
         self.attributes = config.attributes()?;
+        self.query = config.query_policy();
         // Interned: set on every traced response without allocating a name.
         self.trace_id_header = config
             .trace_id_header()
@@ -236,8 +241,9 @@ impl Tracing {
             }
         };
         if span.is_sampled() {
-            tags::record_request(&mut span, req);
-            attributes::record_request(&self.attributes, &self.limits, &mut span, req);
+            tags::record_request(&mut span, req, &self.query);
+            let (query, limits) = (&self.query, &self.limits);
+            attributes::record_request(&self.attributes, query, limits, &mut span, req);
             if let Some(callback) = &self.on_start {
                 callback::run(callback, &mut span, req);
             }

@@ -160,6 +160,25 @@ mod tests {
     }
 
     #[test]
+    fn prints_no_url_header_or_other_tag() {
+        let span = finish(|tracer| {
+            tracer
+                .span("GET /login")
+                .tag(StdTag::http_url("/login?token=url-secret"))
+                .tag(Tag::new("http.header.authorization", "Bearer auth-secret"))
+                .tag(Tag::new("http.header.cookie", "session=cookie-secret"))
+                .tag(Tag::new("peer.hostname", "user:pw@host"))
+                .tag(StdTag::http_status_code(401))
+                .start()
+        });
+        let line = line(&span);
+        assert!(line.ends_with(" status=401 error=false"), "{line}");
+        for secret in ["url-secret", "auth-secret", "cookie-secret", "pw@"] {
+            assert!(!line.contains(secret), "{line}");
+        }
+    }
+
+    #[test]
     fn negative_duration_is_zero() {
         let start = SystemTime::UNIX_EPOCH + Duration::from_secs(10);
         let span = finish(|tracer| {
