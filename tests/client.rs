@@ -90,18 +90,6 @@ async fn a_call_gets_a_client_span_whose_context_travels() {
     assert!(context.is_sampled());
 }
 
-/// Percent-encodes a URL for a query parameter.
-fn urlencode(url: &str) -> String {
-    url.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[rocket::async_test]
 async fn server_errors_and_transport_errors_mark_the_client_span() {
     let target = Collector::bind();
@@ -121,12 +109,7 @@ async fn server_errors_and_transport_errors_mark_the_client_span() {
     assert_eq!(tag(&spans[0], "error"), Some(TagValue::Boolean(true)));
 
     // Nobody listens on this port: the connection is refused.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "http://user:secret@127.0.0.1:{}/",
-        closed.local_addr().unwrap().port()
-    );
-    drop(closed);
+    let url = format!("http://user:secret@127.0.0.1:{}/", closed_port());
     let response = client
         .get(format!("/proxy?url={}", urlencode(&url)))
         .dispatch()

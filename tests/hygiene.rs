@@ -234,14 +234,7 @@ fn the_keys_default_to_off_and_empty_names_are_refused() {
 
 #[rocket::async_test]
 async fn an_empty_parameter_name_refuses_ignition() {
-    let (tracer, _rx) = tracer();
-    let rocket = rocket_with("[default.opentracing]\nredact_query_params = [\"\"]")
-        .attach(OpenTracingFairing::all(tracer));
-    let error = rocket.ignite().await.expect_err("ignition refused");
-    assert!(
-        matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(f) if f[0].name == "OpenTracing"),
-        "{error:?}"
-    );
+    assert_refuses_ignition("[default.opentracing]\nredact_query_params = [\"\"]").await;
 }
 
 #[rocket::async_test]
@@ -327,18 +320,6 @@ async fn an_absolute_form_target_keeps_only_its_path_and_query() {
 /// How long to wait for more requests at the called service.
 const QUIET: Duration = Duration::from_millis(200);
 
-/// Percent-encodes a URL for a query parameter.
-fn urlencode(url: &str) -> String {
-    url.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Calls `url` through the `proxy` route configured with `section`; the
 /// client span, and the path the called service received.
 async fn client_span(section: &str, path: &str) -> (FinishedSpan, String) {
@@ -410,12 +391,10 @@ async fn a_failed_call_logs_no_url() {
     let toml = "[default.opentracing]\nredact_query_params = [\"token\"]";
     let client = client_with(toml, OpenTracingFairing::all(tracer), routes![proxy]).await;
     // Nobody listens on this port: the connection is refused.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!(
         "http://user:url-secret@127.0.0.1:{}/x?token=t-secret",
-        closed.local_addr().unwrap().port()
+        closed_port()
     );
-    drop(closed);
     let response = client
         .get(format!("/proxy?url={}", urlencode(&url)))
         .dispatch()

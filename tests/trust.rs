@@ -198,12 +198,5 @@ async fn ignore_starts_an_unlinked_trace() {
 
 #[rocket::async_test]
 async fn an_unknown_untrusted_context_refuses_ignition() {
-    let (tracer, _rx) = tracer();
-    let rocket = rocket_with("[default.opentracing]\nuntrusted_context = \"parent\"")
-        .attach(OpenTracingFairing::all(tracer));
-    let error = rocket.ignite().await.expect_err("ignition refused");
-    assert!(
-        matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(f) if f[0].name == "OpenTracing"),
-        "{error:?}"
-    );
+    assert_refuses_ignition("[default.opentracing]\nuntrusted_context = \"parent\"").await;
 }

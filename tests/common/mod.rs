@@ -110,3 +110,34 @@ pub fn log_fields(span: &FinishedSpan, index: usize) -> BTreeMap<String, String>
         .map(|f| (f.name().to_owned(), f.value().to_owned()))
         .collect()
 }
+
+/// Asserts that a Rocket configured by `toml` (see [`rocket_with`]) with the
+/// tracing fairing refuses to ignite, the fairing failing.
+pub async fn assert_refuses_ignition(toml: &str) {
+    let (tracer, _rx) = tracer();
+    let rocket = rocket_with(toml).attach(OpenTracingFairing::all(tracer));
+    let error = rocket.ignite().await.expect_err("ignition refused");
+    // (Inspecting the error also keeps Rocket from panicking on its drop.)
+    assert!(
+        matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(f) if f[0].name == "OpenTracing"),
+        "{error:?}"
+    );
+}
+
+/// Percent-encodes a URL for a query parameter.
+pub fn urlencode(url: &str) -> String {
+    url.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A loopback port nobody listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    closed.local_addr().unwrap().port()
+}
