@@ -35,8 +35,11 @@ fn check(input: &str) {
             check_context(&context);
             let printed = traceparent(&context);
             assert_eq!(parse_traceparent(&printed), Ok(context));
-            if value.trim_matches([' ', '\t']).starts_with("00") {
-                assert_eq!(printed, value.trim_matches([' ', '\t']));
+            // Version 00 prints back as it came, but for the flags: only
+            // the sampled bit is kept.
+            let value = value.trim_matches([' ', '\t']);
+            if value.starts_with("00") {
+                assert_eq!(printed[..53], value[..53]);
             }
         }
     }
