@@ -524,12 +524,20 @@ proptest! {
             })
             .count();
         let map = header_map(pairs);
+        let alone = Format::ALL.map(|format| extract_with(&map, &[format]).0);
         for formats in [&Format::ALL[..], &[Format::B3, Format::W3c], &[Format::Jaeger]] {
             let (incoming, outcome) = extract_with(&map, formats);
             check_incoming(&incoming)?;
             if outcome.is_err() {
                 prop_assert_eq!(incoming.format, None);
             }
+            // The first format that is valid on its own wins.
+            let winner = formats
+                .iter()
+                .filter_map(|f| alone.iter().find(|a| a.format == Some(*f)))
+                .next();
+            prop_assert_eq!(incoming.format, winner.and_then(|w| w.format));
+            prop_assert_eq!(&incoming.parent, &winner.and_then(|w| w.parent.clone()));
             prop_assert!(incoming.baggage.len() + incoming.baggage_dropped <= baggage_headers);
             // A parent found travels on, and comes back, in every format.
             if let Some(parent) = &incoming.parent {
