@@ -34,7 +34,42 @@ fn text() -> impl Strategy<Value = String> {
         1 => "\\PC{0,20}[0-9a-f-]{40,60}\\PC{0,5}",
         1 => ".{300,1200}",
         4 => tokens(),
+        4 => near_valid(),
     ]
+}
+
+/// Valid values of every format with one or two characters replaced,
+/// inserted or deleted: mostly invalid, often still valid.
+fn near_valid() -> impl Strategy<Value = String> {
+    let valid = select(vec![
+        "abc:def:0:1",
+        "6309ab92c95468edea0dc1a9772ae2dc:409423a204bc17a8:0:1",
+        "abc%3A1%3a0%3A0",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future",
+        "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90",
+        "64fe8b2a57d3eff7-05e3ac9a4f6e3b90",
+        "463ac35c9f6413ad48485a3953bb6124",
+    ]);
+    let edit = (
+        0..3u8,
+        any::<prop::sample::Index>(),
+        select("0123456789abcdefABCDEF-:% +\té".chars().collect::<Vec<_>>()),
+    );
+    (valid, vec(edit, 1..3)).prop_map(|(value, edits)| {
+        let mut chars: Vec<char> = value.chars().collect();
+        for (kind, at, c) in edits {
+            let at = at.index(chars.len());
+            match kind {
+                0 => chars[at] = c,
+                1 => chars.insert(at, c),
+                _ => {
+                    chars.remove(at);
+                }
+            }
+        }
+        chars.into_iter().collect()
+    })
 }
 
 /// Strings made of the formats' own pieces (ids, zero ids, sampling
@@ -458,6 +493,89 @@ proptest! {
             prop_assert_eq!(parsed, Ok(expected), "{}", value);
         } else {
             prop_assert!(parsed.is_err(), "accepted {:?}", value);
+        }
+    }
+}
+
+proptest! {
+    /// The same for B3, single and multi-header: 64-bit trace ids as 16 or
+    /// 32 digits, each sampling state, with or without a parent; zero ids,
+    /// upper case, a wrong length or an unknown state are rejected.
+    #[test]
+    fn b3_headers_parse_to_their_parts(
+        context in context(),
+        state in select(vec![None, Some("0"), Some("1"), Some("d")]),
+        wide in any::<bool>(),
+        with_parent in any::<bool>(),
+        breakage in 0..6u8,
+    ) {
+        let TraceId { high, low } = context.trace_id;
+        let mut trace = if high != 0 || wide {
+            format!("{high:016x}{low:016x}")
+        } else {
+            format!("{low:016x}")
+        };
+        let mut span = format!("{:016x}", context.span_id);
+        let mut state = state.map(str::to_owned);
+        match breakage {
+            1 => trace = "0".repeat(trace.len()),
+            2 => span = "0".repeat(16),
+            3 => trace = trace.to_ascii_uppercase(),
+            4 => trace = trace[1..].to_owned(),
+            5 => state = Some("2".into()),
+            _ => {}
+        }
+        let valid = breakage == 0 || (breakage == 3 && !trace.bytes().any(|b| b.is_ascii_uppercase()));
+        let parent = with_parent.then(|| format!("{:016x}", context.parent_span_id));
+        let sampling = match state.as_deref() {
+            None => Sampling::Deferred,
+            Some("0") => Sampling::NotSampled,
+            Some("1") => Sampling::Sampled,
+            _ => Sampling::Debug,
+        };
+        let expected = TraceContext {
+            parent_span_id: if with_parent { context.parent_span_id } else { 0 },
+            flags: match sampling {
+                Sampling::Debug => FLAG_SAMPLED | FLAG_DEBUG,
+                Sampling::Sampled => FLAG_SAMPLED,
+                Sampling::NotSampled | Sampling::Deferred => 0,
+            },
+            ..context
+        };
+
+        // Single: the parent needs a state before it.
+        let mut single = format!("{trace}-{span}");
+        if let Some(state) = &state {
+            single.push_str(&format!("-{state}"));
+            if let Some(parent) = &parent {
+                single.push_str(&format!("-{parent}"));
+            }
+        }
+        let parsed = parse_single(&single);
+        if valid {
+            let found = parsed.expect("valid");
+            let mut expected = expected.clone();
+            if state.is_none() {
+                expected.parent_span_id = 0;
+            }
+            prop_assert_eq!(found.parent, Some(expected), "{}", single);
+            prop_assert_eq!(found.sampling, sampling);
+        } else {
+            prop_assert!(parsed.is_err(), "accepted {:?}", single);
+        }
+
+        // Multi: debug is X-B3-Flags: 1.
+        let (sampled, flags) = match state.as_deref() {
+            Some("d") => (None, Some("1")),
+            other => (other, None),
+        };
+        let parsed = parse_multi(Some(&trace), Some(&span), parent.as_deref(), sampled, flags);
+        if valid {
+            let found = parsed.expect("valid");
+            prop_assert_eq!(found.parent, Some(expected));
+            prop_assert_eq!(found.sampling, sampling);
+        } else {
+            prop_assert!(parsed.is_err(), "accepted {:?}", (trace, span, sampled));
         }
     }
 }
