@@ -32,7 +32,7 @@ struct Scale {
 
 /// Stop adding copies past this many bytes of values (bounds the time an
 /// input takes; well over `MAX_BAGGAGE_BYTES`).
-const MAX_GENERATED_BYTES: usize = 8 * MAX_BAGGAGE_BYTES;
+const MAX_GENERATED_BYTES: usize = 3 * MAX_BAGGAGE_BYTES;
 
 /// The baggage key of a header name, if it is a baggage header.
 fn key_of(name: &str) -> Option<&str> {
