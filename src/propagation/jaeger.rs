@@ -76,9 +76,9 @@ pub fn parse_trace_header(value: &str) -> Result<TraceContext, Malformed> {
     let span_id = parse_hex_u64(span).ok_or(Malformed("uber-trace-id: invalid span id"))?;
     let parent_span_id =
         parse_hex_u64(parent).ok_or(Malformed("uber-trace-id: invalid parent span id"))?;
-    let flags = (!flags.is_empty() && flags.len() <= 2)
-        .then(|| u8::from_str_radix(flags, 16).ok())
-        .flatten()
+    let flags = parse_hex_u64(flags)
+        .filter(|_| flags.len() <= 2)
+        .and_then(|f| u8::try_from(f).ok())
         .ok_or(Malformed("uber-trace-id: invalid flags"))?;
     if trace_id.high == 0 && trace_id.low == 0 {
         return Err(Malformed("uber-trace-id: trace id is zero"));
@@ -179,6 +179,24 @@ mod tests {
         ] {
             assert!(parse_trace_header(bad).is_err(), "accepted {bad:?}");
         }
+    }
+
+    /// Found by fuzzing (`fuzz/run`, target `jaeger`): the flags were read
+    /// with `u8::from_str_radix`, which takes a leading `+`.
+    #[test]
+    fn flags_are_one_or_two_hex_digits_without_a_sign() {
+        for bad in [
+            "b:deff:0:+1",
+            "1:1:0:+",
+            "1:1:0:-1",
+            "1:1:0:",
+            "1:1:0:001",
+            "1:1:0:1g",
+        ] {
+            assert!(parse_trace_header(bad).is_err(), "accepted {bad:?}");
+        }
+        assert_eq!(parse_trace_header("1:1:0:ff").unwrap().flags, 0xff);
+        assert_eq!(parse_trace_header("1:1:0:0F").unwrap().flags, 0x0f);
     }
 
     #[test]
