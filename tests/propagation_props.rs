@@ -9,12 +9,13 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 use rocket::http::HeaderMap;
+use rocket_opentracing::limits::Limits;
 use rocket_opentracing::propagation::b3::{self, parse_multi, parse_single};
 use rocket_opentracing::propagation::w3c::{self, parse_traceparent};
 use rocket_opentracing::propagation::{
-    extract, extract_with, headers, inject, parse_trace_header, parse_trace_id, Format, Incoming,
-    Sampling, TraceContext, BAGGAGE_HEADER_PREFIX, FLAG_DEBUG, FLAG_SAMPLED, MAX_BAGGAGE_BYTES,
-    MAX_BAGGAGE_ITEMS,
+    extract, extract_bounded, extract_with, headers, inject, parse_trace_header, parse_trace_id,
+    Format, Incoming, Sampling, TraceContext, BAGGAGE_HEADER_PREFIX, FLAG_DEBUG, FLAG_SAMPLED,
+    MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ITEMS,
 };
 use rocket_opentracing::rustracing_jaeger::span::TraceId;
 
@@ -663,6 +664,38 @@ proptest! {
                     round_trip(parent, &incoming.baggage, incoming.tracestate.as_deref(), format)?;
                 }
             }
+        }
+    }
+}
+
+proptest! {
+    /// `extract_bounded` keeps the baggage within any configured bounds,
+    /// and keeps everything when it all fits.
+    #[test]
+    fn extraction_respects_configured_baggage_bounds(
+        pairs in header_list(),
+        max_items in 0..80usize,
+        max_bytes in 0..12_000usize,
+    ) {
+        let limits = Limits {
+            max_baggage_items: max_items,
+            max_baggage_bytes: max_bytes,
+            ..Limits::DEFAULT
+        };
+        let map = header_map(pairs);
+        let (bounded, _) = extract_bounded(&map, &Format::ALL, &limits);
+        let items = &bounded.baggage;
+        prop_assert!(items.len() <= max_items, "{} items over {}", items.len(), max_items);
+        let bytes: usize = items.iter().map(|(k, v)| k.len() + v.len()).sum();
+        prop_assert!(bytes <= max_bytes, "{} bytes over {}", bytes, max_bytes);
+        // The rest is as with the default bounds.
+        let (default, _) = extract_with(&map, &Format::ALL);
+        prop_assert_eq!(&bounded.parent, &default.parent);
+        let fits = default.baggage_dropped == 0
+            && default.baggage.len() <= max_items
+            && default.baggage.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() <= max_bytes;
+        if fits {
+            prop_assert_eq!(&bounded.baggage, &default.baggage);
         }
     }
 }
