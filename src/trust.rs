@@ -43,14 +43,3 @@ pub enum UntrustedContext {
     /// A new trace, unrelated to the caller's.
     Ignore,
 }
-
-impl UntrustedContext {
-    /// The configuration name: `follows_from`, `child_of` or `ignore`.
-    pub fn name(self) -> &'static str {
-        match self {
-            UntrustedContext::FollowsFrom => "follows_from",
-            UntrustedContext::ChildOf => "child_of",
-            UntrustedContext::Ignore => "ignore",
-        }
-    }
-}
