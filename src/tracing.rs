@@ -242,8 +242,7 @@ impl Tracing {
         };
         if span.is_sampled() {
             tags::record_request(&mut span, req, &self.query);
-            let (query, limits) = (&self.query, &self.limits);
-            attributes::record_request(&self.attributes, query, limits, &mut span, req);
+            attributes::record_request(&self.attributes, &self.query, &self.limits, &mut span, req);
             if let Some(callback) = &self.on_start {
                 callback::run(callback, &mut span, req);
             }

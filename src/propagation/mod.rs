@@ -866,52 +866,6 @@ mod tests {
         assert_eq!(ctx.to_state(Some("x")).debug_id(), Some("x"));
     }
 
-    /// Random header values built from the characters the parsers care
-    /// about (hex digits of both cases, separators, multi-byte characters)
-    /// never make extraction panic.
-    #[test]
-    fn no_input_panics() {
-        use rand::Rng;
-        let alphabet: Vec<char> = "0123456789abcdefABCDEF-:%3Ad0 \té€😀,=@".chars().collect();
-        let mut rng = rand::thread_rng();
-        let names = [
-            "uber-trace-id",
-            "traceparent",
-            "tracestate",
-            "b3",
-            "x-b3-traceid",
-            "x-b3-spanid",
-            "x-b3-parentspanid",
-            "x-b3-sampled",
-            "x-b3-flags",
-            "uberctx-k",
-            "jaeger-debug-id",
-        ];
-        for _ in 0..5_000 {
-            let mut headers = HeaderMap::new();
-            for name in names {
-                if rng.gen_bool(0.5) {
-                    let len = rng.gen_range(0..70);
-                    let value: String = (0..len)
-                        .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
-                        .collect();
-                    headers.add_raw(name, value);
-                }
-            }
-            // Sometimes start from a valid value and mutate one character.
-            if rng.gen_bool(0.3) {
-                let mut chars: Vec<char> = W3C.1.chars().collect();
-                let at = rng.gen_range(0..chars.len());
-                chars[at] = alphabet[rng.gen_range(0..alphabet.len())];
-                headers.add_raw("traceparent", chars.into_iter().collect::<String>());
-            }
-            let (incoming, _) = extract(&headers);
-            if let Some(parent) = incoming.parent {
-                let _ = inject(&parent, &incoming.baggage, None, &Format::ALL);
-            }
-        }
-    }
-
     #[test]
     fn trace_ids_print_as_16_or_32_digits() {
         for (high, low) in [
