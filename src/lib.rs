@@ -175,6 +175,7 @@ pub mod skip;
 pub mod tags;
 mod tracing;
 pub mod trust;
+pub mod viewer;
 
 pub use crate::config::{Config, Secret};
 pub use crate::fairing::{Mode, OpenTracingFairing};
