@@ -19,6 +19,8 @@ use crate::reporter::{default_service_name, parse_endpoint, CollectorAuth, Repor
 use crate::sampler::{SamplerType, ACCEPTED_TYPES};
 use crate::skip::SkipPaths;
 use crate::trust::UntrustedContext;
+use crate::viewer::store::DEFAULT_MAX_SPANS;
+use crate::viewer::DEFAULT_VIEWER_PATH;
 use crate::Mode;
 
 /// The `opentracing` section of Rocket's configuration.
@@ -119,6 +121,15 @@ use crate::Mode;
 /// max_logs_per_span = 128
 /// # Most headers the "headers" traced attribute records; the rest are counted.
 /// max_traced_headers = 32
+/// # The in-app trace viewer (see `rocket_opentracing::viewer`): waterfalls of
+/// # this process' recent traces in the browser, without Jaeger. For development.
+/// viewer = false
+/// # Where the viewer's pages, JSON API and collector endpoint are mounted.
+/// viewer_path = "/_traces"
+/// # Most spans the viewer keeps in memory (the oldest go first). At least 1.
+/// viewer_max_spans = 10000
+/// # Answer only clients on the loopback interface (and no proxied request).
+/// viewer_loopback_only = true
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "rocket::serde", default, deny_unknown_fields)]
@@ -202,6 +213,15 @@ pub struct Config {
     pub max_logs_per_span: usize,
     /// Most headers recorded by the `headers` traced attribute. Default `32`.
     pub max_traced_headers: usize,
+    /// Serve the in-app [trace viewer](crate::viewer). Default `false`.
+    pub viewer: bool,
+    /// Path the viewer is mounted at. Default `"/_traces"`.
+    pub viewer_path: String,
+    /// Most spans the viewer keeps. Default `10000`, at least 1.
+    pub viewer_max_spans: usize,
+    /// The viewer answers only loopback clients whose request carries no
+    /// proxy header. Default `true`.
+    pub viewer_loopback_only: bool,
 }
 
 impl Default for Config {
@@ -237,6 +257,10 @@ impl Default for Config {
             max_tag_value_length: Limits::DEFAULT.max_tag_value_length,
             max_logs_per_span: Limits::DEFAULT.max_logs_per_span,
             max_traced_headers: Limits::DEFAULT.max_traced_headers,
+            viewer: false,
+            viewer_path: DEFAULT_VIEWER_PATH.to_owned(),
+            viewer_max_spans: DEFAULT_MAX_SPANS,
+            viewer_loopback_only: true,
         }
     }
 }
@@ -531,6 +555,20 @@ impl Config {
                 "non-empty query parameter names",
             ));
         }
+        if self.viewer_max_spans == 0 {
+            return Err(invalid(
+                &key("viewer_max_spans"),
+                0,
+                "a number of spans, at least 1",
+            ));
+        }
+        if !is_viewer_path(&self.viewer_path) {
+            return Err(invalid(
+                &key("viewer_path"),
+                &self.viewer_path,
+                "a path of static segments other than \"/\", e.g. \"/_traces\"",
+            ));
+        }
         self.attributes()?;
         self.skip_paths()?;
         self.extract_formats()?;
@@ -570,6 +608,13 @@ impl Config {
                 format!("one of {}", attributes::ACCEPTED),
             )
         })
+    }
+
+    /// The viewer's mount path, without a trailing slash, when the viewer
+    /// is on.
+    pub fn viewer_base(&self) -> Option<&str> {
+        self.viewer
+            .then(|| self.viewer_path.trim().trim_end_matches('/'))
     }
 
     /// The parsed `skip_paths`.
@@ -653,6 +698,21 @@ fn parse_formats(key: &str, names: &[String]) -> Result<Vec<Format>, ConfigError
 }
 
 /// Whether `name` is empty (no header) or a valid HTTP header name (a token).
+/// Whether `path` can be the viewer's mount point: an absolute path of
+/// static, unreserved segments, not the root (the viewer would take the
+/// application's `/`).
+fn is_viewer_path(path: &str) -> bool {
+    let trimmed = path.trim_end_matches('/');
+    trimmed.starts_with('/')
+        && trimmed.len() > 1
+        && trimmed.split('/').skip(1).all(|segment| {
+            !segment.is_empty()
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        })
+}
+
 fn is_header_name(name: &str) -> bool {
     name.trim()
         .bytes()

@@ -17,6 +17,7 @@ use crate::propagation::DisplayTraceId;
 use crate::reporter::{Reporter, ReporterStats};
 use crate::request_span::Slot;
 use crate::tracing::Tracing;
+use crate::viewer::{self, TraceStore, Viewer};
 
 /// Which requests are traced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +152,11 @@ impl OpenTracingFairing {
 
     /// Starts the reporter when this fairing builds its own tracer; the
     /// agent's DNS lookup runs on a blocking thread.
-    async fn spawn_reporter(&self, config: &Config) -> Result<Option<Arc<Reporter>>, String> {
+    async fn spawn_reporter(
+        &self,
+        config: &Config,
+        store: Option<Arc<TraceStore>>,
+    ) -> Result<Option<Arc<Reporter>>, String> {
         if self.tracer.is_some() || config.disabled {
             return Ok(None);
         }
@@ -162,9 +167,11 @@ impl OpenTracingFairing {
             );
         }
         let reporter_config = config.reporter_config();
-        let spawned = rocket::tokio::task::spawn_blocking(move || Reporter::spawn(reporter_config))
-            .await
-            .map_err(|e| format!("cannot start the span reporter: {e}"))?;
+        let spawned = rocket::tokio::task::spawn_blocking(move || {
+            Reporter::spawn_feeding(reporter_config, store)
+        })
+        .await
+        .map_err(|e| format!("cannot start the span reporter: {e}"))?;
         let reporter = spawned.map_err(|e| {
             let keys = if config.endpoint.is_some() {
                 "`opentracing.endpoint` (JAEGER_ENDPOINT)"
@@ -178,6 +185,39 @@ impl OpenTracingFairing {
             reporter.destination()
         );
         Ok(Some(Arc::new(reporter)))
+    }
+
+    /// Mounts the trace viewer at `base`, showing the spans of `store`.
+    fn mount_viewer(
+        &self,
+        rocket: Rocket<Build>,
+        config: &Config,
+        store: Arc<TraceStore>,
+        base: &str,
+    ) -> Rocket<Build> {
+        if self.tracer.is_some() {
+            log::warn!(
+                "rocket_opentracing: the trace viewer shows the spans reported to \
+                 {base}/api/traces only: with a tracer of your own, point its reporter's \
+                 endpoint there"
+            );
+        }
+        if !config.viewer_loopback_only {
+            log::warn!(
+                "rocket_opentracing: the trace viewer at {base} answers every client \
+                 (`opentracing.viewer_loopback_only = false`): span data may hold secrets"
+            );
+        }
+        viewer::mount(
+            rocket,
+            Viewer {
+                store,
+                base: base.to_owned(),
+                loopback_only: config.viewer_loopback_only,
+                max_str_len: config.max_tag_value_length,
+                max_logs: config.max_logs_per_span,
+            },
+        )
     }
 
     fn build(&self, config: &Config, reporter: Option<Arc<Reporter>>) -> Result<Tracing, String> {
@@ -231,7 +271,10 @@ impl Fairing for OpenTracingFairing {
                 return Err(rocket);
             }
         };
-        let reporter = match self.spawn_reporter(&config).await {
+        let store = config
+            .viewer
+            .then(|| Arc::new(TraceStore::new(config.viewer_max_spans)));
+        let reporter = match self.spawn_reporter(&config, store.clone()).await {
             Ok(reporter) => reporter,
             Err(e) => {
                 log::error!("rocket_opentracing: {e}");
@@ -248,6 +291,10 @@ impl Fairing for OpenTracingFairing {
         if tracing.disabled {
             log::info!("rocket_opentracing: tracing is disabled by configuration");
         }
+        let rocket = match (store, config.viewer_base()) {
+            (Some(store), Some(base)) => self.mount_viewer(rocket, &config, store, base),
+            _ => rocket,
+        };
         if self.tracing.set(tracing.clone()).is_err() {
             log::error!("rocket_opentracing: this fairing was already ignited; attach a new one");
             return Err(rocket);
@@ -259,13 +306,27 @@ impl Fairing for OpenTracingFairing {
         if let Some(tracing) = self.tracing.get() {
             tracing.set_routes(rocket.routes());
         }
+        if let Some(viewer) = rocket.state::<Viewer>() {
+            let config = rocket.config();
+            log::info!(
+                "rocket_opentracing: trace viewer at {}://{}:{}{}/",
+                if config.tls_enabled() {
+                    "https"
+                } else {
+                    "http"
+                },
+                config.address,
+                config.port,
+                viewer.base,
+            );
+        }
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
         let Some(tracing) = self.tracing.get() else {
             return;
         };
-        if !tracing.traces(req.uri().path().as_str()) {
+        if !tracing.traces(req.uri().path()) {
             return;
         }
         // In opt-in mode only the arrival is noted: the guard opens the span.

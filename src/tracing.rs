@@ -7,6 +7,7 @@ use std::mem;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
+use rocket::http::uri::Path;
 use rocket::http::Status;
 use rocket::Request;
 use rustracing::sampler::AllSampler;
@@ -27,6 +28,7 @@ use crate::request_span::{BaggageDropped, InFlight, RequestSpan, Slot};
 use crate::skip::SkipPaths;
 use crate::tags;
 use crate::trust::UntrustedContext;
+use crate::viewer::MountPath;
 use crate::Mode;
 
 /// The tag counting the baggage items dropped during a request.
@@ -65,6 +67,8 @@ pub(crate) struct Tracing {
     pub(crate) disabled: bool,
     /// Paths never traced.
     pub(crate) skip: SkipPaths,
+    /// The trace viewer's mount point, if on: its requests are not traced.
+    viewer: Option<MountPath>,
     /// Request attributes recorded as tags.
     attributes: Vec<Attribute>,
     /// What recorded URLs keep of their query string (client spans too).
@@ -115,6 +119,7 @@ impl Tracing {
             mode,
             disabled: false,
             skip: SkipPaths::default(),
+            viewer: None,
             attributes: Vec::new(),
             query: QueryPolicy::Keep,
             tracer,
@@ -136,6 +141,7 @@ impl Tracing {
     pub(crate) fn configure(mut self, config: &Config) -> Result<Self, ConfigError> {
         self.disabled = config.disabled;
         self.skip = config.skip_paths()?;
+        self.viewer = config.viewer_base().map(MountPath::new);
         self.attributes = config.attributes()?;
         self.query = config.query_policy();
         // Interned: set on every traced response without allocating a name.
@@ -150,8 +156,13 @@ impl Tracing {
     }
 
     /// Whether a request to `path` is traced at all.
-    pub(crate) fn traces(&self, path: &str) -> bool {
-        !self.disabled && (self.skip.is_empty() || !self.skip.matches(path))
+    pub(crate) fn traces(&self, path: Path<'_>) -> bool {
+        !self.disabled
+            && (self.skip.is_empty() || !self.skip.matches(path.as_str()))
+            && !self
+                .viewer
+                .as_ref()
+                .is_some_and(|viewer| viewer.contains(path))
     }
 
     /// Builds the per-route name table (at liftoff, when routes are final).

@@ -62,10 +62,12 @@ mod logging;
 mod process;
 mod sender;
 mod stats;
-mod thrift;
+pub(crate) mod thrift;
 
 use crate::limits::{DEFAULT_MAX_LOGS_PER_SPAN, DEFAULT_MAX_TAG_VALUE_LENGTH};
 use crate::redact::{redact_credentials, without_credentials};
+use crate::viewer::capture::Capture;
+use crate::viewer::TraceStore;
 pub(crate) use collector::parse_endpoint;
 pub use collector::CollectorAuth;
 pub use stats::ReporterStats;
@@ -249,6 +251,15 @@ impl Reporter {
     /// cannot be built, the process tags are too large to leave room for
     /// spans in a batch, or a thread cannot be spawned.
     pub fn spawn(config: ReporterConfig) -> io::Result<Reporter> {
+        Self::spawn_feeding(config, None)
+    }
+
+    /// [`Reporter::spawn`], also recording every finished span (whether
+    /// delivered or not) into the viewer's `store`, with the same limits.
+    pub(crate) fn spawn_feeding(
+        config: ReporterConfig,
+        store: Option<Arc<TraceStore>>,
+    ) -> io::Result<Reporter> {
         let Destination {
             wire,
             max_len,
@@ -290,6 +301,14 @@ impl Reporter {
             outbound_tx,
             config.flush_interval,
             config.log_spans,
+            store.map(|store| {
+                Capture::new(
+                    store,
+                    &config.service_name,
+                    config.max_tag_value_length,
+                    config.max_logs_per_span,
+                )
+            }),
         );
         let (losses_tx, batcher_done) = crossbeam_channel::bounded(1);
         let batcher = thread::Builder::new()

@@ -50,7 +50,7 @@ const REF_CHILD_OF: i32 = 0;
 const REF_FOLLOWS_FROM: i32 = 1;
 
 /// Tag added to spans carrying a Jaeger debug id (`jaeger-debug-id`).
-const DEBUG_ID_TAG: &str = "jaeger-debug-id";
+pub(crate) const DEBUG_ID_TAG: &str = "jaeger-debug-id";
 
 /// Tag added to a trimmed span whose logs were dropped; its value is the
 /// number of logs dropped.
@@ -323,7 +323,7 @@ fn write_str_limited<P: Protocol>(buf: &mut Vec<u8>, s: &str, max_len: Option<us
 }
 
 /// The largest char boundary of `s` that is `<= index`.
-fn floor_char_boundary(s: &str, index: usize) -> usize {
+pub(crate) fn floor_char_boundary(s: &str, index: usize) -> usize {
     let mut i = index.min(s.len());
     while !s.is_char_boundary(i) {
         i -= 1;

@@ -1,0 +1,170 @@
+//! The viewer's routes, relative to its mount point (`/_traces` by default):
+//! the pages, the JSON API, and the collector endpoint other processes
+//! report into.
+
+use rocket::form::FromForm;
+use rocket::http::Status;
+use rocket::response::content::RawJson;
+use rocket::serde::json::Json;
+use rocket::serde::Serialize;
+use rocket::{get, routes, Route, State};
+
+use super::access::ViewerAccess;
+use super::model::{parse_trace_id, SpanRecord, TraceSummary};
+use super::store::{StoreStats, TraceFilter};
+use super::Viewer;
+
+/// Every route of the viewer.
+pub(crate) fn all() -> Vec<Route> {
+    routes![api_traces, api_trace]
+}
+
+/// The filter of a trace list, as given in the query string (kept as text,
+/// so that a bad value is explained rather than refused by Rocket).
+#[derive(Debug, Clone, Default, PartialEq, Eq, FromForm)]
+pub(crate) struct FilterQuery {
+    /// Text found in the operation of one of the trace's spans.
+    pub(crate) operation: Option<String>,
+    /// `true`: traces with an error; `false`: without; empty: both.
+    pub(crate) error: Option<String>,
+    /// Minimum trace duration, in milliseconds (a decimal number).
+    pub(crate) min_duration_ms: Option<String>,
+    /// Most traces listed.
+    pub(crate) limit: Option<String>,
+    /// A trace id to look up (the list page redirects to its trace).
+    pub(crate) id: Option<String>,
+}
+
+impl FilterQuery {
+    /// The store filter these values describe, or what is wrong with them.
+    pub(crate) fn to_filter(&self) -> Result<TraceFilter, String> {
+        let given = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let error = match given(&self.error).as_deref() {
+            None | Some("any") => None,
+            Some("true" | "1" | "yes" | "on") => Some(true),
+            Some("false" | "0" | "no" | "off") => Some(false),
+            Some(_) => return Err("`error` must be true or false".to_owned()),
+        };
+        let min_duration_us = match given(&self.min_duration_ms) {
+            None => None,
+            Some(ms) => match ms.parse::<f64>() {
+                Ok(ms) if ms.is_finite() && ms >= 0.0 => {
+                    Some((ms * 1000.0).min(i64::MAX as f64) as i64)
+                }
+                _ => {
+                    return Err(
+                        "`min_duration_ms` must be a number of milliseconds, at least 0".to_owned(),
+                    )
+                }
+            },
+        };
+        let limit = match given(&self.limit) {
+            None => None,
+            Some(n) => match n.parse::<usize>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => return Err("`limit` must be a whole number, at least 1".to_owned()),
+            },
+        };
+        Ok(TraceFilter {
+            operation: given(&self.operation),
+            error,
+            min_duration_us,
+            limit,
+        })
+    }
+}
+
+/// The body of `GET /api/traces`.
+#[derive(Debug, Serialize)]
+#[serde(crate = "rocket::serde")]
+pub(crate) struct TraceList {
+    /// The matching traces, newest first.
+    traces: Vec<TraceSummary>,
+    /// Spans stored now.
+    spans: usize,
+    /// Most spans stored.
+    max_spans: usize,
+    /// Spans evicted so far.
+    evicted: u64,
+}
+
+/// The body of `GET /api/traces/<id>`.
+#[derive(Debug, Serialize)]
+#[serde(crate = "rocket::serde")]
+pub(crate) struct TraceDetail<'a> {
+    /// The trace id, as asked for (normalized).
+    trace_id: String,
+    /// Its stored spans, ordered by start.
+    spans: Vec<&'a SpanRecord>,
+}
+
+/// The body of an error answer from the JSON API.
+#[derive(Debug, Serialize)]
+#[serde(crate = "rocket::serde")]
+pub(crate) struct ApiError {
+    /// What went wrong.
+    error: String,
+}
+
+type ApiResult<T> = Result<Json<T>, (Status, Json<ApiError>)>;
+
+fn api_error(status: Status, error: impl Into<String>) -> (Status, Json<ApiError>) {
+    (
+        status,
+        Json(ApiError {
+            error: error.into(),
+        }),
+    )
+}
+
+/// `GET /api/traces?operation=&error=&min_duration_ms=&limit=`.
+#[get("/api/traces?<filter..>")]
+fn api_traces(
+    _access: ViewerAccess,
+    viewer: &State<Viewer>,
+    filter: FilterQuery,
+) -> ApiResult<TraceList> {
+    let filter = filter
+        .to_filter()
+        .map_err(|e| api_error(Status::BadRequest, e))?;
+    let StoreStats {
+        spans,
+        max_spans,
+        evicted,
+        ..
+    } = viewer.store.stats();
+    Ok(Json(TraceList {
+        traces: viewer.store.traces(&filter),
+        spans,
+        max_spans,
+        evicted,
+    }))
+}
+
+/// `GET /api/traces/<id>`: the spans of one trace.
+#[get("/api/traces/<id>")]
+fn api_trace(
+    _access: ViewerAccess,
+    viewer: &State<Viewer>,
+    id: &str,
+) -> Result<RawJson<String>, (Status, Json<ApiError>)> {
+    let trace_id = parse_trace_id(id)
+        .ok_or_else(|| api_error(Status::BadRequest, "a trace id is 1 to 32 hex digits"))?;
+    let spans = viewer
+        .store
+        .trace(trace_id)
+        .ok_or_else(|| api_error(Status::NotFound, "no such trace is stored"))?;
+    let detail = TraceDetail {
+        trace_id: super::model::format_trace_id(trace_id),
+        spans: spans.iter().map(|s| &**s).collect(),
+    };
+    rocket::serde::json::to_string(&detail)
+        .map(RawJson)
+        .map_err(|e| api_error(Status::InternalServerError, e.to_string()))
+}
