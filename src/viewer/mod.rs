@@ -1,7 +1,145 @@
-//! An in-app trace viewer for development: see the waterfall of a request
-//! in the browser without running Jaeger.
+//! An in-app trace viewer for development: the waterfall of a request in the
+//! browser, with no Jaeger to install and run.
 //!
-//! (Documentation in progress.)
+//! Turn it on in `Rocket.toml` (it is off by default):
+//!
+//! ```toml
+//! [default.opentracing]
+//! viewer = true
+//! # viewer_path = "/_traces"        # the mount point
+//! # viewer_max_spans = 10000        # the store's bound
+//! # viewer_loopback_only = true     # only clients on this machine
+//! ```
+//!
+//! and open `http://127.0.0.1:8000/_traces/` (the address is logged at
+//! liftoff). The repository's example server has it on:
+//! `cargo run --example server`, then `curl http://127.0.0.1:8000/work`.
+//!
+//! # What it shows
+//!
+//! - **`/_traces/`**: the recent traces, newest first — root operation and
+//!   service, start, duration, number of spans, error flag, status code —
+//!   filtered by operation (text in any span's operation, ignoring case),
+//!   errors, and minimum duration; and a lookup by trace id, the id the
+//!   `X-Trace-Id` response header hands back to callers.
+//! - **`/_traces/trace/<id>`**: the trace as a waterfall: one bar per span
+//!   on a shared time axis, nested by parent, labelled with the operation
+//!   and duration, errors in red (and marked in text); selecting a span
+//!   shows its tags, logs and baggage.
+//! - **`/_traces/api/traces`** and **`/_traces/api/traces/<id>`**: the same
+//!   data as JSON (below).
+//! - **`POST /_traces/api/traces`**: a Jaeger collector endpoint (a
+//!   binary-Thrift `Batch` body, as Jaeger clients and this crate's
+//!   [`Reporter`](crate::reporter::Reporter) send), so that other processes
+//!   can report into this viewer: their spans join this process' spans when
+//!   the trace ids match. For the example client, calling the example
+//!   server: `JAEGER_ENDPOINT=http://127.0.0.1:8000/_traces/api/traces cargo
+//!   run --example client`.
+//!
+//! The pages are HTML rendered on the server with inline CSS and SVG: no
+//! script, no external asset, so they work offline.
+//!
+//! # Where the spans come from
+//!
+//! The reporter that [`OpenTracingFairing::from_config`] builds hands every
+//! finished span to the viewer's store as well as to Jaeger (delivered or
+//! not), with the same [limits](crate::limits) on tag values and logs. A
+//! span shows within the reporter's batching tick (at most
+//! `flush_interval_ms` when idle). With a tracer of your own, point its
+//! reporter's endpoint at `POST /_traces/api/traces`.
+//!
+//! With the viewer off, nothing is stored, no route is mounted, and a
+//! request costs nothing more.
+//!
+//! # Safety
+//!
+//! - **Off** unless `viewer = true`.
+//! - **Loopback only** by default: a request is served only when its peer
+//!   address is a loopback address (`127.0.0.0/8`, `::1`) and it carries no
+//!   proxy header (`Forwarded`, `X-Forwarded-For`, `X-Forwarded-Host`,
+//!   `X-Real-IP`, Rocket's `ip_header`); others get `404`, as if there were
+//!   no viewer (the first refusal is logged). Span data holds URLs, headers
+//!   and whatever the application tags: with `viewer_loopback_only = false`
+//!   anyone who reaches the server reads it.
+//! - **Bounded memory**: at most `viewer_max_spans` spans (10,000 by
+//!   default) and [`MAX_STORE_BYTES`](store::MAX_STORE_BYTES) of span data;
+//!   the oldest spans are evicted first. A collector request's body is at
+//!   most 1 MiB and is decoded with bounded nesting and lengths.
+//! - **Escaped output**: span data comes from requests and is
+//!   attacker-controlled; every operation, service, tag, log and baggage
+//!   value is HTML-escaped.
+//! - **Not traced**: requests to the viewer get no span (so browsing it does
+//!   not fill it).
+//!
+//! # JSON
+//!
+//! Ids are lower-case hex strings (a trace id: 16 digits when its high 64
+//! bits are zero, else 32, as in `X-Trace-Id`); times are integers in
+//! microseconds, instants since the Unix epoch.
+//!
+//! `GET /_traces/api/traces?operation=&error=&min_duration_ms=&limit=`
+//! (every parameter optional; `error` is `true` or `false`;
+//! `min_duration_ms` a decimal number; `limit` at most 1000, default 100)
+//! answers a [`TraceSummary`] list, newest first, with the store's counters:
+//!
+//! ```json
+//! {
+//!   "traces": [
+//!     {
+//!       "trace_id": "0576844fbda562429a6abe3718098648",
+//!       "service": "server",
+//!       "operation": "GET /work",
+//!       "start_us": 1795280989950113,
+//!       "duration_us": 7105,
+//!       "span_count": 4,
+//!       "error": true,
+//!       "status_code": 200,
+//!       "services": ["server"]
+//!     }
+//!   ],
+//!   "spans": 5,
+//!   "max_spans": 10000,
+//!   "evicted": 0
+//! }
+//! ```
+//!
+//! `GET /_traces/api/traces/<id>` answers the trace's [`SpanRecord`]s,
+//! ordered by start:
+//!
+//! ```json
+//! {
+//!   "trace_id": "0576844fbda562429a6abe3718098648",
+//!   "spans": [
+//!     {
+//!       "trace_id": "0576844fbda562429a6abe3718098648",
+//!       "span_id": "4d1b6e4c2f0a9e31",
+//!       "parent_span_id": "9a6abe3718098648",
+//!       "references": [
+//!         {"kind": "child_of", "trace_id": "0576844fbda562429a6abe3718098648", "span_id": "9a6abe3718098648"}
+//!       ],
+//!       "service": "server",
+//!       "operation": "cache.refresh",
+//!       "start_us": 1795280989955120,
+//!       "duration_us": 1190,
+//!       "error": true,
+//!       "tags": [{"key": "error", "value": true}],
+//!       "logs": [
+//!         {"timestamp_us": 1795280989956301, "fields": [
+//!           {"key": "event", "value": "error"},
+//!           {"key": "message", "value": "cache unavailable: connection refused"}
+//!         ]}
+//!       ],
+//!       "baggage": [{"key": "user", "value": "alice"}]
+//!     }
+//!   ]
+//! }
+//! ```
+//!
+//! A tag's `value` is a JSON string, boolean or number. `parent_span_id` is
+//! `null` for a root span. Errors answer `400` (a malformed id or filter) or
+//! `404` (no such trace stored) with `{"error": "…"}`.
+//!
+//! [`OpenTracingFairing::from_config`]: crate::OpenTracingFairing::from_config
 
 mod access;
 pub(crate) mod capture;

@@ -273,6 +273,114 @@ mod tests {
     }
 
     #[test]
+    fn a_span_serializes_to_the_documented_json() {
+        use rocket::serde::json::{json, to_value};
+        let span = SpanRecord {
+            trace_id: 0x0576844fbda562429a6abe3718098648,
+            span_id: 0x4d1b6e4c2f0a9e31,
+            parent_span_id: Some(0x9a6abe3718098648),
+            references: vec![Reference {
+                kind: ReferenceKind::FollowsFrom,
+                trace_id: 0xabc,
+                span_id: 0x1,
+            }],
+            service: "server".into(),
+            operation: "cache.refresh".into(),
+            start_us: 1_795_280_989_955_120,
+            duration_us: 1190,
+            error: true,
+            tags: vec![
+                Tag {
+                    key: "error".into(),
+                    value: TagValue::Bool(true),
+                },
+                Tag {
+                    key: "n".into(),
+                    value: TagValue::Long(-3),
+                },
+                Tag {
+                    key: "ratio".into(),
+                    value: TagValue::Double(0.25),
+                },
+                Tag {
+                    key: "nan".into(),
+                    value: TagValue::Double(f64::NAN),
+                },
+            ],
+            logs: vec![Log {
+                timestamp_us: 1_795_280_989_956_301,
+                fields: vec![Tag {
+                    key: "event".into(),
+                    value: TagValue::String("error".into()),
+                }],
+            }],
+            baggage: vec![Baggage {
+                key: "user".into(),
+                value: "alice".into(),
+            }],
+        };
+        assert_eq!(
+            to_value(&span).unwrap(),
+            json!({
+                "trace_id": "0576844fbda562429a6abe3718098648",
+                "span_id": "4d1b6e4c2f0a9e31",
+                "parent_span_id": "9a6abe3718098648",
+                "references": [
+                    {"kind": "follows_from", "trace_id": "0000000000000abc", "span_id": "0000000000000001"}
+                ],
+                "service": "server",
+                "operation": "cache.refresh",
+                "start_us": 1_795_280_989_955_120i64,
+                "duration_us": 1190,
+                "error": true,
+                "tags": [
+                    {"key": "error", "value": true},
+                    {"key": "n", "value": -3},
+                    {"key": "ratio", "value": 0.25},
+                    {"key": "nan", "value": null}
+                ],
+                "logs": [{"timestamp_us": 1_795_280_989_956_301i64, "fields": [{"key": "event", "value": "error"}]}],
+                "baggage": [{"key": "user", "value": "alice"}]
+            })
+        );
+        let root = SpanRecord {
+            parent_span_id: None,
+            ..span
+        };
+        assert_eq!(to_value(&root).unwrap()["parent_span_id"], json!(null));
+    }
+
+    #[test]
+    fn a_summary_serializes_to_the_documented_json() {
+        use rocket::serde::json::{json, to_value};
+        let summary = TraceSummary {
+            trace_id: 0xabc,
+            service: "server".into(),
+            operation: "GET /work".into(),
+            start_us: 10,
+            duration_us: 7105,
+            span_count: 4,
+            error: true,
+            status_code: None,
+            services: vec!["client".into(), "server".into()],
+        };
+        assert_eq!(
+            to_value(&summary).unwrap(),
+            json!({
+                "trace_id": "0000000000000abc",
+                "service": "server",
+                "operation": "GET /work",
+                "start_us": 10,
+                "duration_us": 7105,
+                "span_count": 4,
+                "error": true,
+                "status_code": null,
+                "services": ["client", "server"]
+            })
+        );
+    }
+
+    #[test]
     fn errors_are_read_from_bool_and_string_tags() {
         let tag = |key: &str, value| Tag {
             key: key.into(),
