@@ -3,6 +3,8 @@
 //!
 //! (Documentation in progress.)
 
+pub(crate) mod escape;
+pub(crate) mod html;
 pub mod model;
 pub mod store;
 
