@@ -143,6 +143,8 @@
 
 mod access;
 pub(crate) mod capture;
+mod escape;
+mod html;
 pub mod model;
 mod routes;
 pub mod store;
