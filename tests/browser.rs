@@ -112,7 +112,11 @@ fn run_chromium(browser: &Path, args: &[String], url: &str) -> String {
     }
     let output = child.wait_with_output().unwrap();
     let _ = std::fs::remove_dir_all(&profile);
-    assert!(output.status.success(), "chromium failed: {:?}", output.status);
+    assert!(
+        output.status.success(),
+        "chromium failed: {:?}",
+        output.status
+    );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -124,7 +128,10 @@ fn rand_suffix() -> u64 {
 /// What the harness page reported, from chromium's dump of its DOM.
 fn laid_out(browser: &Path, port: u16, trace_id: &str) -> Vec<Value> {
     let url = format!("http://127.0.0.1:{port}/harness/{trace_id}");
-    let args = ["--dump-dom".to_owned(), "--virtual-time-budget=10000".to_owned()];
+    let args = [
+        "--dump-dom".to_owned(),
+        "--virtual-time-budget=10000".to_owned(),
+    ];
     let dom = run_chromium(browser, &args, &url);
     let start = dom.find("<pre id=\"result\">").expect("the harness page") + 17;
     let end = start + dom[start..].find("</pre>").unwrap();
@@ -137,15 +144,23 @@ fn laid_out(browser: &Path, port: u16, trace_id: &str) -> Vec<Value> {
     rows.as_array().unwrap().clone()
 }
 
-/// `rgb(r, g, b)` as numbers.
-fn rgb(fill: &str) -> (u32, u32, u32) {
-    let inner = fill
+/// Whether a computed `rgb(r, g, b)` colour is a saturated red: a hue
+/// within 15° of red.
+fn is_red(fill: &Value) -> bool {
+    let fill = fill.as_str().unwrap();
+    let c: Vec<f64> = fill
         .trim_start_matches("rgb(")
         .trim_end_matches(')')
         .split(',')
-        .map(|n| n.trim().parse::<u32>().unwrap())
-        .collect::<Vec<_>>();
-    (inner[0], inner[1], inner[2])
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
+    let (r, g, b) = (c[0], c[1], c[2]);
+    let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+    if max - min < 60.0 || max != r {
+        return false; // grey-ish, or not red-dominant
+    }
+    let hue = 60.0 * (g - b) / (max - min); // -60..60 around red
+    hue.abs() < 15.0
 }
 
 /// The spans of a trace, from the viewer's JSON API.
@@ -161,7 +176,10 @@ async fn traced_request(port: u16, path: &str) -> String {
     let response = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
         .await
         .unwrap();
-    response.headers()["x-trace-id"].to_str().unwrap().to_owned()
+    response.headers()["x-trace-id"]
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// Waits for the viewer to hold `spans` spans of trace `id`.
@@ -176,7 +194,10 @@ async fn wait_for_trace(port: u16, id: &str, spans: usize) -> Vec<Value> {
                 return api_trace(port, id).await;
             }
         }
-        assert!(Instant::now() < deadline, "trace {id} never had {spans} spans");
+        assert!(
+            Instant::now() < deadline,
+            "trace {id} never had {spans} spans"
+        );
         rocket::tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -213,9 +234,10 @@ async fn the_waterfall_shows_one_bar_per_span_nested_with_the_error_marked() {
 
     let browser_for_work = browser.clone();
     let work_id = work.clone();
-    let rows = rocket::tokio::task::spawn_blocking(move || laid_out(&browser_for_work, port, &work_id))
-        .await
-        .unwrap();
+    let rows =
+        rocket::tokio::task::spawn_blocking(move || laid_out(&browser_for_work, port, &work_id))
+            .await
+            .unwrap();
 
     // One row, with one visible bar, per span of the trace.
     assert_eq!(rows.len(), spans.len(), "{rows:#?}");
@@ -227,8 +249,14 @@ async fn the_waterfall_shows_one_bar_per_span_nested_with_the_error_marked() {
     }
     // Depth-first, nested by parent: GET /work > load > db.query, then
     // GET /work > cache.refresh.
-    let operations: Vec<&str> = rows.iter().map(|r| r["operation"].as_str().unwrap()).collect();
-    assert_eq!(operations, ["GET /work", "load", "db.query", "cache.refresh"]);
+    let operations: Vec<&str> = rows
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        operations,
+        ["GET /work", "load", "db.query", "cache.refresh"]
+    );
     let depths: Vec<u64> = rows.iter().map(|r| r["depth"].as_u64().unwrap()).collect();
     assert_eq!(depths, [0, 1, 2, 1]);
     for row in &rows {
@@ -245,25 +273,30 @@ async fn the_waterfall_shows_one_bar_per_span_nested_with_the_error_marked() {
     // A child's bar starts no earlier than its parent's on the shared axis.
     let left = |i: usize| rows[i]["left"].as_f64().unwrap();
     assert!(left(1) >= left(0) - 0.5 && left(2) >= left(1) - 0.5 && left(3) >= left(0) - 0.5);
-    assert!(left(3) > left(2), "cache.refresh starts after db.query ends");
+    assert!(
+        left(3) > left(2),
+        "cache.refresh starts after db.query ends"
+    );
 
     // The error span, and only it, is marked; its bar is drawn in red.
     let errors: Vec<bool> = rows.iter().map(|r| r["error"].as_bool().unwrap()).collect();
     assert_eq!(errors, [false, false, false, true]);
     assert_eq!(rows[3]["bar_error"], true);
-    let (r, g, b) = rgb(rows[3]["fill"].as_str().unwrap());
-    assert!(r > 150 && g < 100 && b < 100, "the error bar is red: {}", rows[3]["fill"]);
+    assert!(
+        is_red(&rows[3]["fill"]),
+        "the error bar is red: {}",
+        rows[3]["fill"]
+    );
     for row in &rows[..3] {
-        assert_ne!(row["fill"], rows[3]["fill"], "{row}");
-        let (r, g, _) = rgb(row["fill"].as_str().unwrap());
-        assert!(!(r > 150 && g < 100), "not red: {row}");
+        assert!(!is_red(&row["fill"]), "not red: {row}");
     }
 
     // The failing request's single span.
     let browser_for_error = browser.clone();
-    let rows = rocket::tokio::task::spawn_blocking(move || laid_out(&browser_for_error, port, &error))
-        .await
-        .unwrap();
+    let rows =
+        rocket::tokio::task::spawn_blocking(move || laid_out(&browser_for_error, port, &error))
+            .await
+            .unwrap();
     assert_eq!(rows.len(), 1, "{rows:#?}");
     assert_eq!(rows[0]["operation"], "GET /error");
     assert_eq!(rows[0]["error"], true);

@@ -5,9 +5,6 @@
 //! HTTP requests: every such value goes through [`html`] (or [`query`] in a
 //! URL) before it reaches a page.
 
-// The viewer's routes are not mounted yet: only the tests use this module.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::fmt::{self, Display, Write};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};

@@ -37,9 +37,6 @@
 //! - The span's details (tags, logs, baggage, references) are in the
 //!   `<div class="detail">` of the row, visible when the row is open.
 
-// The viewer's routes are not mounted yet: only the tests use this module.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Display, Write};
 use std::sync::Arc;

@@ -4,19 +4,92 @@
 
 use rocket::form::FromForm;
 use rocket::http::Status;
-use rocket::response::content::RawJson;
+use rocket::response::content::{RawHtml, RawJson};
+use rocket::response::{self, Redirect, Responder, Response};
 use rocket::serde::json::Json;
 use rocket::serde::Serialize;
-use rocket::{get, routes, Route, State};
+use rocket::{get, routes, Request, Route, State};
 
 use super::access::ViewerAccess;
-use super::model::{parse_trace_id, SpanRecord, TraceSummary};
+use super::html::{self, ListForm};
+use super::model::{format_trace_id, parse_trace_id, SpanRecord, TraceSummary};
 use super::store::{StoreStats, TraceFilter};
 use super::Viewer;
 
 /// Every route of the viewer.
 pub(crate) fn all() -> Vec<Route> {
-    routes![api_traces, api_trace]
+    routes![list, trace, api_traces, api_trace]
+}
+
+/// The pages' `Content-Security-Policy`, also in their `<meta>` tag; as a
+/// header it can also keep other sites from framing them.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+                   form-action 'self'; base-uri 'none'; frame-ancestors 'self'";
+
+/// An HTML page of the viewer, never cached (it shows live data).
+pub(crate) struct Page(Status, String);
+
+impl<'r> Responder<'r, 'static> for Page {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        Response::build_from(RawHtml(self.1).respond_to(req)?)
+            .status(self.0)
+            .raw_header("Content-Security-Policy", CSP)
+            .raw_header("Cache-Control", "no-store")
+            .ok()
+    }
+}
+
+/// The answers of the list page.
+#[derive(rocket::Responder)]
+enum ListAnswer {
+    /// The list.
+    List(Page),
+    /// A valid trace id was looked up: its page.
+    Lookup(Redirect),
+    /// A filter value is invalid (the form cannot send one): what is wrong.
+    BadFilter((Status, String)),
+}
+
+/// `GET /?operation=&error=&min_duration_ms=&limit=`: the trace list;
+/// `GET /?id=<trace id>`: redirects to that trace's page.
+#[get("/?<filter..>")]
+fn list(_access: ViewerAccess, viewer: &State<Viewer>, filter: FilterQuery) -> ListAnswer {
+    let id = filter.id.as_deref().and_then(parse_trace_id);
+    if let Some(id) = id {
+        let to = format!("{}/trace/{}", viewer.base, format_trace_id(id));
+        return ListAnswer::Lookup(Redirect::to(to));
+    }
+    let trace_filter = match filter.to_filter() {
+        Ok(trace_filter) => trace_filter,
+        Err(e) => return ListAnswer::BadFilter((Status::BadRequest, e)),
+    };
+    let text = |value: Option<String>| value.unwrap_or_default();
+    let form = ListForm {
+        operation: text(filter.operation),
+        error: text(filter.error),
+        min_duration_ms: text(filter.min_duration_ms),
+        id: text(filter.id),
+        limit: text(filter.limit),
+    };
+    let page = html::list_page(
+        &viewer.base,
+        &viewer.store.traces(&trace_filter),
+        &form,
+        &viewer.store.operations(),
+        &viewer.store.stats(),
+    );
+    ListAnswer::List(Page(Status::Ok, page))
+}
+
+/// `GET /trace/<id>`: a trace's waterfall.
+#[get("/trace/<id>")]
+fn trace(_access: ViewerAccess, viewer: &State<Viewer>, id: &str) -> Page {
+    match parse_trace_id(id).and_then(|trace_id| Some((trace_id, viewer.store.trace(trace_id)?))) {
+        Some((trace_id, spans)) => {
+            Page(Status::Ok, html::trace_page(&viewer.base, trace_id, &spans))
+        }
+        None => Page(Status::NotFound, html::not_found_page(&viewer.base, id)),
+    }
 }
 
 /// The filter of a trace list, as given in the query string (kept as text,
@@ -161,7 +234,7 @@ fn api_trace(
         .trace(trace_id)
         .ok_or_else(|| api_error(Status::NotFound, "no such trace is stored"))?;
     let detail = TraceDetail {
-        trace_id: super::model::format_trace_id(trace_id),
+        trace_id: format_trace_id(trace_id),
         spans: spans.iter().map(|s| &**s).collect(),
     };
     rocket::serde::json::to_string(&detail)
