@@ -153,6 +153,17 @@
 //! flushes what is queued, waits for in-flight requests (within Rocket's
 //! grace and mercy periods), and flushes again. See [`reporter`].
 //!
+//! # Trace viewer
+//!
+//! For development, `viewer = true` serves this process' recent traces at
+//! `/_traces/`: a list with filters and a lookup by `X-Trace-Id`, and each
+//! trace as a waterfall (one bar per span, nested, errors in red, a span's
+//! tags, logs and baggage on a click), plus the same data as JSON. No Jaeger
+//! to run, no script, no external asset. The spans are kept in a bounded
+//! in-memory store fed by the reporter alongside Jaeger; other processes can
+//! report into it through its Jaeger-collector endpoint. Off by default, and
+//! loopback clients only by default. See [`viewer`].
+//!
 //! [Rocket]: https://rocket.rs
 //! [OpenTracing]: https://opentracing.io
 //! [Jaeger]: https://www.jaegertracing.io
