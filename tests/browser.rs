@@ -305,7 +305,7 @@ async fn the_waterfall_shows_one_bar_per_span_nested_with_the_error_marked() {
         let url = format!("http://127.0.0.1:{port}/_traces/trace/{work}");
         let args = [
             format!("--screenshot={}", Path::new(&path).display()),
-            "--window-size=1200,760".to_owned(),
+            "--window-size=1200,470".to_owned(),
             "--virtual-time-budget=5000".to_owned(),
         ];
         rocket::tokio::task::spawn_blocking(move || run_chromium(&browser, &args, &url))
