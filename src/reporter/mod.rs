@@ -62,7 +62,7 @@ mod logging;
 mod process;
 mod sender;
 mod stats;
-mod thrift;
+pub(crate) mod thrift;
 
 use crate::limits::{DEFAULT_MAX_LOGS_PER_SPAN, DEFAULT_MAX_TAG_VALUE_LENGTH};
 use crate::redact::{redact_credentials, without_credentials};

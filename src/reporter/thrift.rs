@@ -323,7 +323,7 @@ fn write_str_limited<P: Protocol>(buf: &mut Vec<u8>, s: &str, max_len: Option<us
 }
 
 /// The largest char boundary of `s` that is `<= index`.
-fn floor_char_boundary(s: &str, index: usize) -> usize {
+pub(crate) fn floor_char_boundary(s: &str, index: usize) -> usize {
     let mut i = index.min(s.len());
     while !s.is_char_boundary(i) {
         i -= 1;

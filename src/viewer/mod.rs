@@ -3,6 +3,7 @@
 //!
 //! (Documentation in progress.)
 
+pub(crate) mod ingest;
 pub mod model;
 pub mod store;
 
