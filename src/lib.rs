@@ -199,3 +199,8 @@ pub use crate::reporter::{CollectorAuth, Reporter, ReporterConfig, ReporterStats
 pub use rustracing;
 /// The Jaeger tracer and span types this crate uses.
 pub use rustracing_jaeger;
+
+/// Not part of the API: the viewer's collector-body decoder, for the fuzz
+/// targets in `fuzz/`.
+#[doc(hidden)]
+pub use crate::viewer::ingest::fuzz_decode_batch;

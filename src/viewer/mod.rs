@@ -145,6 +145,7 @@ mod access;
 pub(crate) mod capture;
 mod escape;
 mod html;
+pub(crate) mod ingest;
 pub mod model;
 mod routes;
 pub mod store;
