@@ -148,3 +148,117 @@ async fn one_trace_runs_through_both_apps() {
     );
     assert_eq!(string_tag(hello, "span.kind").as_deref(), Some("server"));
 }
+
+/// The client app reports into the server's trace viewer (its collector
+/// endpoint), as the README shows: the server's viewer holds the whole
+/// trace, both services' spans joined by their ids.
+#[rocket::async_test]
+async fn both_apps_share_the_servers_viewer() {
+    use rocket::serde::json::{from_str, Value};
+
+    let agent = Agent::bind();
+    let server_figment = server::figment()
+        .merge(("opentracing.service_name", "server"))
+        .merge(("opentracing.agent_port", agent.port()))
+        .merge(("opentracing.flush_interval_ms", 20))
+        .merge(("opentracing.viewer", true));
+    let server = Server::launch(
+        rocket::custom(server_figment)
+            .attach(OpenTracingFairing::from_config())
+            .mount("/", server_app::routes()),
+    )
+    .await;
+    let viewer = format!("http://127.0.0.1:{}/_traces", server.port);
+    let client_figment = server::figment()
+        .merge(("opentracing.service_name", "client"))
+        .merge(("opentracing.endpoint", format!("{viewer}/api/traces")))
+        .merge(("opentracing.flush_interval_ms", 20));
+    let client = Server::launch(
+        rocket::custom(client_figment)
+            .attach(OpenTracingFairing::from_config())
+            .manage(client_app::Upstream::new(format!(
+                "http://127.0.0.1:{}",
+                server.port
+            )))
+            .mount("/", client_app::routes()),
+    )
+    .await;
+
+    let response = reqwest::get(format!("http://127.0.0.1:{}/call/alice", client.port))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let trace_id = response.headers()["x-trace-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let spans = loop {
+        let response = reqwest::get(format!("{viewer}/api/traces/{trace_id}"))
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            let trace: Value = from_str(&response.text().await.unwrap()).unwrap();
+            let spans = trace["spans"].as_array().unwrap().clone();
+            if spans.len() == 3 {
+                break spans;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the joined trace never had 3 spans"
+        );
+        rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let find = |operation: &str| {
+        spans
+            .iter()
+            .find(|s| s["operation"].as_str().unwrap().starts_with(operation))
+            .unwrap_or_else(|| panic!("no {operation} span: {spans:?}"))
+    };
+    let entry = find("GET /call/<name>");
+    let call = find("GET 127.0.0.1:");
+    let hello = find("GET /hello/<name>");
+    assert_eq!(
+        (entry["service"].as_str(), call["service"].as_str()),
+        (Some("client"), Some("client"))
+    );
+    assert_eq!(hello["service"], "server");
+    // The chain: entry → call → the server's span.
+    assert_eq!(entry["parent_span_id"], Value::Null);
+    assert_eq!(call["parent_span_id"], entry["span_id"]);
+    assert_eq!(hello["parent_span_id"], call["span_id"]);
+
+    // The list and the waterfall show both services in one trace.
+    let list: Value = from_str(
+        &reqwest::get(format!("{viewer}/api/traces"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let summary = &list["traces"][0];
+    assert_eq!(summary["trace_id"], trace_id.as_str());
+    assert_eq!(
+        summary["operation"], "GET /call/<name>",
+        "the client's entry span is the root"
+    );
+    assert_eq!(
+        summary["services"],
+        rocket::serde::json::json!(["client", "server"])
+    );
+    let page = reqwest::get(format!("{viewer}/trace/{trace_id}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page.matches("data-service=\"client\"").count(), 2, "{page}");
+    assert_eq!(page.matches("data-service=\"server\"").count(), 1);
+
+    client.stop().await;
+    server.stop().await;
+}

@@ -413,3 +413,95 @@ fn a_bad_viewer_setting_is_named() {
         assert!(error.to_string().contains(key), "{error}");
     }
 }
+
+#[rocket::async_test]
+async fn the_collector_endpoint_takes_what_a_reporter_sends() {
+    use rocket_opentracing::reporter::{Reporter, ReporterConfig};
+    use rocket_opentracing::rustracing::sampler::AllSampler;
+
+    let agent = Agent::bind();
+    let figment = common::server::figment()
+        .merge(("opentracing.viewer", true))
+        .merge(("opentracing.agent_port", agent.port()));
+    let rocket = rocket::custom(figment)
+        .attach(OpenTracingFairing::from_config())
+        .mount("/", server::routes());
+    let running = common::server::Server::launch(rocket).await;
+    let url = format!("http://127.0.0.1:{}/_traces/api/traces", running.port);
+
+    // Another process' reporter, pointed at the viewer.
+    let mut config = ReporterConfig::new("other-service");
+    config.endpoint = Some(url.clone());
+    let (trace_id, parent_id) = rocket::tokio::task::spawn_blocking(|| {
+        let reporter = Reporter::spawn(config).unwrap();
+        let tracer = reporter.tracer(AllSampler);
+        let ids = {
+            let parent = tracer.span("remote-parent").start();
+            let _child = tracer.span("remote-child").child_of(&parent).start();
+            let state = parent.context().unwrap().state();
+            (state.trace_id().to_string(), state.span_id())
+        };
+        assert!(reporter.flush(Duration::from_secs(10)));
+        let stats = reporter.stats();
+        assert_eq!((stats.reported, stats.failed), (2, 0), "{stats:?}");
+        ids
+    })
+    .await
+    .unwrap();
+
+    let http = reqwest::Client::new();
+    let trace: Value = from_str(
+        &http
+            .get(format!("{url}/{trace_id}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let spans = trace["spans"].as_array().expect("the trace is stored");
+    let names: Vec<&str> = spans
+        .iter()
+        .map(|s| s["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["remote-parent", "remote-child"]);
+    assert!(spans.iter().all(|s| s["service"] == "other-service"));
+    assert_eq!(
+        spans[1]["parent_span_id"],
+        format!("{parent_id:016x}").as_str()
+    );
+
+    // Not a batch, and too large a body.
+    let response = http.post(&url).body("not thrift").send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = from_str(&response.text().await.unwrap()).unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("jaeger.thrift"),
+        "{body}"
+    );
+    let huge = vec![0u8; 1024 * 1024 + 1];
+    let response = http.post(&url).body(huge).send().await.unwrap();
+    assert_eq!(response.status(), 413);
+    running.stop().await;
+}
+
+#[rocket::async_test]
+async fn the_collector_endpoint_refuses_remote_clients() {
+    let agent = Agent::bind();
+    let client = viewer_client(&agent, "").await;
+    let post = |from: &'static str| {
+        client
+            .post("/_traces/api/traces")
+            .remote(from.parse().unwrap())
+            .body(b"x".as_slice())
+            .dispatch()
+    };
+    assert_eq!(post(REMOTE).await.status(), Status::NotFound);
+    assert_eq!(
+        post(LOCAL).await.status(),
+        Status::BadRequest,
+        "admitted, but not a batch"
+    );
+}

@@ -2,23 +2,25 @@
 //! the pages, the JSON API, and the collector endpoint other processes
 //! report into.
 
+use rocket::data::{Data, ToByteUnit};
 use rocket::form::FromForm;
 use rocket::http::Status;
 use rocket::response::content::{RawHtml, RawJson};
 use rocket::response::{self, Redirect, Responder, Response};
 use rocket::serde::json::Json;
 use rocket::serde::Serialize;
-use rocket::{get, routes, Request, Route, State};
+use rocket::{get, post, routes, Request, Route, State};
 
 use super::access::ViewerAccess;
 use super::html::{self, ListForm};
+use super::ingest::{decode_batch, IngestLimits};
 use super::model::{format_trace_id, parse_trace_id, SpanRecord, TraceSummary};
 use super::store::{StoreStats, TraceFilter};
 use super::Viewer;
 
 /// Every route of the viewer.
 pub(crate) fn all() -> Vec<Route> {
-    routes![list, trace, api_traces, api_trace]
+    routes![list, trace, api_traces, api_trace, collect]
 }
 
 /// The pages' `Content-Security-Policy`, also in their `<meta>` tag; as a
@@ -240,4 +242,53 @@ fn api_trace(
     rocket::serde::json::to_string(&detail)
         .map(RawJson)
         .map_err(|e| api_error(Status::InternalServerError, e.to_string()))
+}
+
+/// Largest collector request body accepted (as the reporter sends at most).
+const MAX_COLLECTOR_BODY: usize = crate::reporter::MAX_COLLECTOR_BATCH_SIZE;
+
+/// The answer to a collector request.
+#[derive(Debug, Serialize)]
+#[serde(crate = "rocket::serde")]
+pub(crate) struct Collected {
+    /// Spans added to the store.
+    spans: usize,
+}
+
+/// `POST /api/traces`: a Jaeger collector endpoint. The body is one
+/// binary-Thrift `jaeger.thrift` `Batch` (`application/x-thrift`, at most
+/// 1 MiB), as Jaeger clients and this crate's reporter send; its spans join
+/// the store. Answers `202` with `{"spans": n}`, `400` for a body that is
+/// not such a batch, `413` for a larger one.
+#[post("/api/traces", data = "<body>")]
+async fn collect(
+    _access: ViewerAccess,
+    viewer: &State<Viewer>,
+    body: Data<'_>,
+) -> Result<(Status, Json<Collected>), (Status, Json<ApiError>)> {
+    let body = body
+        .open(MAX_COLLECTOR_BODY.bytes())
+        .into_bytes()
+        .await
+        .map_err(|e| api_error(Status::BadRequest, format!("cannot read the body: {e}")))?;
+    if !body.is_complete() {
+        return Err(api_error(
+            Status::PayloadTooLarge,
+            format!("a batch is at most {MAX_COLLECTOR_BODY} bytes"),
+        ));
+    }
+    let limits = IngestLimits {
+        max_str_len: viewer.max_str_len,
+        max_logs: viewer.max_logs,
+    };
+    let spans = decode_batch(&body, limits).map_err(|e| {
+        log::debug!("rocket_opentracing: the trace viewer refused a batch: {e}");
+        api_error(
+            Status::BadRequest,
+            format!("not a jaeger.thrift Batch: {e}"),
+        )
+    })?;
+    let count = spans.len();
+    viewer.store.extend(spans);
+    Ok((Status::Accepted, Json(Collected { spans: count })))
 }
