@@ -47,7 +47,7 @@ enum ListAnswer {
     /// The list.
     List(Page),
     /// A valid trace id was looked up: its page.
-    Lookup(Redirect),
+    Lookup(Box<Redirect>),
     /// A filter value is invalid (the form cannot send one): what is wrong.
     BadFilter((Status, String)),
 }
@@ -59,7 +59,7 @@ fn list(_access: ViewerAccess, viewer: &State<Viewer>, filter: FilterQuery) -> L
     let id = filter.id.as_deref().and_then(parse_trace_id);
     if let Some(id) = id {
         let to = format!("{}/trace/{}", viewer.base, format_trace_id(id));
-        return ListAnswer::Lookup(Redirect::to(to));
+        return ListAnswer::Lookup(Box::new(Redirect::to(to)));
     }
     let trace_filter = match filter.to_filter() {
         Ok(trace_filter) => trace_filter,
