@@ -139,6 +139,12 @@
 //! `null` for a root span. Errors answer `400` (a malformed id or filter) or
 //! `404` (no such trace stored) with `{"error": "…"}`.
 //!
+//! `POST /_traces/api/traces` answers `202 Accepted` with `{"spans": n}`,
+//! the number of spans stored; `400` with `{"error": "…"}` for a body that
+//! is not a `jaeger.thrift` `Batch` (the error names the field or byte
+//! offset, never quotes the body); `413` for a body over 1 MiB. The decoder
+//! is fuzzed (`fuzz/`, target `ingest`).
+//!
 //! [`OpenTracingFairing::from_config`]: crate::OpenTracingFairing::from_config
 
 mod access;
