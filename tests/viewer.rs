@@ -224,7 +224,10 @@ async fn the_list_filters_by_operation_error_and_duration() {
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
-    assert_eq!(ids(list("error=true").await), [error.as_str(), work.as_str()]);
+    assert_eq!(
+        ids(list("error=true").await),
+        [error.as_str(), work.as_str()]
+    );
     assert_eq!(ids(list("error=false").await), [hello.as_str()]);
     assert_eq!(
         ids(list("operation=DB.QUERY").await),
@@ -504,4 +507,62 @@ async fn the_collector_endpoint_refuses_remote_clients() {
         Status::BadRequest,
         "admitted, but not a batch"
     );
+}
+
+#[rocket::async_test]
+async fn hostile_span_data_is_escaped_on_the_pages() {
+    let agent = Agent::bind();
+    let client = viewer_client(&agent, "traced_attributes = [\"user_agent\"]").await;
+    let hostile = "\"><script>alert(1)</script><img src=x onerror=alert(2)>'&";
+    let response = client
+        .get("/hello/%3Cscript%3Ealert(3)%3C%2Fscript%3E")
+        .remote(LOCAL.parse().unwrap())
+        .header(Header::new("User-Agent", hostile))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let id = response.headers().get_one("X-Trace-Id").unwrap().to_owned();
+    wait_for_spans(&client, 1).await;
+
+    let list = get_from(&client, "/_traces/?operation=%3Cscript%3E", LOCAL).await;
+    assert_eq!(list.content_type(), Some(ContentType::HTML));
+    let csp = list
+        .headers()
+        .get_one("Content-Security-Policy")
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    let list = list.into_string().await.unwrap();
+    let trace = get_from(&client, &format!("/_traces/trace/{id}"), LOCAL).await;
+    assert_eq!(trace.status(), Status::Ok);
+    let trace = trace.into_string().await.unwrap();
+    for page in [&list, &trace] {
+        assert!(!page.contains("<script"), "{page}");
+        assert!(!page.contains("<img"), "{page}");
+        // (" onerror=" stays as text, harmless inside the escaped "&lt;img".)
+    }
+    // The values are there, escaped.
+    assert!(
+        trace.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("/hello/%3Cscript%3Ealert(3)"),
+        "the URL, as received"
+    );
+    assert!(
+        list.contains("&lt;script&gt;"),
+        "the filter value, echoed escaped"
+    );
+    // The unknown trace page and the lookup of a hostile id.
+    let missing = get_from(&client, "/_traces/trace/%3Cb%3Ex", LOCAL).await;
+    assert_eq!(missing.status(), Status::NotFound);
+    assert!(!missing.into_string().await.unwrap().contains("<b>x"));
+    let lookup = get_from(&client, "/_traces/?id=%22%3E%3Cscript%3E", LOCAL).await;
+    assert_eq!(
+        lookup.status(),
+        Status::Ok,
+        "an invalid id is shown, not followed"
+    );
+    assert!(!lookup.into_string().await.unwrap().contains("<script"));
 }
