@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::agent::Agent;
 use common::server::Server;
+use common::viewer::wait_for_trace;
 use rocket::response::content::RawHtml;
 use rocket::serde::json::{from_str, Value};
 use rocket::{get, routes};
@@ -163,14 +164,6 @@ fn is_red(fill: &Value) -> bool {
     hue.abs() < 15.0
 }
 
-/// The spans of a trace, from the viewer's JSON API.
-async fn api_trace(port: u16, id: &str) -> Vec<Value> {
-    let url = format!("http://127.0.0.1:{port}/_traces/api/traces/{id}");
-    let body = reqwest::get(url).await.unwrap().text().await.unwrap();
-    let trace: Value = from_str(&body).unwrap();
-    trace["spans"].as_array().unwrap().clone()
-}
-
 /// Requests `path`; returns the `X-Trace-Id` it got.
 async fn traced_request(port: u16, path: &str) -> String {
     let response = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
@@ -180,26 +173,6 @@ async fn traced_request(port: u16, path: &str) -> String {
         .to_str()
         .unwrap()
         .to_owned()
-}
-
-/// Waits for the viewer to hold `spans` spans of trace `id`.
-async fn wait_for_trace(port: u16, id: &str, spans: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let url = format!("http://127.0.0.1:{port}/_traces/api/traces/{id}");
-        let response = reqwest::get(url).await.unwrap();
-        if response.status() == 200 {
-            let trace: Value = from_str(&response.text().await.unwrap()).unwrap();
-            if trace["spans"].as_array().unwrap().len() == spans {
-                return api_trace(port, id).await;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "trace {id} never had {spans} spans"
-        );
-        rocket::tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[rocket::async_test]
@@ -229,8 +202,9 @@ async fn the_waterfall_shows_one_bar_per_span_nested_with_the_error_marked() {
     traced_request(port, "/hello/alice").await;
     let error = traced_request(port, "/error").await;
     let work = traced_request(port, "/work").await;
-    let spans = wait_for_trace(port, &work, 4).await;
-    wait_for_trace(port, &error, 1).await;
+    let viewer = format!("http://127.0.0.1:{port}/_traces");
+    let spans = wait_for_trace(&viewer, &work, 4).await;
+    wait_for_trace(&viewer, &error, 1).await;
 
     let browser_for_work = browser.clone();
     let work_id = work.clone();

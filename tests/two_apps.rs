@@ -154,7 +154,7 @@ async fn one_trace_runs_through_both_apps() {
 /// trace, both services' spans joined by their ids.
 #[rocket::async_test]
 async fn both_apps_share_the_servers_viewer() {
-    use rocket::serde::json::{from_str, Value};
+    use rocket::serde::json::Value;
 
     let agent = Agent::bind();
     let server_figment = server::figment()
@@ -193,24 +193,7 @@ async fn both_apps_share_the_servers_viewer() {
         .unwrap()
         .to_owned();
 
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let spans = loop {
-        let response = reqwest::get(format!("{viewer}/api/traces/{trace_id}"))
-            .await
-            .unwrap();
-        if response.status() == 200 {
-            let trace: Value = from_str(&response.text().await.unwrap()).unwrap();
-            let spans = trace["spans"].as_array().unwrap().clone();
-            if spans.len() == 3 {
-                break spans;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the joined trace never had 3 spans"
-        );
-        rocket::tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let spans = common::viewer::wait_for_trace(&viewer, &trace_id, 3).await;
     let find = |operation: &str| {
         spans
             .iter()
@@ -231,15 +214,7 @@ async fn both_apps_share_the_servers_viewer() {
     assert_eq!(hello["parent_span_id"], call["span_id"]);
 
     // The list and the waterfall show both services in one trace.
-    let list: Value = from_str(
-        &reqwest::get(format!("{viewer}/api/traces"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let (_, list) = common::viewer::get_json(&format!("{viewer}/api/traces")).await;
     let summary = &list["traces"][0];
     assert_eq!(summary["trace_id"], trace_id.as_str());
     assert_eq!(

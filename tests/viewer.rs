@@ -452,18 +452,8 @@ async fn the_collector_endpoint_takes_what_a_reporter_sends() {
     .await
     .unwrap();
 
+    let (_, trace) = common::viewer::get_json(&format!("{url}/{trace_id}")).await;
     let http = reqwest::Client::new();
-    let trace: Value = from_str(
-        &http
-            .get(format!("{url}/{trace_id}"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
     let spans = trace["spans"].as_array().expect("the trace is stored");
     let names: Vec<&str> = spans
         .iter()

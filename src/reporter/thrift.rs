@@ -878,15 +878,15 @@ pub(crate) mod tests {
     use thrift_codec::message::{Message, MessageKind};
     use thrift_codec::{BinaryDecode, BinaryEncode, CompactDecode, CompactEncode};
 
-    const T0_SECS: u64 = 1_700_000_000;
+    pub(crate) const T0_SECS: u64 = 1_700_000_000;
 
     const WIRES: [Wire; 2] = [Wire::Agent, Wire::Collector];
 
-    fn t0() -> SystemTime {
+    pub(crate) fn t0() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(T0_SECS)
     }
 
-    fn state(high: u64, low: u64, span_id: u64) -> SpanContextState {
+    pub(crate) fn state(high: u64, low: u64, span_id: u64) -> SpanContextState {
         SpanContextStateBuilder::new()
             .trace_id(TraceId { high, low })
             .span_id(span_id)
@@ -906,7 +906,7 @@ pub(crate) mod tests {
 
     /// A span using every feature: 128-bit trace id, tags of each type,
     /// logs, child-of and follows-from references, a debug id.
-    fn full_span() -> FinishedSpan {
+    pub(crate) fn full_span() -> FinishedSpan {
         // The parent is in the span's trace; the cause, in another one.
         let parent = SpanContext::new(state(0x8000_0000_0000_0001, u64::MAX, 0x1111), Vec::new());
         let cause = SpanContext::new(state(0xCCCC, 0xDDDD, 0x2222), Vec::new());

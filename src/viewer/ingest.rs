@@ -819,19 +819,16 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reporter::thrift::tests::finish;
+    use crate::reporter::thrift::tests::{finish, full_span, state, t0, T0_SECS};
     use crate::reporter::thrift::{Batch, Fit, Trim, Wire};
     use crate::reporter::MAX_COLLECTOR_BATCH_SIZE;
     use proptest::collection::vec;
     use proptest::prelude::*;
     use proptest::sample::Index;
     use rustracing::tag::Tag as OtTag;
-    use rustracing_jaeger::span::{
-        FinishedSpan, SpanContext, SpanContextState, SpanContextStateBuilder,
-        TraceId as JaegerTraceId,
-    };
+    use rustracing_jaeger::span::{FinishedSpan, SpanContext};
     use std::sync::OnceLock;
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use std::time::Duration;
 
     const LIMITS: IngestLimits = IngestLimits {
         max_str_len: 4096,
@@ -847,19 +844,7 @@ mod tests {
         max_logs: 1,
     };
 
-    const T0_SECS: u64 = 1_700_000_000;
     const T0_US: i64 = T0_SECS as i64 * 1_000_000;
-
-    fn t0() -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(T0_SECS)
-    }
-
-    fn state(high: u64, low: u64, span_id: u64) -> SpanContextState {
-        SpanContextStateBuilder::new()
-            .trace_id(JaegerTraceId { high, low })
-            .span_id(span_id)
-            .finish()
-    }
 
     /// A collector body, as our reporter POSTs it, holding `spans`,
     /// encoded within `trim`.
@@ -898,40 +883,10 @@ mod tests {
     /// Three spans covering every field, and what they decode to.
     fn round_trip_spans() -> (Vec<FinishedSpan>, Vec<SpanRecord>) {
         const HIGH: u64 = 0x8000_0000_0000_0001;
-        // The parent is in the span's trace; the cause, in another one.
-        let parent = SpanContext::new(state(HIGH, u64::MAX, 0x1111), Vec::new());
+        // The reporter tests' span using every feature: its parent (span
+        // 0x1111) is in its trace; its cause, in another one.
+        let full = full_span();
         let cause = SpanContext::new(state(0xCCCC, 0xDDDD, 0x2222), Vec::new());
-        let own = SpanContextStateBuilder::new()
-            .trace_id(JaegerTraceId {
-                high: HIGH,
-                low: u64::MAX,
-            })
-            .span_id(0xDEAD_BEEF_0000_0001)
-            .debug_id("dbg-42".to_owned())
-            .finish();
-        let full = finish(|tracer| {
-            let mut span = tracer
-                .span("GET /hello/<name>")
-                .child_of(&parent)
-                .follows_from(&cause)
-                .start_time(t0())
-                .tag(OtTag::new("a.str", "value"))
-                .tag(OtTag::new("b.bool", true))
-                .tag(OtTag::new("c.bool", false))
-                .tag(OtTag::new("d.long", -42i64))
-                .tag(OtTag::new("e.double", 2.5f64))
-                .start_with_state(own);
-            span.log(|log| {
-                log.field(("event", "start"))
-                    .field(("message", "hello"))
-                    .time(t0() + Duration::from_micros(10));
-            });
-            span.log(|log| {
-                log.field(("k", "v")).time(t0() + Duration::from_micros(20));
-            });
-            span.set_finish_time(|| t0() + Duration::from_micros(1234));
-            span
-        });
         let failed = finish(|tracer| {
             let mut span = tracer
                 .span("failed")

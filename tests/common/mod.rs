@@ -5,6 +5,7 @@ pub mod agent;
 pub mod collector;
 pub mod reporting;
 pub mod server;
+pub mod viewer;
 
 use std::collections::BTreeMap;
 
