@@ -613,8 +613,13 @@ impl Config {
     /// The viewer's mount path, without a trailing slash, when the viewer
     /// is on.
     pub fn viewer_base(&self) -> Option<&str> {
-        self.viewer
-            .then(|| self.viewer_path.trim().trim_end_matches('/'))
+        self.viewer.then(|| self.viewer_mount())
+    }
+
+    /// `viewer_path` without a trailing slash, whether the viewer is on or
+    /// not.
+    pub(crate) fn viewer_mount(&self) -> &str {
+        self.viewer_path.trim().trim_end_matches('/')
     }
 
     /// The parsed `skip_paths`.

@@ -187,14 +187,15 @@ impl OpenTracingFairing {
         Ok(Some(Arc::new(reporter)))
     }
 
-    /// Mounts the trace viewer at `base`, showing the spans of `store`.
+    /// Mounts the trace viewer where configured, showing the spans of
+    /// `store`.
     fn mount_viewer(
         &self,
         rocket: Rocket<Build>,
         config: &Config,
         store: Arc<TraceStore>,
-        base: &str,
     ) -> Rocket<Build> {
+        let base = config.viewer_mount();
         if self.tracer.is_some() {
             log::warn!(
                 "rocket_opentracing: the trace viewer shows the spans reported to \
@@ -291,9 +292,9 @@ impl Fairing for OpenTracingFairing {
         if tracing.disabled {
             log::info!("rocket_opentracing: tracing is disabled by configuration");
         }
-        let rocket = match (store, config.viewer_base()) {
-            (Some(store), Some(base)) => self.mount_viewer(rocket, &config, store, base),
-            _ => rocket,
+        let rocket = match store {
+            Some(store) => self.mount_viewer(rocket, &config, store),
+            None => rocket,
         };
         if self.tracing.set(tracing.clone()).is_err() {
             log::error!("rocket_opentracing: this fairing was already ignited; attach a new one");
