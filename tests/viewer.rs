@@ -114,6 +114,9 @@ async fn the_json_api_serves_the_traces_of_the_example_routes() {
     );
 
     let list = wait_for_spans(&client, 6).await;
+    // Alongside the reporter, not instead of it: the agent got them too.
+    let batches = agent.receive(6, Duration::from_secs(10));
+    assert_eq!(batches.iter().map(|b| b.spans.len()).sum::<usize>(), 6);
     assert_eq!(list["max_spans"], 10_000);
     assert_eq!(list["evicted"], 0);
     let traces = list["traces"].as_array().unwrap();
@@ -555,4 +558,26 @@ async fn hostile_span_data_is_escaped_on_the_pages() {
         "an invalid id is shown, not followed"
     );
     assert!(!lookup.into_string().await.unwrap().contains("<script"));
+}
+
+#[rocket::async_test]
+async fn the_viewer_shows_spans_the_reporter_could_not_deliver() {
+    // No collector behind the endpoint, and room for one queued span: the
+    // reporter drops or fails them all, the viewer still shows every one.
+    let toml = format!(
+        "[default.opentracing]\nviewer = true\nqueue_size = 1\nflush_interval_ms = 20\n\
+         endpoint = \"http://127.0.0.1:{}/api/traces\"",
+        common::closed_port()
+    );
+    let rocket = common::rocket_with(&toml)
+        .attach(OpenTracingFairing::from_config())
+        .mount("/", server::routes());
+    let client = Client::tracked(rocket).await.expect("rocket ignites");
+    for i in 0..5 {
+        get_from(&client, &format!("/hello/{i}"), LOCAL).await;
+    }
+    let list = wait_for_spans(&client, 5).await;
+    assert_eq!(trace_ids(&list).len(), 5);
+    let stats = OpenTracingFairing::reporter_stats_of(client.rocket()).unwrap();
+    assert_eq!(stats.reported, 0, "{stats:?}");
 }
