@@ -93,6 +93,29 @@ pub enum Attribute {
     Headers,
 }
 
+impl Attribute {
+    /// The attribute's name, as written in `traced_attributes`.
+    pub fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            Attribute::Method => "method",
+            Attribute::Uri => "uri",
+            Attribute::Path => "path",
+            Attribute::Query => "query",
+            Attribute::Host => "host",
+            Attribute::Scheme => "scheme",
+            Attribute::RemoteAddress => "remote_address",
+            Attribute::ClientIp => "client_ip",
+            Attribute::UserAgent => "user_agent",
+            Attribute::ContentType => "content_type",
+            Attribute::ContentLength => "content_length",
+            Attribute::Route => "route",
+            Attribute::RouteName => "route_name",
+            Attribute::Headers => "headers",
+            Attribute::Header { name, .. } => return Cow::Owned(format!("header.{name}")),
+        })
+    }
+}
+
 /// An attribute name that is not one of [`ACCEPTED`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownAttribute(pub String);

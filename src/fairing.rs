@@ -5,32 +5,18 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use rocket::fairing::{self, Fairing, Info, Kind};
-use rocket::serde::{Deserialize, Serialize};
 use rocket::{Build, Data, Orbit, Phase, Request, Response, Rocket};
 use rustracing::sampler::{AllSampler, NullSampler, Sampler};
 use rustracing_jaeger::{Span, Tracer};
 
 use crate::callback::StartSpanCallback;
-use crate::config::Config;
-use crate::naming::OperationName;
-use crate::propagation::DisplayTraceId;
-use crate::reporter::{Reporter, ReporterStats};
-use crate::request_span::Slot;
-use crate::tracing::Tracing;
-use crate::viewer::{self, TraceStore, Viewer};
-
-/// Which requests are traced.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(crate = "rocket::serde", rename_all = "snake_case")]
-pub enum Mode {
-    /// Every request gets a span (the default).
-    #[default]
-    All,
-    /// Only requests whose route takes an [`ActiveSpan`](crate::ActiveSpan)
-    /// (Flask-OpenTracing's decorator mode). The span still starts at the
-    /// request's arrival.
-    OptIn,
-}
+use crate::config::{Config, Mode, OperationName};
+use crate::ids::DisplayTraceId;
+use crate::lifecycle::{LifecycleState, SpanLifecycle};
+use crate::reporter::{Reporter, ReporterStats, SpanConsumer};
+use crate::request_state::Slot;
+#[cfg(feature = "viewer")]
+use crate::viewer;
 
 /// How long shutdown waits for the reporter to deliver queued spans.
 const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -51,11 +37,8 @@ pub struct OpenTracingFairing {
     mode: Option<Mode>,
     naming: Option<OperationName>,
     on_start: Option<StartSpanCallback>,
-    tracing: OnceLock<Arc<Tracing>>,
+    tracing: OnceLock<Arc<SpanLifecycle>>,
 }
-
-/// Managed state through which the guard reaches the fairing's tracing.
-pub(crate) struct TracingState(pub(crate) Arc<Tracing>);
 
 impl OpenTracingFairing {
     fn new(tracer: Option<Tracer>, mode: Option<Mode>) -> Self {
@@ -146,7 +129,7 @@ impl OpenTracingFairing {
     /// # }
     /// ```
     pub fn reporter_stats_of<P: Phase>(rocket: &Rocket<P>) -> Option<ReporterStats> {
-        let tracing = &rocket.state::<TracingState>()?.0;
+        let tracing = &rocket.state::<LifecycleState>()?.0;
         Some(tracing.reporter.as_ref()?.stats())
     }
 
@@ -155,7 +138,7 @@ impl OpenTracingFairing {
     async fn spawn_reporter(
         &self,
         config: &Config,
-        store: Option<Arc<TraceStore>>,
+        consumer: Option<Box<dyn SpanConsumer>>,
     ) -> Result<Option<Arc<Reporter>>, String> {
         if self.tracer.is_some() || config.disabled {
             return Ok(None);
@@ -168,7 +151,7 @@ impl OpenTracingFairing {
         }
         let reporter_config = config.reporter_config();
         let spawned = rocket::tokio::task::spawn_blocking(move || {
-            Reporter::spawn_feeding(reporter_config, store)
+            Reporter::spawn_with(reporter_config, consumer)
         })
         .await
         .map_err(|e| format!("cannot start the span reporter: {e}"))?;
@@ -187,41 +170,11 @@ impl OpenTracingFairing {
         Ok(Some(Arc::new(reporter)))
     }
 
-    /// Mounts the trace viewer where configured, showing the spans of
-    /// `store`.
-    fn mount_viewer(
+    fn build(
         &self,
-        rocket: Rocket<Build>,
         config: &Config,
-        store: Arc<TraceStore>,
-    ) -> Rocket<Build> {
-        let base = config.viewer_mount();
-        if self.tracer.is_some() {
-            log::warn!(
-                "rocket_opentracing: the trace viewer shows the spans reported to \
-                 {base}/api/traces only: with a tracer of your own, point its reporter's \
-                 endpoint there"
-            );
-        }
-        if !config.viewer_loopback_only {
-            log::warn!(
-                "rocket_opentracing: the trace viewer at {base} answers every client \
-                 (`opentracing.viewer_loopback_only = false`): span data may hold secrets"
-            );
-        }
-        viewer::mount(
-            rocket,
-            Viewer {
-                store,
-                base: base.to_owned(),
-                loopback_only: config.viewer_loopback_only,
-                max_str_len: config.max_tag_value_length,
-                max_logs: config.max_logs_per_span,
-            },
-        )
-    }
-
-    fn build(&self, config: &Config, reporter: Option<Arc<Reporter>>) -> Result<Tracing, String> {
+        reporter: Option<Arc<Reporter>>,
+    ) -> Result<SpanLifecycle, String> {
         let tracer = match (&self.tracer, &reporter) {
             // The user's tracer; the configured sampler replaces its own only
             // when set.
@@ -239,14 +192,14 @@ impl OpenTracingFairing {
                 Tracer::with_sender(NullSampler, tx)
             }
         };
-        let tracing = Tracing::new(
+        let tracing = SpanLifecycle::new(
             self.mode.unwrap_or(config.mode),
             tracer,
             self.naming.unwrap_or(config.operation_name),
             self.on_start.clone(),
             reporter,
         );
-        tracing.configure(config).map_err(|e| e.to_string())
+        Ok(tracing.configure(config))
     }
 }
 
@@ -272,10 +225,13 @@ impl Fairing for OpenTracingFairing {
                 return Err(rocket);
             }
         };
-        let store = config
-            .viewer
-            .then(|| Arc::new(TraceStore::new(config.viewer_max_spans)));
-        let reporter = match self.spawn_reporter(&config, store.clone()).await {
+        #[cfg(feature = "viewer")]
+        let store = viewer::store_for(&config);
+        #[cfg(feature = "viewer")]
+        let consumer = store.as_ref().map(|store| viewer::consumer(store, &config));
+        #[cfg(not(feature = "viewer"))]
+        let consumer = None;
+        let reporter = match self.spawn_reporter(&config, consumer).await {
             Ok(reporter) => reporter,
             Err(e) => {
                 log::error!("rocket_opentracing: {e}");
@@ -292,35 +248,24 @@ impl Fairing for OpenTracingFairing {
         if tracing.disabled {
             log::info!("rocket_opentracing: tracing is disabled by configuration");
         }
+        #[cfg(feature = "viewer")]
         let rocket = match store {
-            Some(store) => self.mount_viewer(rocket, &config, store),
+            Some(store) => viewer::mount(rocket, &config, store, self.tracer.is_some()),
             None => rocket,
         };
         if self.tracing.set(tracing.clone()).is_err() {
             log::error!("rocket_opentracing: this fairing was already ignited; attach a new one");
             return Err(rocket);
         }
-        Ok(rocket.manage(TracingState(tracing)))
+        Ok(rocket.manage(LifecycleState(tracing)))
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
         if let Some(tracing) = self.tracing.get() {
             tracing.set_routes(rocket.routes());
         }
-        if let Some(viewer) = rocket.state::<Viewer>() {
-            let config = rocket.config();
-            log::info!(
-                "rocket_opentracing: trace viewer at {}://{}:{}{}/",
-                if config.tls_enabled() {
-                    "https"
-                } else {
-                    "http"
-                },
-                config.address,
-                config.port,
-                viewer.base,
-            );
-        }
+        #[cfg(feature = "viewer")]
+        viewer::log_address(rocket);
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {

@@ -11,11 +11,10 @@ use rustracing::tag::{Tag, TagValue};
 use rustracing_jaeger::span::{StartSpanOptions, TraceId};
 use rustracing_jaeger::Span;
 
-use crate::fairing::TracingState;
+use crate::lifecycle::{LifecycleState, SpanLifecycle};
 use crate::propagation::{self, TraceContext};
-use crate::request_span::{RequestSpan, Slot};
+use crate::request_state::{RequestSpan, Slot};
 use crate::tags;
-use crate::tracing::Tracing;
 
 /// The span of the current request, as a request guard.
 ///
@@ -43,14 +42,14 @@ use crate::tracing::Tracing;
 #[derive(Debug)]
 pub struct ActiveSpan<'r> {
     span: Option<&'r RequestSpan>,
-    tracing: Option<&'r Tracing>,
+    tracing: Option<&'r SpanLifecycle>,
 }
 
 impl<'r> ActiveSpan<'r> {
     /// The span of `req`, starting it if the fairing runs in opt-in mode.
     /// A no-op span when `req` is not traced.
     pub fn of(req: &'r Request<'_>) -> Self {
-        let Some(TracingState(tracing)) = req.rocket().state::<TracingState>() else {
+        let Some(LifecycleState(tracing)) = req.rocket().state::<LifecycleState>() else {
             warn_no_fairing();
             return ActiveSpan {
                 span: None,
@@ -73,7 +72,7 @@ impl<'r> ActiveSpan<'r> {
     /// traced request; in opt-in mode, `None` until the `ActiveSpan` guard
     /// has run.
     pub fn get(req: &'r Request<'_>) -> Option<Self> {
-        let TracingState(tracing) = req.rocket().state::<TracingState>()?;
+        let LifecycleState(tracing) = req.rocket().state::<LifecycleState>()?;
         let span = Slot::of(req).span.get()?;
         Some(ActiveSpan {
             span: Some(span),
@@ -82,7 +81,8 @@ impl<'r> ActiveSpan<'r> {
     }
 
     /// The shared tracing state, if a fairing is attached (for client spans).
-    pub(crate) fn tracing(&self) -> Option<&'r Tracing> {
+    #[cfg(feature = "client")]
+    pub(crate) fn tracing(&self) -> Option<&'r SpanLifecycle> {
         self.tracing
     }
 

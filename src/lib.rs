@@ -169,29 +169,41 @@
 //! [Jaeger]: https://www.jaegertracing.io
 #![warn(missing_docs)]
 
-pub mod attributes;
-pub mod callback;
+// The request side: configuration → fairing → span lifecycle → guard, client.
+mod attributes;
+mod callback;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod config;
 mod fairing;
 mod guard;
-pub mod limits;
-pub mod naming;
-pub mod propagation;
+mod lifecycle;
+mod naming;
 mod redact;
+mod request_state;
+mod sampler;
+mod skip;
+mod tags;
+mod trust;
+
+// Shared by both sides: limits and id formats.
+mod ids;
+mod limits;
+pub mod propagation;
+
+// The reporting side: finished span → encoder → transport, and the trace
+// viewer, a consumer of finished spans.
 pub mod reporter;
-mod request_span;
-pub mod sampler;
-pub mod skip;
-pub mod tags;
-mod tracing;
-pub mod trust;
+#[cfg(feature = "viewer")]
 pub mod viewer;
 
-pub use crate::config::{Config, Secret};
-pub use crate::fairing::{Mode, OpenTracingFairing};
+#[cfg(all(feature = "fuzzing", feature = "viewer"))]
+pub mod fuzzing;
+
+pub use crate::config::{Config, ConfigError, Mode, OperationName, Secret};
+pub use crate::fairing::OpenTracingFairing;
 pub use crate::guard::ActiveSpan;
-pub use crate::naming::OperationName;
+pub use crate::limits::Limits;
 pub use crate::propagation::TraceContext;
 pub use crate::reporter::{CollectorAuth, Reporter, ReporterConfig, ReporterStats};
 
@@ -199,8 +211,3 @@ pub use crate::reporter::{CollectorAuth, Reporter, ReporterConfig, ReporterStats
 pub use rustracing;
 /// The Jaeger tracer and span types this crate uses.
 pub use rustracing_jaeger;
-
-/// Not part of the API: the viewer's collector-body decoder, for the fuzz
-/// targets in `fuzz/`.
-#[doc(hidden)]
-pub use crate::viewer::ingest::fuzz_decode_batch;

@@ -4,9 +4,13 @@
 
 use std::fmt;
 
+use rocket::http::uri::Path;
+
 /// The set of paths excluded from tracing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SkipPaths {
+    /// The entries as configured.
+    entries: Vec<String>,
     exact: Vec<String>,
     prefixes: Vec<String>,
 }
@@ -43,8 +47,14 @@ impl SkipPaths {
                 true => paths.prefixes.push(path.to_owned()),
                 false => paths.exact.push(path.to_owned()),
             }
+            paths.entries.push(entry.clone());
         }
         Ok(paths)
+    }
+
+    /// The entries as configured (`/health`, `/internal/*`).
+    pub fn entries(&self) -> &[String] {
+        &self.entries
     }
 
     /// Whether no path is skipped.
@@ -59,9 +69,38 @@ impl SkipPaths {
     }
 }
 
+/// The viewer's mount point, to tell its requests apart (they are not
+/// traced) the way Rocket routes them: by decoded, non-empty segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MountPath {
+    segments: Vec<String>,
+}
+
+impl MountPath {
+    /// The mount point `base` (a valid `viewer_path`).
+    pub(crate) fn new(base: &str) -> Self {
+        MountPath {
+            segments: base
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    /// Whether `path` is the mount point or below it.
+    pub(crate) fn contains(&self, path: Path<'_>) -> bool {
+        let mut segments = path.segments();
+        self.segments
+            .iter()
+            .all(|expected| segments.next() == Some(expected.as_str()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rocket::http::uri::Origin;
 
     fn paths(entries: &[&str]) -> SkipPaths {
         SkipPaths::parse(&entries.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
@@ -85,5 +124,27 @@ mod tests {
         for bad in ["health", "/a*b", "*", "/a b", ""] {
             assert!(SkipPaths::parse(&[bad.to_string()]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_mount_path_matches_as_rocket_routes() {
+        let mount = MountPath::new("/_traces");
+        let contains = |uri: &str| mount.contains(Origin::parse(uri).unwrap().path());
+        for inside in [
+            "/_traces",
+            "/_traces/",
+            "/_traces/api/traces",
+            "//_traces//trace/abc",
+            "/%5Ftraces/api/traces",
+            "/_traces?x=1",
+        ] {
+            assert!(contains(inside), "{inside}");
+        }
+        for outside in ["/", "/_tracesx", "/x/_traces", "/_trace", "/hello"] {
+            assert!(!contains(outside), "{outside}");
+        }
+        let nested = MountPath::new("/dev/traces/");
+        assert!(nested.contains(Origin::parse("/dev/traces/api").unwrap().path()));
+        assert!(!nested.contains(Origin::parse("/dev").unwrap().path()));
     }
 }

@@ -12,7 +12,8 @@ use common::*;
 use rocket::http::Header;
 use rocket::local::asynchronous::Client;
 use rocket::{get, routes};
-use rocket_opentracing::limits::DROPPED_HEADERS_TAG;
+/// The documented tag counting the headers left out.
+const DROPPED_HEADERS_TAG: &str = "rocket_opentracing.dropped_headers";
 use rocket_opentracing::rustracing::tag::TagValue;
 use rocket_opentracing::{ActiveSpan, OpenTracingFairing};
 use thrift_codec::data::Data;

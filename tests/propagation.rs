@@ -9,7 +9,10 @@ use common::*;
 use rocket::http::Header;
 use rocket::local::asynchronous::Client;
 use rocket::{get, routes};
-use rocket_opentracing::propagation::{MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ITEMS};
+use rocket_opentracing::Limits;
+
+const MAX_BAGGAGE_ITEMS: usize = Limits::DEFAULT.max_baggage_items;
+const MAX_BAGGAGE_BYTES: usize = Limits::DEFAULT.max_baggage_bytes;
 use rocket_opentracing::rustracing::sampler::NullSampler;
 use rocket_opentracing::rustracing::tag::TagValue;
 use rocket_opentracing::rustracing_jaeger::span::{FinishedSpan, TraceId};

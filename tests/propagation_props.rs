@@ -9,15 +9,17 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 use rocket::http::HeaderMap;
-use rocket_opentracing::limits::Limits;
 use rocket_opentracing::propagation::b3::{self, parse_multi, parse_single};
 use rocket_opentracing::propagation::w3c::{self, parse_traceparent};
 use rocket_opentracing::propagation::{
     extract, extract_bounded, extract_with, headers, inject, parse_trace_header, parse_trace_id,
     Format, Incoming, Sampling, TraceContext, BAGGAGE_HEADER_PREFIX, FLAG_DEBUG, FLAG_SAMPLED,
-    MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ITEMS,
 };
 use rocket_opentracing::rustracing_jaeger::span::TraceId;
+use rocket_opentracing::Limits;
+
+const MAX_BAGGAGE_ITEMS: usize = Limits::DEFAULT.max_baggage_items;
+const MAX_BAGGAGE_BYTES: usize = Limits::DEFAULT.max_baggage_bytes;
 
 // ---------------------------------------------------------------------
 // Strategies

@@ -5,7 +5,10 @@ mod common;
 
 use common::agent::*;
 use common::reporting::{assert_accounted, spawn, without_timer};
-use rocket_opentracing::limits::{DEFAULT_MAX_LOGS_PER_SPAN, DEFAULT_MAX_TAG_VALUE_LENGTH};
+use rocket_opentracing::Limits;
+
+const DEFAULT_MAX_TAG_VALUE_LENGTH: usize = Limits::DEFAULT.max_tag_value_length;
+const DEFAULT_MAX_LOGS_PER_SPAN: usize = Limits::DEFAULT.max_logs_per_span;
 use rocket_opentracing::reporter::{ReporterConfig, ReporterStats, MAX_DATAGRAM_SIZE};
 use rustracing::sampler::AllSampler;
 use rustracing::tag::Tag;

@@ -11,8 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rocket_opentracing::fuzz_decode_batch;
-use rocket_opentracing::viewer::model::{SpanRecord, Tag, TagValue};
+use rocket_opentracing::fuzzing::{decode_batch as fuzz_decode_batch, SpanRecord, Tag, TagValue};
 
 /// `...[truncated]`, private in `src/reporter/thrift.rs`.
 const MARKER: &str = "...[truncated]";

@@ -25,7 +25,9 @@
 use rocket::http::HeaderMap;
 use rustracing_jaeger::span::TraceId;
 
-use super::{lower_hex_u64, Found, Malformed, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED};
+use crate::ids::lower_hex_u64;
+
+use super::{Found, Malformed, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED};
 
 /// Multi-header B3: the trace id.
 pub const TRACE_ID_HEADER: &str = "x-b3-traceid";

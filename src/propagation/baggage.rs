@@ -1,9 +1,7 @@
 //! Baggage: `uberctx-<key>: <value>` headers (Jaeger's), bounded.
 //!
 //! A request's baggage holds at most `max_baggage_items` items and
-//! `max_baggage_bytes` bytes (keys plus values; by default
-//! [`MAX_BAGGAGE_ITEMS`] and [`MAX_BAGGAGE_BYTES`], see
-//! [`Limits`]), whether the items come from the caller's headers or from
+//! `max_baggage_bytes` bytes (keys plus values; see [`Limits`]), whether the items come from the caller's headers or from
 //! [`ActiveSpan::set_baggage_item`](crate::ActiveSpan::set_baggage_item).
 //! An item that does not fit is dropped (an item already there keeps its
 //! value) and counted: the request span gets a `baggage.dropped` tag with
@@ -18,13 +16,6 @@ use crate::limits::Limits;
 
 /// The prefix of the headers carrying baggage items (`uberctx-<key>: <value>`).
 pub const BAGGAGE_HEADER_PREFIX: &str = "uberctx-";
-
-/// The most baggage items a request carries, by default
-/// ([`Limits::max_baggage_items`]).
-pub const MAX_BAGGAGE_ITEMS: usize = 64;
-/// The most bytes (keys plus values) of baggage a request carries, by
-/// default ([`Limits::max_baggage_bytes`]).
-pub const MAX_BAGGAGE_BYTES: usize = 8 * 1024;
 
 /// Sets `key` (lower-cased) to `value` in `items` if the result stays within
 /// the baggage `limits`; returns whether it did. An empty key is refused.
@@ -111,21 +102,21 @@ mod tests {
     #[test]
     fn set_is_bounded_by_count() {
         let mut items = Vec::new();
-        for i in 0..MAX_BAGGAGE_ITEMS {
+        for i in 0..Limits::DEFAULT.max_baggage_items {
             assert!(set(&mut items, &format!("k{i}"), "v", &DEFAULT));
         }
         assert!(!set(&mut items, "one-more", "v", &DEFAULT));
-        assert_eq!(items.len(), MAX_BAGGAGE_ITEMS);
+        assert_eq!(items.len(), Limits::DEFAULT.max_baggage_items);
         // Replacing an item does not add one.
         assert!(set(&mut items, "K0", "new", &DEFAULT));
-        assert_eq!(items.len(), MAX_BAGGAGE_ITEMS);
+        assert_eq!(items.len(), Limits::DEFAULT.max_baggage_items);
         assert_eq!(items[0], ("k0".into(), "new".into()));
     }
 
     #[test]
     fn set_is_bounded_by_size() {
         let mut items = Vec::new();
-        let big = "x".repeat(MAX_BAGGAGE_BYTES - 1);
+        let big = "x".repeat(Limits::DEFAULT.max_baggage_bytes - 1);
         assert!(set(&mut items, "a", &big, &DEFAULT), "exactly the limit");
         assert!(!set(&mut items, "b", "", &DEFAULT), "one byte over");
         // A replacement counts its new size, not both.
@@ -140,7 +131,10 @@ mod tests {
     #[test]
     fn extract_counts_what_it_drops_and_keeps_what_fits_later() {
         let mut headers = HeaderMap::new();
-        headers.add_raw("uberctx-huge", "x".repeat(MAX_BAGGAGE_BYTES + 1));
+        headers.add_raw(
+            "uberctx-huge",
+            "x".repeat(Limits::DEFAULT.max_baggage_bytes + 1),
+        );
         headers.add_raw("Uberctx-User", "alice%20smith");
         headers.add_raw("uberctx-", "empty key");
         headers.add_raw("other", "ignored");
@@ -149,11 +143,11 @@ mod tests {
         assert_eq!(dropped, 2);
 
         let mut many = HeaderMap::new();
-        for i in 0..(MAX_BAGGAGE_ITEMS + 10) {
+        for i in 0..(Limits::DEFAULT.max_baggage_items + 10) {
             many.add_raw(format!("uberctx-k{i}"), "v");
         }
         let (items, dropped) = extract(&many, &DEFAULT);
-        assert_eq!(items.len(), MAX_BAGGAGE_ITEMS);
+        assert_eq!(items.len(), Limits::DEFAULT.max_baggage_items);
         assert_eq!(dropped, 10);
     }
 

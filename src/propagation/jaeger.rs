@@ -8,7 +8,8 @@
 //! ([`FLAG_SAMPLED`]) sampled, bit 2 ([`FLAG_DEBUG`]) debug.
 
 use rocket::http::HeaderMap;
-use rustracing_jaeger::span::TraceId;
+
+use crate::ids::{parse_hex_u64, parse_trace_id};
 
 use super::{Found, Malformed, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED};
 
@@ -94,32 +95,6 @@ pub fn parse_trace_header(value: &str) -> Result<TraceContext, Malformed> {
     })
 }
 
-/// Parses a hexadecimal trace id of 1 to 32 digits (either case).
-pub fn parse_trace_id(s: &str) -> Option<TraceId> {
-    if s.len() <= 16 {
-        Some(TraceId {
-            high: 0,
-            low: parse_hex_u64(s)?,
-        })
-    } else if s.len() <= 32 && s.is_ascii() {
-        let (high, low) = s.split_at(s.len() - 16);
-        Some(TraceId {
-            high: parse_hex_u64(high)?,
-            low: parse_hex_u64(low)?,
-        })
-    } else {
-        None
-    }
-}
-
-/// Parses 1 to 16 hexadecimal digits (no sign, no prefix, either case).
-fn parse_hex_u64(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u64::from_str_radix(s, 16).ok()
-}
-
 fn parse_debug_id(value: &str) -> Option<String> {
     let value = value.trim();
     let ok = !value.is_empty()
@@ -131,6 +106,7 @@ fn parse_debug_id(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustracing_jaeger::span::TraceId;
 
     #[test]
     fn parses_128_bit_header() {

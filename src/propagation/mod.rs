@@ -41,362 +41,24 @@
 //! and sent as 16 digits in Jaeger and B3. `tracestate` goes with every
 //! `traceparent`.
 
-use std::fmt;
-use std::str::FromStr;
-
 use rocket::http::HeaderMap;
-use rocket::serde::{Deserialize, Serialize};
-use rustracing_jaeger::span::{SpanContext, SpanContextState, SpanContextStateBuilder, TraceId};
 
 use crate::limits::Limits;
 
 pub mod b3;
 pub mod baggage;
+mod context;
+mod format;
 pub mod jaeger;
 pub mod w3c;
 
-pub use self::baggage::{BAGGAGE_HEADER_PREFIX, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ITEMS};
-pub use self::jaeger::{parse_trace_header, parse_trace_id, DEBUG_HEADER, TRACE_HEADER};
-
-/// Flag bit: the trace is sampled (its spans are reported).
-pub const FLAG_SAMPLED: u8 = 0b01;
-/// Flag bit: the trace is a debug trace (sampled whatever the sampler says).
-pub const FLAG_DEBUG: u8 = 0b10;
-
-/// A propagation format. In `Rocket.toml`, by its `snake_case` name:
-/// `"jaeger"`, `"w3c"`, `"b3"` (multi-header), `"b3_single"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(crate = "rocket::serde", rename_all = "snake_case")]
-pub enum Format {
-    /// `uber-trace-id`, `jaeger-debug-id`, `uberctx-*` baggage.
-    Jaeger,
-    /// W3C Trace Context: `traceparent`, `tracestate`.
-    W3c,
-    /// B3 multi-header: `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-ParentSpanId`,
-    /// `X-B3-Sampled`, `X-B3-Flags`.
-    B3,
-    /// B3 single-header: `b3`.
-    B3Single,
-}
-
-impl Format {
-    /// Every format, in the default extraction order.
-    pub const ALL: [Format; 4] = [Format::Jaeger, Format::W3c, Format::B3Single, Format::B3];
-
-    /// The formats accepted on the way in, in the order tried: Jaeger, W3C,
-    /// B3 single-header, B3 multi-header (the B3 specification gives the
-    /// single header precedence over the multiple ones).
-    pub const DEFAULT_EXTRACT: &'static [Format] = &Format::ALL;
-
-    /// The formats sent on the way out: Jaeger and W3C.
-    pub const DEFAULT_INJECT: &'static [Format] = &[Format::Jaeger, Format::W3c];
-
-    /// The accepted names, for error messages.
-    pub const ACCEPTED: &'static str = "jaeger, w3c, b3, b3_single";
-
-    /// The format's name in the configuration.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Jaeger => "jaeger",
-            Format::W3c => "w3c",
-            Format::B3 => "b3",
-            Format::B3Single => "b3_single",
-        }
-    }
-
-    /// Parses a list of format names, keeping the first of duplicates; the
-    /// `Err` is the first unknown name.
-    pub fn parse_list<S: AsRef<str>>(names: &[S]) -> Result<Vec<Format>, UnknownFormat> {
-        let mut formats = Vec::with_capacity(names.len());
-        for name in names {
-            let format = name.as_ref().parse()?;
-            if !formats.contains(&format) {
-                formats.push(format);
-            }
-        }
-        Ok(formats)
-    }
-
-    /// This format's context in `headers`: `None` when its headers are
-    /// absent.
-    fn extract(self, headers: &HeaderMap<'_>) -> Option<Result<Found, Malformed>> {
-        match self {
-            Format::Jaeger => jaeger::extract(headers),
-            Format::W3c => w3c::extract(headers),
-            Format::B3 => b3::extract_multi(headers),
-            Format::B3Single => b3::extract_single(headers),
-        }
-    }
-
-    fn inject(
-        self,
-        context: &TraceContext,
-        tracestate: Option<&str>,
-        out: &mut Vec<(String, String)>,
-    ) {
-        match self {
-            Format::Jaeger => jaeger::inject(context, out),
-            Format::W3c => w3c::inject(context, tracestate, out),
-            Format::B3 => b3::inject_multi(context, out),
-            Format::B3Single => b3::inject_single(context, out),
-        }
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Format {
-    type Err = UnknownFormat;
-
-    /// A format by name (ASCII case and surrounding spaces ignored).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let name = s.trim();
-        Format::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(name))
-            .ok_or_else(|| UnknownFormat(s.to_owned()))
-    }
-}
-
-/// A format name that is not one of [`Format::ACCEPTED`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownFormat(pub String);
-
-impl fmt::Display for UnknownFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown propagation format {:?} (expected one of {})",
-            self.0,
-            Format::ACCEPTED
-        )
-    }
-}
-
-impl std::error::Error for UnknownFormat {}
-
-/// A caller's sampling decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Sampling {
-    /// No decision received (no caller, or a B3 caller that deferred): the
-    /// local sampler decides.
-    #[default]
-    Deferred,
-    /// Not sampled: no span is reported, and the decision is passed on.
-    NotSampled,
-    /// Sampled, whatever the local sampler says.
-    Sampled,
-    /// A debug trace: sampled, and marked as debug.
-    Debug,
-}
-
-/// What one format's headers say: the caller's span, if ids were sent, and
-/// its sampling decision. B3 may send a decision without ids.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
-    /// The caller's span (its `flags` mirror `sampling`; 0 when deferred).
-    pub parent: Option<TraceContext>,
-    /// The caller's decision.
-    pub sampling: Sampling,
-}
-
-/// The identity of a span as it travels between services: the part of a span
-/// that is propagated in headers.
-///
-/// Unlike a `rustracing` span, a `TraceContext` exists for unsampled requests
-/// too, so their context (with the "not sampled" decision) still reaches
-/// downstream services.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceContext {
-    /// The trace id, 128-bit (`high` is 0 for a 64-bit id).
-    pub trace_id: TraceId,
-    /// This span's id (never 0).
-    pub span_id: u64,
-    /// The parent span's id, 0 for a root span.
-    pub parent_span_id: u64,
-    /// [`FLAG_SAMPLED`] and [`FLAG_DEBUG`] bits.
-    pub flags: u8,
-}
-
-impl TraceContext {
-    /// A new root context with random ids and the given sampling decision.
-    pub fn new_root(sampled: bool) -> Self {
-        TraceContext {
-            trace_id: random_trace_id(),
-            span_id: random_span_id(),
-            parent_span_id: 0,
-            flags: if sampled { FLAG_SAMPLED } else { 0 },
-        }
-    }
-
-    /// A new child of `self`: same trace and flags, new span id.
-    pub fn new_child(&self) -> Self {
-        TraceContext {
-            trace_id: self.trace_id,
-            span_id: random_span_id(),
-            parent_span_id: self.span_id,
-            flags: self.flags,
-        }
-    }
-
-    /// Whether the trace is sampled (its spans are reported).
-    pub fn is_sampled(&self) -> bool {
-        self.flags & (FLAG_SAMPLED | FLAG_DEBUG) != 0
-    }
-
-    /// Whether the trace is a debug trace.
-    pub fn is_debug(&self) -> bool {
-        self.flags & FLAG_DEBUG != 0
-    }
-
-    /// The context of a started `rustracing_jaeger` span, `None` if the span
-    /// is not sampled (an inactive span has no context).
-    pub fn of_span(span: &rustracing_jaeger::Span) -> Option<Self> {
-        span.context().map(|ctx| Self::from_state(ctx.state()))
-    }
-
-    pub(crate) fn from_state(state: &SpanContextState) -> Self {
-        TraceContext {
-            trace_id: state.trace_id(),
-            span_id: state.span_id(),
-            parent_span_id: 0,
-            flags: state.flags(),
-        }
-    }
-
-    /// This context as a `rustracing_jaeger` span state (used to start spans
-    /// with chosen ids, and as the parent reference of child spans).
-    ///
-    /// The state is sampled (an unsampled span is not started at all); it is
-    /// a debug state when `debug_id` is given or the debug flag is set.
-    pub(crate) fn to_state(&self, debug_id: Option<&str>) -> SpanContextState {
-        let builder = SpanContextStateBuilder::new()
-            .trace_id(self.trace_id)
-            .span_id(self.span_id);
-        match debug_id {
-            Some(id) => builder.debug_id(id.to_owned()).finish(),
-            // The builder sets the debug flag only with a debug id; the
-            // `uber-trace-id` form sets the flags as they are.
-            None if self.is_debug() => format!(
-                "{}:{:x}:0:{:x}",
-                DisplayTraceId(self.trace_id),
-                self.span_id,
-                FLAG_SAMPLED | FLAG_DEBUG
-            )
-            .parse()
-            .unwrap_or_else(|_| builder.finish()),
-            None => builder.finish(),
-        }
-    }
-
-    /// This context as a `rustracing` span context carrying `baggage`.
-    pub(crate) fn to_span_context(&self, baggage: &[(String, String)]) -> SpanContext {
-        let items = baggage
-            .iter()
-            .map(|(k, v)| rustracing::span::BaggageItem::new(k, v))
-            .collect();
-        SpanContext::new(self.to_state(None), items)
-    }
-
-    /// The `uber-trace-id` header value: `{trace-id}:{span-id}:0:{flags}`.
-    ///
-    /// The deprecated parent-span-id field is sent as 0, as current Jaeger
-    /// clients do.
-    pub fn header_value(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl fmt::Display for TraceContext {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{:016x}:0:{:x}",
-            DisplayTraceId(self.trace_id),
-            self.span_id,
-            self.flags
-        )
-    }
-}
-
-/// Formats a trace id as Jaeger clients do: 16 hex digits for a 64-bit id,
-/// 32 for a 128-bit one.
-#[derive(Debug, Clone, Copy)]
-pub struct DisplayTraceId(pub TraceId);
-
-impl DisplayTraceId {
-    /// The id's digits, written into `buf` (cheaper than the formatting
-    /// machinery: this runs on every sampled response).
-    pub(crate) fn encode(self, buf: &mut [u8; 32]) -> &str {
-        let digits = if self.0.high == 0 {
-            lower_hex_into(&mut buf[..16], self.0.low);
-            &buf[..16]
-        } else {
-            lower_hex_into(&mut buf[..16], self.0.high);
-            lower_hex_into(&mut buf[16..], self.0.low);
-            &buf[..]
-        };
-        // Only ASCII hex digits were written.
-        std::str::from_utf8(digits).unwrap_or_default()
-    }
-}
-
-impl fmt::Display for DisplayTraceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.encode(&mut [0; 32]))
-    }
-}
-
-/// Writes `value` as `out.len()` (at most 16) zero-padded lower-case hex
-/// digits.
-fn lower_hex_into(out: &mut [u8], value: u64) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut value = value;
-    for byte in out.iter_mut().rev() {
-        *byte = DIGITS[(value & 0xf) as usize];
-        value >>= 4;
-    }
-}
-
-/// What the incoming headers say about the caller's trace.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Incoming {
-    /// The caller's span context, if a valid one was sent. Its `flags`
-    /// mirror [`Incoming::sampling`] (0 when deferred).
-    pub parent: Option<TraceContext>,
-    /// The caller's sampling decision ([`Sampling::Deferred`] when none was
-    /// sent). Not affected by `jaeger-debug-id`, which is in `debug_id`.
-    pub sampling: Sampling,
-    /// The format `parent` and `sampling` came from; `None` when no format
-    /// gave a valid context.
-    pub format: Option<Format>,
-    /// The `jaeger-debug-id` value, if one was sent.
-    pub debug_id: Option<String>,
-    /// Baggage items sent as `uberctx-<key>` headers (key lower-cased, value
-    /// percent-decoded), bounded by item count and total size.
-    pub baggage: Vec<(String, String)>,
-    /// The number of `uberctx-*` items dropped (over the bounds, or with an
-    /// empty key).
-    pub baggage_dropped: usize,
-    /// The `tracestate` sent with a valid `traceparent` of the trace being
-    /// continued, as received (several headers joined with `,`), when well
-    /// formed and at most [`w3c::MAX_TRACESTATE_LEN`] bytes.
-    pub tracestate: Option<String>,
-}
-
-/// Why a trace header was rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Malformed(pub &'static str);
-
-impl fmt::Display for Malformed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
+pub use self::baggage::BAGGAGE_HEADER_PREFIX;
+pub use self::context::{
+    Found, Incoming, Malformed, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED,
+};
+pub use self::format::{Format, UnknownFormat};
+pub use self::jaeger::{parse_trace_header, DEBUG_HEADER, TRACE_HEADER};
+pub use crate::ids::{parse_trace_id, DisplayTraceId};
 
 /// Reads the caller's trace from request headers, in every format, in the
 /// default order ([`Format::DEFAULT_EXTRACT`]). See [`extract_with`].
@@ -525,33 +187,10 @@ pub fn inject(
     out
 }
 
-/// Parses exactly `len` lower-case hex digits (`len` at most 16).
-pub(crate) fn lower_hex_u64(s: &str, len: usize) -> Option<u64> {
-    if s.len() != len || len > 16 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return None;
-    }
-    u64::from_str_radix(s, 16).ok()
-}
-
-pub(crate) fn random_span_id() -> u64 {
-    loop {
-        let id = rand::random::<u64>();
-        if id != 0 {
-            return id;
-        }
-    }
-}
-
-pub(crate) fn random_trace_id() -> TraceId {
-    TraceId {
-        high: rand::random(),
-        low: random_span_id(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustracing_jaeger::span::TraceId;
 
     fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap<'static> {
         let mut map = HeaderMap::new();
@@ -691,11 +330,11 @@ mod tests {
         assert_eq!(incoming.baggage_dropped, 0);
 
         let mut many = HeaderMap::new();
-        for i in 0..(MAX_BAGGAGE_ITEMS + 10) {
+        for i in 0..(Limits::DEFAULT.max_baggage_items + 10) {
             many.add_raw(format!("uberctx-k{i}"), "v");
         }
         let (incoming, _) = extract(&many);
-        assert_eq!(incoming.baggage.len(), MAX_BAGGAGE_ITEMS);
+        assert_eq!(incoming.baggage.len(), Limits::DEFAULT.max_baggage_items);
         assert_eq!(incoming.baggage_dropped, 10);
 
         let bad = map(&[

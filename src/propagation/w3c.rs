@@ -19,7 +19,9 @@
 use rocket::http::HeaderMap;
 use rustracing_jaeger::span::TraceId;
 
-use super::{lower_hex_u64, Found, Malformed, Sampling, TraceContext, FLAG_SAMPLED};
+use crate::ids::lower_hex_u64;
+
+use super::{Found, Malformed, Sampling, TraceContext, FLAG_SAMPLED};
 
 /// The header carrying the W3C trace context.
 pub const TRACEPARENT_HEADER: &str = "traceparent";

@@ -4,11 +4,11 @@
 //! interval, and on flush requests. It never does I/O, so it keeps up with
 //! the tracers however slow the agent or collector is.
 
+use super::consumer::SpanConsumer;
 use super::logging::log_span;
 use super::sender::{Outbound, Settled, Shipment};
 use super::stats::{Counters, LossLog};
 use super::thrift::{Batch, Fit};
-use crate::viewer::capture::Capture;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rustracing_jaeger::span::FinishedSpan;
 use std::sync::atomic::Ordering;
@@ -85,8 +85,8 @@ pub(super) struct Batcher {
     outbound: Sender<Outbound>,
     flush_interval: Duration,
     log_spans: bool,
-    /// Where the viewer's store gets the spans, when the viewer is on.
-    capture: Option<Capture>,
+    /// Sees every span received, when the reporter was given a consumer.
+    consumer: Option<Box<dyn SpanConsumer>>,
     losses: LossLog,
 }
 
@@ -98,7 +98,7 @@ impl Batcher {
         outbound: Sender<Outbound>,
         flush_interval: Duration,
         log_spans: bool,
-        capture: Option<Capture>,
+        consumer: Option<Box<dyn SpanConsumer>>,
     ) -> Self {
         Batcher {
             span_buf: Vec::with_capacity(batch.max_span_len().min(64 * 1024)),
@@ -109,7 +109,7 @@ impl Batcher {
             outbound,
             flush_interval: flush_interval.clamp(MIN_FLUSH_INTERVAL, MAX_FLUSH_INTERVAL),
             log_spans,
-            capture,
+            consumer,
             losses: LossLog::default(),
         }
     }
@@ -176,14 +176,14 @@ impl Batcher {
         max
     }
 
-    /// Counts `span` (and hands it to the viewer, if on), then encodes it
+    /// Counts `span` (and shows it to the consumer, if any), then encodes it
     /// into the current batch (shipping the batch first if the span does
     /// not fit), or drops it if the queue is full.
     fn add(&mut self, span: FinishedSpan) {
         self.counters.finished.fetch_add(1, Ordering::AcqRel);
-        // The viewer shows every span, delivered to Jaeger or not.
-        if let Some(capture) = &self.capture {
-            capture.record(&span);
+        // The consumer sees every span, delivered to Jaeger or not.
+        if let Some(consumer) = &self.consumer {
+            consumer.consume(&span);
         }
         // Checked before encoding, so that a full queue costs nothing more.
         if !self.queue.has_room(0) {

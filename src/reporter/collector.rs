@@ -3,11 +3,16 @@
 //! (`Content-Type: application/x-thrift`), the agentless setup of modern
 //! Jaeger deployments.
 
+use std::io;
+use std::net::ToSocketAddrs;
+
 use super::sender::{SendError, Transport};
+use super::thrift::Wire;
+use super::{CollectorAuth, Destination, MAX_COLLECTOR_BATCH_SIZE};
+use crate::redact::{redact_credentials, without_credentials};
 use reqwest::blocking::Client;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{StatusCode, Url};
-use std::fmt;
 use std::time::Duration;
 
 /// How long one POST may take, connection included.
@@ -19,34 +24,35 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The content type of a binary-Thrift Jaeger batch.
 const THRIFT_CONTENT_TYPE: &str = "application/x-thrift";
 
-/// Credentials sent to the collector with each batch, as other Jaeger
-/// clients offer (`JAEGER_USER`/`JAEGER_PASSWORD` or `JAEGER_AUTH_TOKEN`).
-///
-/// Its `Debug` output never shows the password or token.
-#[derive(Clone, PartialEq, Eq)]
-pub enum CollectorAuth {
-    /// HTTP basic authentication.
-    Basic {
-        /// The user name.
-        user: String,
-        /// The password.
-        password: String,
-    },
-    /// A bearer token (`Authorization: Bearer <token>`).
-    Bearer(String),
-}
-
-impl fmt::Debug for CollectorAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CollectorAuth::Basic { user, .. } => f
-                .debug_struct("Basic")
-                .field("user", user)
-                .field("password", &"<redacted>")
-                .finish(),
-            CollectorAuth::Bearer(_) => f.debug_tuple("Bearer").field(&"<redacted>").finish(),
-        }
-    }
+/// Where spans go with a collector `endpoint`: its batches, its size
+/// bound, and the HTTP transport (built on the sender thread).
+pub(super) fn destination(endpoint: &str, auth: Option<CollectorAuth>) -> io::Result<Destination> {
+    let url = parse_endpoint(endpoint).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "invalid jaeger collector endpoint {:?}: {e}",
+                redact_credentials(endpoint)
+            ),
+        )
+    })?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let resolved = (host.as_str(), port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next());
+    Ok(Destination {
+        wire: Wire::Collector,
+        max_len: MAX_COLLECTOR_BATCH_SIZE,
+        shown: without_credentials(&url),
+        resolved,
+        make_transport: Box::new(move || {
+            let collector = HttpCollector::new(url, auth)
+                .map_err(|e| io::Error::other(format!("cannot build the HTTP client: {e}")))?;
+            Ok(Box::new(collector) as Box<dyn Transport>)
+        }),
+    })
 }
 
 /// Parses and checks a collector endpoint: an absolute `http` or `https`

@@ -9,7 +9,7 @@
 //!
 //! [`ReporterConfig::log_spans`]: super::ReporterConfig::log_spans
 
-use super::thrift::parent_span_id;
+use super::finished::parent_span_id;
 use rustracing::tag::TagValue;
 use rustracing_jaeger::span::FinishedSpan;
 use std::fmt;
@@ -90,7 +90,7 @@ fn write_tag_value<W: fmt::Write>(out: &mut W, value: &TagValue) -> fmt::Result 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reporter::thrift::tests::finish;
+    use crate::reporter::thrift::testing::finish;
     use rustracing::tag::{StdTag, Tag};
     use rustracing_jaeger::span::{SpanContext, SpanContextStateBuilder, TraceId};
     use std::time::{Duration, SystemTime};

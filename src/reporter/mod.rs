@@ -57,19 +57,25 @@
 
 mod agent;
 mod batcher;
+#[cfg(feature = "collector")]
 mod collector;
+mod config;
+mod consumer;
+pub(crate) mod finished;
 mod logging;
 mod process;
 mod sender;
 mod stats;
 pub(crate) mod thrift;
 
-use crate::limits::{DEFAULT_MAX_LOGS_PER_SPAN, DEFAULT_MAX_TAG_VALUE_LENGTH};
-use crate::redact::{redact_credentials, without_credentials};
-use crate::viewer::capture::Capture;
-use crate::viewer::TraceStore;
+#[cfg(feature = "collector")]
 pub(crate) use collector::parse_endpoint;
-pub use collector::CollectorAuth;
+pub(crate) use config::default_service_name;
+pub use config::{
+    CollectorAuth, ReporterConfig, DEFAULT_AGENT_HOST, DEFAULT_AGENT_PORT, DEFAULT_FLUSH_INTERVAL,
+    DEFAULT_QUEUE_SIZE,
+};
+pub(crate) use consumer::SpanConsumer;
 pub use stats::ReporterStats;
 
 use batcher::{Batcher, Control, QueueBound};
@@ -81,20 +87,11 @@ use sender::{Outbound, SenderThread, Settled, Transport};
 use stats::{Counters, LossLog};
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 use thrift::{Batch, Trim, Wire};
-
-/// Default UDP port of the Jaeger agent (`jaeger.thrift` over compact Thrift).
-pub const DEFAULT_AGENT_PORT: u16 = 6831;
-
-/// Default capacity of the span queue.
-pub const DEFAULT_QUEUE_SIZE: usize = 10_000;
-
-/// Default interval between two sends of pending spans.
-pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Maximum size of a datagram sent to the agent (the whole UDP payload).
 pub const MAX_DATAGRAM_SIZE: usize = 65_000;
@@ -116,107 +113,6 @@ const DROP_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// the batch it is sending once told to stop (a collector request times
 /// out after 5 s).
 const SENDER_STOP_TIMEOUT: Duration = Duration::from_secs(6);
-
-/// Configuration of a [`Reporter`]. Its `Debug` output hides credentials.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ReporterConfig {
-    /// Name of the traced service (the Jaeger process' `serviceName`).
-    pub service_name: String,
-    /// Host name or IP address of the Jaeger agent, e.g. `"127.0.0.1"` or
-    /// `"jaeger-agent"`. A host name is resolved again every 30 s.
-    pub agent_host: String,
-    /// UDP port of the Jaeger agent ([`DEFAULT_AGENT_PORT`] by default).
-    pub agent_port: u16,
-    /// URL of a Jaeger collector, e.g.
-    /// `"http://jaeger-collector:14268/api/traces"`. When set, spans are
-    /// POSTed there and the agent settings are unused.
-    pub endpoint: Option<String>,
-    /// Credentials for the collector.
-    pub auth: Option<CollectorAuth>,
-    /// Capacity of the bounded span queue ([`DEFAULT_QUEUE_SIZE`] by
-    /// default; at least 1): spans finished while this many wait for
-    /// delivery are dropped (and counted).
-    pub queue_size: usize,
-    /// Longest time a finished span waits before being sent
-    /// ([`DEFAULT_FLUSH_INTERVAL`] by default; clamped to 1 ms ..= 1 day).
-    pub flush_interval: Duration,
-    /// Also log every reported span on one line at `info` level.
-    pub log_spans: bool,
-    /// Extra Jaeger process tags (`key`, `value`), added to `jaeger.version`,
-    /// `hostname` and `ip`.
-    pub process_tags: Vec<(String, String)>,
-    /// Longest string tag value, log field value or operation name sent, in
-    /// bytes; a longer one is cut (on a character boundary) and ends with
-    /// `...[truncated]`
-    /// ([`DEFAULT_MAX_TAG_VALUE_LENGTH`]
-    /// by default; at least 1). See [`crate::limits`].
-    pub max_tag_value_length: usize,
-    /// Most logs sent per span; the rest are left out and counted in a
-    /// `rocket_opentracing.dropped_logs` tag
-    /// ([`DEFAULT_MAX_LOGS_PER_SPAN`]
-    /// by default).
-    pub max_logs_per_span: usize,
-}
-
-impl ReporterConfig {
-    /// A configuration for `service_name` with the default settings: agent
-    /// at `127.0.0.1:6831`, no collector, a queue of 10,000 spans, a flush
-    /// interval of 1 s, span logging off, no extra process tags, and the
-    /// default [limits](crate::limits) on tag values and logs.
-    pub fn new(service_name: impl Into<String>) -> Self {
-        ReporterConfig {
-            service_name: service_name.into(),
-            agent_host: "127.0.0.1".to_owned(),
-            agent_port: DEFAULT_AGENT_PORT,
-            endpoint: None,
-            auth: None,
-            queue_size: DEFAULT_QUEUE_SIZE,
-            flush_interval: DEFAULT_FLUSH_INTERVAL,
-            log_spans: false,
-            process_tags: Vec::new(),
-            max_tag_value_length: DEFAULT_MAX_TAG_VALUE_LENGTH,
-            max_logs_per_span: DEFAULT_MAX_LOGS_PER_SPAN,
-        }
-    }
-}
-
-impl fmt::Debug for ReporterConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReporterConfig")
-            .field("service_name", &self.service_name)
-            .field("agent_host", &self.agent_host)
-            .field("agent_port", &self.agent_port)
-            .field(
-                "endpoint",
-                &self.endpoint.as_deref().map(redact_credentials),
-            )
-            .field("auth", &self.auth)
-            .field("queue_size", &self.queue_size)
-            .field("flush_interval", &self.flush_interval)
-            .field("log_spans", &self.log_spans)
-            .field("process_tags", &self.process_tags)
-            .field("max_tag_value_length", &self.max_tag_value_length)
-            .field("max_logs_per_span", &self.max_logs_per_span)
-            .finish()
-    }
-}
-
-impl Default for ReporterConfig {
-    /// The default settings (see [`ReporterConfig::new`]) with the file stem
-    /// of the current executable as service name (`"rocket"` if unknown).
-    fn default() -> Self {
-        ReporterConfig::new(default_service_name())
-    }
-}
-
-/// The current executable's file stem, or `"rocket"`.
-pub(crate) fn default_service_name() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|path| path.file_stem()?.to_str().map(str::to_owned))
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "rocket".to_owned())
-}
 
 /// Handle of the background threads reporting spans to Jaeger.
 ///
@@ -251,14 +147,14 @@ impl Reporter {
     /// cannot be built, the process tags are too large to leave room for
     /// spans in a batch, or a thread cannot be spawned.
     pub fn spawn(config: ReporterConfig) -> io::Result<Reporter> {
-        Self::spawn_feeding(config, None)
+        Self::spawn_with(config, None)
     }
 
-    /// [`Reporter::spawn`], also recording every finished span (whether
-    /// delivered or not) into the viewer's `store`, with the same limits.
-    pub(crate) fn spawn_feeding(
+    /// [`Reporter::spawn`], also showing every finished span (whether
+    /// delivered or not) to `consumer`.
+    pub(crate) fn spawn_with(
         config: ReporterConfig,
-        store: Option<Arc<TraceStore>>,
+        consumer: Option<Box<dyn SpanConsumer>>,
     ) -> io::Result<Reporter> {
         let Destination {
             wire,
@@ -301,14 +197,7 @@ impl Reporter {
             outbound_tx,
             config.flush_interval,
             config.log_spans,
-            store.map(|store| {
-                Capture::new(
-                    store,
-                    &config.service_name,
-                    config.max_tag_value_length,
-                    config.max_logs_per_span,
-                )
-            }),
+            consumer,
         );
         let (losses_tx, batcher_done) = crossbeam_channel::bounded(1);
         let batcher = thread::Builder::new()
@@ -430,33 +319,17 @@ struct Destination {
 
 fn destination(config: &ReporterConfig) -> io::Result<Destination> {
     if let Some(endpoint) = &config.endpoint {
-        let url = parse_endpoint(endpoint).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "invalid jaeger collector endpoint {:?}: {e}",
-                    redact_credentials(endpoint)
-                ),
-            )
-        })?;
-        let host = url.host_str().unwrap_or_default().to_owned();
-        let port = url.port_or_known_default().unwrap_or(80);
-        let resolved = (host.as_str(), port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut addrs| addrs.next());
-        let auth = config.auth.clone();
-        return Ok(Destination {
-            wire: Wire::Collector,
-            max_len: MAX_COLLECTOR_BATCH_SIZE,
-            shown: without_credentials(&url),
-            resolved,
-            make_transport: Box::new(move || {
-                let collector = collector::HttpCollector::new(url, auth)
-                    .map_err(|e| io::Error::other(format!("cannot build the HTTP client: {e}")))?;
-                Ok(Box::new(collector) as Box<dyn Transport>)
-            }),
-        });
+        #[cfg(feature = "collector")]
+        return collector::destination(endpoint, config.auth.clone());
+        #[cfg(not(feature = "collector"))]
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a jaeger collector endpoint ({}) needs the `collector` feature of \
+                 rocket_opentracing, which this build leaves out",
+                crate::redact::redact_credentials(endpoint)
+            ),
+        ));
     }
     let (host, port) = (config.agent_host.clone(), config.agent_port);
     let resolved = match agent::resolve(&host, port) {

@@ -30,6 +30,7 @@ pub(super) struct SendError {
 
 impl SendError {
     /// A failure worth retrying (timeout, connection refused, 5xx...).
+    #[cfg_attr(not(feature = "collector"), allow(dead_code))]
     pub(super) fn retryable(message: impl Into<String>) -> Self {
         SendError {
             retryable: true,

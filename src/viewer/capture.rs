@@ -7,12 +7,13 @@ use std::time::UNIX_EPOCH;
 use rustracing::tag::TagValue as RustracingValue;
 use rustracing_jaeger::span::FinishedSpan;
 
-use super::model::{Baggage, Log, Reference, ReferenceKind, SpanRecord, Tag, TagValue, TraceId};
+use super::model::{Baggage, Log, Reference, ReferenceKind, SpanRecord, Tag, TagValue};
 use super::store::TraceStore;
-use crate::reporter::thrift::{
-    floor_char_boundary, micros_between, parent_span_id, DEBUG_ID_TAG, DROPPED_LOGS_TAG,
-    TRUNCATION_MARKER,
-};
+use crate::ids::trace_id_u128;
+use crate::limits::{count_value, kept_logs, truncate, DROPPED_LOGS_TAG};
+use crate::reporter::finished::{is_reported, micros_between, parent_span_id};
+use crate::reporter::thrift::wire::DEBUG_ID_TAG;
+use crate::reporter::SpanConsumer;
 
 /// Feeds a [`TraceStore`] with the spans a reporter receives.
 #[derive(Debug, Clone)]
@@ -40,17 +41,12 @@ impl Capture {
         }
     }
 
-    /// Stores `span`.
-    pub(crate) fn record(&self, span: &FinishedSpan) {
-        self.store.insert(self.to_record(span));
-    }
-
     /// `span` as the viewer keeps it.
     pub(crate) fn to_record(&self, span: &FinishedSpan) -> SpanRecord {
-        let cut = |s: &str| limited(s, self.max_str_len);
+        let cut = |s: &str| truncate(s, self.max_str_len).into_owned();
         let state = span.context().state();
         let id = state.trace_id();
-        let trace_id = TraceId::from(id.high) << 64 | TraceId::from(id.low);
+        let trace_id = trace_id_u128(id);
 
         let mut tags: Vec<Tag> = span
             .tags()
@@ -68,13 +64,11 @@ impl Capture {
         if let Some(debug_id) = state.debug_id() {
             tags.push(string_tag(DEBUG_ID_TAG, cut(debug_id)));
         }
-        let all_logs = span.logs();
-        let kept = &all_logs[..all_logs.len().min(self.max_logs)];
-        if kept.len() < all_logs.len() {
-            let dropped = i64::try_from(all_logs.len() - kept.len()).unwrap_or(i64::MAX);
+        let (kept, dropped) = kept_logs(span.logs(), self.max_logs);
+        if dropped > 0 {
             tags.push(Tag {
                 key: DROPPED_LOGS_TAG.to_owned(),
-                value: TagValue::Long(dropped),
+                value: TagValue::Long(count_value(dropped)),
             });
         }
         let logs = kept
@@ -92,7 +86,7 @@ impl Capture {
             .references()
             .iter()
             // As on the wire: references to unsampled spans are not reported.
-            .filter(|r| r.span().is_sampled())
+            .filter(is_reported)
             .map(|r| {
                 let target = r.span();
                 Reference {
@@ -101,8 +95,7 @@ impl Capture {
                     } else {
                         ReferenceKind::FollowsFrom
                     },
-                    trace_id: TraceId::from(target.trace_id().high) << 64
-                        | TraceId::from(target.trace_id().low),
+                    trace_id: trace_id_u128(target.trace_id()),
                     span_id: target.span_id(),
                 }
             })
@@ -133,6 +126,13 @@ impl Capture {
     }
 }
 
+impl SpanConsumer for Capture {
+    /// Stores `span`.
+    fn consume(&self, span: &FinishedSpan) {
+        self.store.insert(self.to_record(span));
+    }
+}
+
 fn string_tag(key: &str, value: String) -> Tag {
     Tag {
         key: key.to_owned(),
@@ -140,22 +140,10 @@ fn string_tag(key: &str, value: String) -> Tag {
     }
 }
 
-/// `s`, cut to `max` bytes on a character boundary and marked as the
-/// reporter marks it on the wire.
-pub(crate) fn limited(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let cut = floor_char_boundary(s, max);
-    let mut out = String::with_capacity(cut + TRUNCATION_MARKER.len());
-    out.push_str(&s[..cut]);
-    out.push_str(TRUNCATION_MARKER);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::TRUNCATION_MARKER;
     use rustracing::sampler::AllSampler;
     use rustracing_jaeger::span::SpanContext;
     use rustracing_jaeger::Tracer;
@@ -288,7 +276,7 @@ mod tests {
     fn recorded_spans_reach_the_store() {
         let spans = finished(|tracer| drop(tracer.span("stored").start()));
         let capture = capture(4096, 128);
-        capture.record(&spans[0]);
+        capture.consume(&spans[0]);
         let id = capture.to_record(&spans[0]).trace_id;
         let stored = capture.store.trace(id).expect("stored");
         assert_eq!(stored[0].operation, "stored");

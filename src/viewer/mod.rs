@@ -158,14 +158,14 @@ pub mod store;
 
 use std::sync::Arc;
 
-use rocket::http::uri::Path;
-use rocket::{Build, Rocket};
+use rocket::{Build, Orbit, Rocket};
+
+use crate::config::Config;
+use crate::reporter::SpanConsumer;
+use capture::Capture;
 
 pub use model::{SpanRecord, TraceSummary};
 pub use store::{StoreStats, TraceFilter, TraceStore};
-
-/// Where the viewer is mounted unless `viewer_path` says otherwise.
-pub const DEFAULT_VIEWER_PATH: &str = "/_traces";
 
 /// The viewer's managed state.
 #[derive(Debug)]
@@ -182,64 +182,72 @@ pub(crate) struct Viewer {
     pub(crate) max_logs: usize,
 }
 
-/// Mounts the viewer's routes at `viewer.base` and manages its state.
-pub(crate) fn mount(rocket: Rocket<Build>, viewer: Viewer) -> Rocket<Build> {
-    let base = viewer.base.clone();
+/// The store of the viewer, when `config` turns it on.
+pub(crate) fn store_for(config: &Config) -> Option<Arc<TraceStore>> {
+    config
+        .viewer
+        .then(|| Arc::new(TraceStore::new(config.viewer_max_spans)))
+}
+
+/// What feeds `store` with the spans the fairing's reporter receives, with
+/// the same limits as on the wire.
+pub(crate) fn consumer(store: &Arc<TraceStore>, config: &Config) -> Box<dyn SpanConsumer> {
+    Box::new(Capture::new(
+        Arc::clone(store),
+        &config.service_name(),
+        config.max_tag_value_length,
+        config.max_logs_per_span,
+    ))
+}
+
+/// Mounts the viewer's routes where `config` says, showing the spans of
+/// `store`, and manages its state. `own_tracer`: the application gave the
+/// fairing its own tracer (whose spans reach the viewer only through its
+/// collector endpoint).
+pub(crate) fn mount(
+    rocket: Rocket<Build>,
+    config: &Config,
+    store: Arc<TraceStore>,
+    own_tracer: bool,
+) -> Rocket<Build> {
+    let base = config.viewer_mount();
+    if own_tracer {
+        log::warn!(
+            "rocket_opentracing: the trace viewer shows the spans reported to \
+             {base}/api/traces only: with a tracer of your own, point its reporter's \
+             endpoint there"
+        );
+    }
+    if !config.viewer_loopback_only {
+        log::warn!(
+            "rocket_opentracing: the trace viewer at {base} answers every client \
+             (`opentracing.viewer_loopback_only = false`): span data may hold secrets"
+        );
+    }
+    let viewer = Viewer {
+        store,
+        base: base.to_owned(),
+        loopback_only: config.viewer_loopback_only,
+        max_str_len: config.max_tag_value_length,
+        max_logs: config.max_logs_per_span,
+    };
     rocket.manage(viewer).mount(base, routes::all())
 }
 
-/// The viewer's mount point, to tell its requests apart (they are not
-/// traced) the way Rocket routes them: by decoded, non-empty segments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct MountPath {
-    segments: Vec<String>,
-}
-
-impl MountPath {
-    /// The mount point `base` (a valid `viewer_path`).
-    pub(crate) fn new(base: &str) -> Self {
-        MountPath {
-            segments: base
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        }
-    }
-
-    /// Whether `path` is the mount point or below it.
-    pub(crate) fn contains(&self, path: Path<'_>) -> bool {
-        let mut segments = path.segments();
-        self.segments
-            .iter()
-            .all(|expected| segments.next() == Some(expected.as_str()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rocket::http::uri::Origin;
-
-    #[test]
-    fn the_mount_path_matches_as_rocket_routes() {
-        let mount = MountPath::new("/_traces");
-        let contains = |uri: &str| mount.contains(Origin::parse(uri).unwrap().path());
-        for inside in [
-            "/_traces",
-            "/_traces/",
-            "/_traces/api/traces",
-            "//_traces//trace/abc",
-            "/%5Ftraces/api/traces",
-            "/_traces?x=1",
-        ] {
-            assert!(contains(inside), "{inside}");
-        }
-        for outside in ["/", "/_tracesx", "/x/_traces", "/_trace", "/hello"] {
-            assert!(!contains(outside), "{outside}");
-        }
-        let nested = MountPath::new("/dev/traces/");
-        assert!(nested.contains(Origin::parse("/dev/traces/api").unwrap().path()));
-        assert!(!nested.contains(Origin::parse("/dev").unwrap().path()));
+/// Logs where the viewer answers, once Rocket listens.
+pub(crate) fn log_address(rocket: &Rocket<Orbit>) {
+    if let Some(viewer) = rocket.state::<Viewer>() {
+        let config = rocket.config();
+        log::info!(
+            "rocket_opentracing: trace viewer at {}://{}:{}{}/",
+            if config.tls_enabled() {
+                "https"
+            } else {
+                "http"
+            },
+            config.address,
+            config.port,
+            viewer.base,
+        );
     }
 }

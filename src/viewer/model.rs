@@ -10,6 +10,8 @@
 
 use rocket::serde::{Serialize, Serializer};
 
+use crate::ids::{self, trace_id_from_u128, trace_id_u128, DisplaySpanId, DisplayTraceId};
+
 /// A trace id: the 128 bits of a Jaeger trace id (`high << 64 | low`).
 pub type TraceId = u128;
 
@@ -210,29 +212,23 @@ pub struct TraceSummary {
     pub services: Vec<String>,
 }
 
-/// Formats a trace id as the `X-Trace-Id` header does: 16 hex digits when
-/// the high 64 bits are zero, 32 otherwise.
-pub fn format_trace_id(id: TraceId) -> String {
-    if id >> 64 == 0 {
-        format!("{:016x}", id as u64)
-    } else {
-        format!("{id:032x}")
-    }
+/// Formats a trace id as everywhere else ([`crate::ids`]): 16 digits when
+/// its high 64 bits are zero, else 32.
+pub(crate) fn format_trace_id(id: TraceId) -> String {
+    DisplayTraceId(trace_id_from_u128(id)).to_string()
 }
 
 /// Formats a span id: 16 hex digits.
-pub fn format_span_id(id: u64) -> String {
-    format!("{id:016x}")
+pub(crate) fn format_span_id(id: u64) -> String {
+    DisplaySpanId(id).to_string()
 }
 
 /// Parses a trace id given as 1 to 32 hex digits (either case), as the
 /// `X-Trace-Id` header, Jaeger's UI or a log line show it. Zero is no id.
-pub fn parse_trace_id(text: &str) -> Option<TraceId> {
-    let text = text.trim();
-    if text.is_empty() || text.len() > 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u128::from_str_radix(text, 16).ok().filter(|id| *id != 0)
+pub(crate) fn parse_trace_id(text: &str) -> Option<TraceId> {
+    ids::parse_trace_id(text.trim())
+        .map(trace_id_u128)
+        .filter(|id| *id != 0)
 }
 
 fn hex_trace_id<S: Serializer>(id: &TraceId, s: S) -> Result<S::Ok, S::Error> {

@@ -3,22 +3,18 @@
 //! [`SpanRecord`]s, within the [limits](super::IngestLimits).
 
 use super::reader::{Reader, Result, T_BOOL, T_DOUBLE, T_STRUCT};
-use crate::reporter::thrift::{floor_char_boundary, DROPPED_LOGS_TAG, TRUNCATION_MARKER};
+#[cfg(test)]
+use crate::limits::TRUNCATION_MARKER;
+use crate::limits::{truncate, DROPPED_LOGS_TAG};
 use crate::viewer::model::{Log, Reference, ReferenceKind, SpanRecord, Tag, TagValue, TraceId};
 
 /// The service of spans whose process has no name.
 const UNKNOWN_SERVICE: &str = "unknown";
 
-// jaeger.thrift `TagType` values.
-pub(super) const TAG_STRING: i32 = 0;
-const TAG_DOUBLE: i32 = 1;
-const TAG_BOOL: i32 = 2;
-const TAG_LONG: i32 = 3;
-const TAG_BINARY: i32 = 4;
-
-// jaeger.thrift `SpanRefType` values.
-const REF_CHILD_OF: i32 = 0;
-const REF_FOLLOWS_FROM: i32 = 1;
+pub(super) use crate::reporter::thrift::wire::TAG_STRING;
+use crate::reporter::thrift::wire::{
+    REF_CHILD_OF, REF_FOLLOWS_FROM, TAG_BINARY, TAG_BOOL, TAG_DOUBLE, TAG_LONG,
+};
 
 /// The 128-bit trace id of jaeger.thrift's two signed halves.
 fn trace_id(high: i64, low: i64) -> TraceId {
@@ -26,45 +22,24 @@ fn trace_id(high: i64, low: i64) -> TraceId {
 }
 
 /// `bytes` as text (invalid UTF-8 replaced with U+FFFD), cut to at most
-/// `max` bytes on a character boundary and marked if longer: what
-/// `String::from_utf8_lossy` then the reporter's `write_str_limited` give,
-/// without converting more than is kept.
+/// `max` bytes on a character boundary and marked if longer, as the
+/// reporter cuts values; no more of `bytes` is converted than can be kept
+/// (a replacement is never shorter than the bytes it replaces).
 fn limited_text(bytes: &[u8], max: usize) -> String {
-    let mut out = String::new();
-    for chunk in bytes.utf8_chunks() {
-        let replaced = if chunk.invalid().is_empty() {
-            ""
-        } else {
-            "\u{FFFD}"
-        };
-        for piece in [chunk.valid(), replaced] {
-            let room = max.saturating_sub(out.len());
-            if piece.len() > room {
-                out.push_str(&piece[..floor_char_boundary(piece, room)]);
-                out.push_str(TRUNCATION_MARKER);
-                return out;
-            }
-            out.push_str(piece);
-        }
-    }
-    out
+    let convertible = &bytes[..bytes.len().min(max.saturating_add(4))];
+    truncate(&String::from_utf8_lossy(convertible), max).into_owned()
 }
 
 /// `bytes` as lower-case hex, cut to at most `max` digits and marked if
-/// longer.
+/// longer; no more of `bytes` is converted than can be kept.
 fn limited_hex(bytes: &[u8], max: usize) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let kept = &bytes[..bytes.len().min(max.div_ceil(2))];
-    let mut out = String::with_capacity(kept.len() * 2 + TRUNCATION_MARKER.len());
-    for byte in kept {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    use std::fmt::Write;
+    let convertible = &bytes[..bytes.len().min(max / 2 + 1)];
+    let mut hex = String::with_capacity(convertible.len() * 2);
+    for byte in convertible {
+        let _ = write!(hex, "{byte:02x}");
     }
-    if bytes.len().saturating_mul(2) > max {
-        out.truncate(max);
-        out.push_str(TRUNCATION_MARKER);
-    }
-    out
+    truncate(&hex, max).into_owned()
 }
 
 /// The fields of a jaeger.thrift `Tag`, as read.
@@ -331,7 +306,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reporter::thrift::tests::finish;
+    use crate::reporter::thrift::testing::finish;
     use crate::reporter::thrift::Trim;
     use crate::viewer::ingest::reader::{T_I32, T_I64, T_LIST, T_STOP, T_STRING};
     use crate::viewer::ingest::testing::{

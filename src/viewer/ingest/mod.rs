@@ -204,22 +204,6 @@ pub(crate) fn decode_batch(
     Ok(spans)
 }
 
-/// [`decode_batch`] for the fuzz targets (`fuzz/fuzz_targets/ingest.rs`),
-/// which reach it through a hidden re-export at the crate root: the spans,
-/// or the error's message. Not part of the API.
-#[doc(hidden)]
-pub fn fuzz_decode_batch(
-    body: &[u8],
-    max_str_len: usize,
-    max_logs: usize,
-) -> Result<Vec<SpanRecord>, String> {
-    let limits = IngestLimits {
-        max_str_len,
-        max_logs,
-    };
-    decode_batch(body, limits).map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

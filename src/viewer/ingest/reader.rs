@@ -17,19 +17,14 @@ pub(super) const MAX_DEPTH: usize = 32;
 pub(super) const MAX_DECODED_BYTES: usize = 16 * 1024 * 1024;
 
 // Binary-Thrift type ids.
-pub(super) const T_STOP: u8 = 0;
-pub(super) const T_BOOL: u8 = 2;
-const T_BYTE: u8 = 3;
-pub(super) const T_DOUBLE: u8 = 4;
-const T_I16: u8 = 6;
-pub(super) const T_I32: u8 = 8;
-pub(super) const T_I64: u8 = 10;
-pub(super) const T_STRING: u8 = 11;
-pub(super) const T_STRUCT: u8 = 12;
-const T_MAP: u8 = 13;
-const T_SET: u8 = 14;
-pub(super) const T_LIST: u8 = 15;
-const T_UUID: u8 = 16;
+pub(super) use crate::reporter::thrift::wire::binary::{
+    BOOL as T_BOOL, DOUBLE as T_DOUBLE, I32 as T_I32, I64 as T_I64, LIST as T_LIST,
+    STRING as T_STRING, STRUCT as T_STRUCT,
+};
+use crate::reporter::thrift::wire::binary::{
+    BYTE as T_BYTE, I16 as T_I16, MAP as T_MAP, SET as T_SET, UUID as T_UUID,
+};
+pub(super) use crate::reporter::thrift::wire::STOP as T_STOP;
 
 /// A type id's name in the Thrift IDL, for error messages.
 pub(super) fn type_name(ty: u8) -> &'static str {

@@ -5,8 +5,9 @@
 use super::jaeger::TAG_STRING;
 use super::reader::{T_I32, T_I64, T_LIST, T_STOP, T_STRING, T_STRUCT};
 use super::{decode_batch, IngestError, IngestLimits};
-use crate::reporter::thrift::tests::{finish, full_span, state, t0, T0_SECS};
-use crate::reporter::thrift::{Batch, Fit, Trim, Wire, TRUNCATION_MARKER};
+use crate::limits::TRUNCATION_MARKER;
+use crate::reporter::thrift::testing::{finish, full_span, state, t0, T0_SECS};
+use crate::reporter::thrift::{Batch, Fit, Trim, Wire};
 use crate::reporter::MAX_COLLECTOR_BATCH_SIZE;
 use crate::viewer::model::{Log, Reference, ReferenceKind, SpanRecord, Tag, TagValue};
 use proptest::sample::Index;

@@ -1,5 +1,5 @@
-//! The shared tracing state of one launched Rocket: the tracer, the naming
-//! table, the callback, and the two operations on a request span — start it
+//! The span lifecycle of one launched Rocket: the tracer, the naming table,
+//! the callback, and the two operations on a request span — start it
 //! (continuing the caller's trace) and finish it (recording the outcome).
 
 use std::borrow::Cow;
@@ -16,23 +16,19 @@ use rustracing_jaeger::{Span, Tracer};
 
 use crate::attributes::{self, Attribute};
 use crate::callback::{self, StartSpanCallback};
-use crate::config::{Config, ConfigError};
-use crate::limits::Limits;
+use crate::config::{Config, Mode};
+use crate::limits::{count_value, Limits, BAGGAGE_DROPPED_TAG};
 use crate::naming::{OperationName, RouteNames};
 use crate::propagation::{
     self, Format, Incoming, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED,
 };
 use crate::redact::QueryPolicy;
 use crate::reporter::Reporter;
-use crate::request_span::{BaggageDropped, InFlight, RequestSpan, Slot};
+use crate::request_state::{BaggageDropped, InFlight, RequestSpan, Slot};
+use crate::skip::MountPath;
 use crate::skip::SkipPaths;
 use crate::tags;
 use crate::trust::UntrustedContext;
-use crate::viewer::MountPath;
-use crate::Mode;
-
-/// The tag counting the baggage items dropped during a request.
-pub(crate) const BAGGAGE_DROPPED_TAG: &str = "baggage.dropped";
 
 /// One line per request that dropped baggage: at warn level when the
 /// application's own `set_baggage_item` was refused, else (a caller sent
@@ -60,10 +56,14 @@ fn log_dropped_baggage(dropped: BaggageDropped, limits: &Limits, req: &Request<'
     );
 }
 
+/// Managed state through which the guard and the client helper reach the
+/// fairing's span lifecycle.
+pub(crate) struct LifecycleState(pub(crate) Arc<SpanLifecycle>);
+
 /// Everything the fairing and the guard share.
-pub(crate) struct Tracing {
+pub(crate) struct SpanLifecycle {
     pub(crate) mode: Mode,
-    /// Tracing switched off by configuration: requests are not traced.
+    /// SpanLifecycle switched off by configuration: requests are not traced.
     pub(crate) disabled: bool,
     /// Paths never traced.
     pub(crate) skip: SkipPaths,
@@ -97,16 +97,16 @@ pub(crate) struct Tracing {
     untrusted: Option<UntrustedContext>,
 }
 
-impl std::fmt::Debug for Tracing {
+impl std::fmt::Debug for SpanLifecycle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tracing")
+        f.debug_struct("SpanLifecycle")
             .field("mode", &self.mode)
             .field("naming", &self.naming)
             .finish_non_exhaustive()
     }
 }
 
-impl Tracing {
+impl SpanLifecycle {
     pub(crate) fn new(
         mode: Mode,
         tracer: Tracer,
@@ -115,7 +115,7 @@ impl Tracing {
         reporter: Option<Arc<Reporter>>,
     ) -> Self {
         let forced = tracer.clone_with_sampler(AllSampler);
-        Tracing {
+        SpanLifecycle {
             mode,
             disabled: false,
             skip: SkipPaths::default(),
@@ -138,21 +138,21 @@ impl Tracing {
     }
 
     /// Applies the request-selection settings of `config`.
-    pub(crate) fn configure(mut self, config: &Config) -> Result<Self, ConfigError> {
+    pub(crate) fn configure(mut self, config: &Config) -> Self {
         self.disabled = config.disabled;
-        self.skip = config.skip_paths()?;
+        self.skip = config.skip_paths.clone();
         self.viewer = config.viewer_base().map(MountPath::new);
-        self.attributes = config.attributes()?;
+        self.attributes = config.traced_attributes.clone();
         self.query = config.query_policy();
         // Interned: set on every traced response without allocating a name.
         self.trace_id_header = config
             .trace_id_header()
             .map(|name| crate::naming::intern(name.to_owned()));
-        self.extract = config.extract_formats()?;
-        self.inject = config.inject_formats()?;
+        self.extract = config.extract_formats.clone();
+        self.inject = config.inject_formats.clone();
         self.limits = config.limits();
         self.untrusted = config.untrusted();
-        Ok(self)
+        self
     }
 
     /// Whether a request to `path` is traced at all.
@@ -300,7 +300,7 @@ impl Tracing {
             attributes::record_route(&self.attributes, &mut span, req);
             tags::record_status(&mut span, status, error_recorded);
             if dropped.total() > 0 {
-                let n = i64::try_from(dropped.total()).unwrap_or(i64::MAX);
+                let n = count_value(dropped.total());
                 span.set_tag(|| rustracing::tag::Tag::new(BAGGAGE_DROPPED_TAG, n));
             }
         }

@@ -1,8 +1,20 @@
 //! Configuration: the `[default.opentracing]` section of `Rocket.toml`,
-//! overridden by the standard `JAEGER_*` environment variables.
+//! overridden by the standard `JAEGER_*` environment variables, read once
+//! into typed values.
+//!
+//! - `mod.rs`: [`Config`], its keys and defaults, reading and checking it;
+//! - `env.rs`: the `JAEGER_*` variables;
+//! - `values.rs`: how lists of names become typed values, shared checks;
+//! - `error.rs`: [`ConfigError`], naming the key;
+//! - `mode.rs`, `secret.rs`: [`Mode`], [`Secret`].
+
+mod env;
+mod error;
+mod mode;
+mod secret;
+mod values;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use rocket::figment::Figment;
@@ -10,18 +22,24 @@ use rocket::serde::{Deserialize, Serialize};
 use rustracing::sampler::BoxSampler;
 use rustracing_jaeger::span::SpanContextState;
 
-use crate::attributes::{self, Attribute};
+pub use self::error::ConfigError;
+pub use self::mode::Mode;
+pub use self::secret::Secret;
+pub use crate::attributes::Attribute;
+pub use crate::naming::OperationName;
+pub use crate::propagation::Format;
+pub use crate::sampler::SamplerType;
+pub use crate::skip::SkipPaths;
+pub use crate::trust::UntrustedContext;
+
+use self::error::invalid;
+use self::values::{is_header_name, is_viewer_path};
 use crate::limits::Limits;
-use crate::naming::OperationName;
-use crate::propagation::Format;
-use crate::redact::{redact_credentials, QueryPolicy};
-use crate::reporter::{default_service_name, parse_endpoint, CollectorAuth, ReporterConfig};
-use crate::sampler::{SamplerType, ACCEPTED_TYPES};
-use crate::skip::SkipPaths;
-use crate::trust::UntrustedContext;
-use crate::viewer::store::DEFAULT_MAX_SPANS;
-use crate::viewer::DEFAULT_VIEWER_PATH;
-use crate::Mode;
+use crate::redact::QueryPolicy;
+use crate::reporter::{
+    default_service_name, CollectorAuth, ReporterConfig, DEFAULT_AGENT_HOST, DEFAULT_AGENT_PORT,
+    DEFAULT_FLUSH_INTERVAL, DEFAULT_QUEUE_SIZE,
+};
 
 /// The `opentracing` section of Rocket's configuration.
 ///
@@ -133,6 +151,7 @@ use crate::Mode;
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "rocket::serde", default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Config {
     /// Service name reported to Jaeger; `None` means the executable's name.
     pub service_name: Option<String>,
@@ -163,19 +182,23 @@ pub struct Config {
     pub sampler_type: Option<SamplerType>,
     /// The sampler's parameter; `None` means 1.
     pub sampler_param: Option<f64>,
-    /// Request attributes recorded as tags; see [`crate::attributes`].
-    pub traced_attributes: Vec<String>,
+    /// Request attributes recorded as tags; see [`Attribute`].
+    #[serde(with = "values::attribute_list")]
+    pub traced_attributes: Vec<Attribute>,
     /// Paths never traced: exact, or a prefix ending in `*`.
-    pub skip_paths: Vec<String>,
+    #[serde(with = "values::skip_paths")]
+    pub skip_paths: SkipPaths,
     /// Trace-context formats read from requests, in the order tried; the
     /// first valid one wins. Names as in [`Format`]. Default
     /// `["jaeger", "w3c", "b3_single", "b3"]` ([`Format::DEFAULT_EXTRACT`]).
-    pub extract_formats: Vec<String>,
+    #[serde(with = "values::format_list")]
+    pub extract_formats: Vec<Format>,
     /// Formats written for outgoing calls by
     /// [`ActiveSpan::headers`](crate::ActiveSpan::headers) and
     /// [`headers_for`](crate::ActiveSpan::headers_for), in this order.
     /// Default `["jaeger", "w3c"]` ([`Format::DEFAULT_INJECT`]).
-    pub inject_formats: Vec<String>,
+    #[serde(with = "values::format_list")]
+    pub inject_formats: Vec<Format>,
     /// Response header carrying the trace id of sampled requests (an
     /// unsampled request's id leads to no trace); empty to switch it off.
     /// Default `X-Trace-Id`.
@@ -229,8 +252,8 @@ impl Default for Config {
         Config {
             service_name: None,
             disabled: false,
-            agent_host: "127.0.0.1".into(),
-            agent_port: 6831,
+            agent_host: DEFAULT_AGENT_HOST.into(),
+            agent_port: DEFAULT_AGENT_PORT,
             endpoint: None,
             user: None,
             password: None,
@@ -241,15 +264,15 @@ impl Default for Config {
             sampler_type: None,
             sampler_param: None,
             traced_attributes: Vec::new(),
-            skip_paths: Vec::new(),
-            extract_formats: format_names(Format::DEFAULT_EXTRACT),
-            inject_formats: format_names(Format::DEFAULT_INJECT),
+            skip_paths: SkipPaths::default(),
+            extract_formats: Format::DEFAULT_EXTRACT.to_vec(),
+            inject_formats: Format::DEFAULT_INJECT.to_vec(),
             trace_id_header: DEFAULT_TRACE_ID_HEADER.to_owned(),
             strip_query: false,
             redact_query_params: Vec::new(),
             tags: BTreeMap::new(),
-            queue_size: 10_000,
-            flush_interval_ms: 1_000,
+            queue_size: DEFAULT_QUEUE_SIZE,
+            flush_interval_ms: DEFAULT_FLUSH_INTERVAL.as_millis() as u64,
             trust_incoming_sampling: true,
             untrusted_context: UntrustedContext::default(),
             max_baggage_items: Limits::DEFAULT.max_baggage_items,
@@ -259,79 +282,62 @@ impl Default for Config {
             max_traced_headers: Limits::DEFAULT.max_traced_headers,
             viewer: false,
             viewer_path: DEFAULT_VIEWER_PATH.to_owned(),
-            viewer_max_spans: DEFAULT_MAX_SPANS,
+            viewer_max_spans: DEFAULT_VIEWER_MAX_SPANS,
             viewer_loopback_only: true,
         }
     }
 }
 
-/// A password or token: its `Debug` output is `"<redacted>"`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(crate = "rocket::serde", transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret value.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"<redacted>\"")
-    }
-}
-
 /// The default response header carrying the trace id.
-pub const DEFAULT_TRACE_ID_HEADER: &str = "X-Trace-Id";
+pub(crate) const DEFAULT_TRACE_ID_HEADER: &str = "X-Trace-Id";
+
+/// Where the trace viewer is mounted unless `viewer_path` says otherwise.
+pub(crate) const DEFAULT_VIEWER_PATH: &str = "/_traces";
+
+/// Most spans the trace viewer keeps unless `viewer_max_spans` says
+/// otherwise.
+pub(crate) const DEFAULT_VIEWER_MAX_SPANS: usize = 10_000;
 
 /// The configuration section's name in `Rocket.toml`.
-pub const SECTION: &str = "opentracing";
+pub(crate) const SECTION: &str = "opentracing";
 
-/// A configuration value that was refused.
-#[derive(Debug)]
-pub enum ConfigError {
-    /// The `opentracing` section of Rocket's figment could not be read.
-    Figment(Box<rocket::figment::Error>),
-    /// A key (or environment variable) holds a value that is not accepted.
-    Invalid {
-        /// The key or environment variable, e.g. `JAEGER_AGENT_PORT`.
-        key: String,
-        /// The value found.
-        value: String,
-        /// What is accepted.
-        expected: String,
-    },
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::Figment(e) => write!(f, "invalid `{SECTION}` configuration: {e}"),
-            ConfigError::Invalid {
-                key,
-                value,
-                expected,
-            } => write!(f, "invalid `{key}` = {value:?}: expected {expected}"),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-fn invalid(key: &str, value: impl fmt::Display, expected: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_owned(),
-        value: value.to_string(),
-        expected: expected.into(),
-    }
-}
+/// Every key of the section, for error messages.
+pub(crate) const KEYS: &[&str] = &[
+    "service_name",
+    "disabled",
+    "agent_host",
+    "agent_port",
+    "endpoint",
+    "user",
+    "password",
+    "auth_token",
+    "log_spans",
+    "mode",
+    "operation_name",
+    "sampler_type",
+    "sampler_param",
+    "traced_attributes",
+    "skip_paths",
+    "extract_formats",
+    "inject_formats",
+    "trace_id_header",
+    "strip_query",
+    "redact_query_params",
+    "tags",
+    "queue_size",
+    "flush_interval_ms",
+    "trust_incoming_sampling",
+    "untrusted_context",
+    "max_baggage_items",
+    "max_baggage_bytes",
+    "max_tag_value_length",
+    "max_logs_per_span",
+    "max_traced_headers",
+    "viewer",
+    "viewer_path",
+    "viewer_max_spans",
+    "viewer_loopback_only",
+];
 
 /// Where a setting came from, to name it in errors: the environment
 /// variable if it set the value, else the `Rocket.toml` key. (Only the
@@ -357,104 +363,13 @@ impl Config {
         let mut config = if figment.contains(SECTION) {
             figment
                 .extract_inner::<Config>(SECTION)
-                .map_err(|e| ConfigError::Figment(Box::new(e)))?
+                .map_err(error::from_figment)?
         } else {
             Config::default()
         };
         let origins = config.apply_env(env)?;
         config.validate(&origins)?;
         Ok(config)
-    }
-
-    /// Applies the standard Jaeger client variables.
-    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<Origins, ConfigError> {
-        let mut origins = Origins::default();
-        if let Some(name) = env("JAEGER_SERVICE_NAME") {
-            self.service_name = Some(name);
-        }
-        if let Some(flag) = env("JAEGER_DISABLED") {
-            self.disabled = parse_bool(&flag)
-                .ok_or_else(|| invalid("JAEGER_DISABLED", &flag, "true or false"))?;
-        }
-        if let Some(host) = env("JAEGER_AGENT_HOST") {
-            self.agent_host = host;
-        }
-        if let Some(port) = env("JAEGER_AGENT_PORT") {
-            self.agent_port = port
-                .trim()
-                .parse()
-                .map_err(|_| invalid("JAEGER_AGENT_PORT", &port, "a UDP port number (1-65535)"))?;
-        }
-        if let Some(endpoint) = env("JAEGER_ENDPOINT").filter(|e| !e.trim().is_empty()) {
-            parse_endpoint(&endpoint).map_err(|e| {
-                let shown = redact_credentials(&endpoint);
-                invalid("JAEGER_ENDPOINT", shown, endpoint_expected(&e))
-            })?;
-            self.endpoint = Some(endpoint);
-        }
-        if let Some(user) = env("JAEGER_USER").filter(|u| !u.is_empty()) {
-            self.user = Some(user);
-        }
-        if let Some(password) = env("JAEGER_PASSWORD").filter(|p| !p.is_empty()) {
-            self.password = Some(Secret(password));
-        }
-        if let Some(token) = env("JAEGER_AUTH_TOKEN").filter(|t| !t.is_empty()) {
-            self.auth_token = Some(Secret(token));
-        }
-        if let Some(size) = env("JAEGER_REPORTER_MAX_QUEUE_SIZE") {
-            self.queue_size = size.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                invalid(
-                    "JAEGER_REPORTER_MAX_QUEUE_SIZE",
-                    &size,
-                    "a number of spans, at least 1",
-                )
-            })?;
-        }
-        if let Some(interval) = env("JAEGER_REPORTER_FLUSH_INTERVAL") {
-            self.flush_interval_ms =
-                parse_millis(&interval)
-                    .filter(|ms| *ms > 0)
-                    .ok_or_else(|| {
-                        invalid(
-                    "JAEGER_REPORTER_FLUSH_INTERVAL",
-                    &interval,
-                    "a positive number of milliseconds, or a duration such as 500ms, 1s or 1m",
-                )
-                    })?;
-        }
-        if let Some(flag) = env("JAEGER_REPORTER_LOG_SPANS") {
-            self.log_spans = parse_bool(&flag)
-                .ok_or_else(|| invalid("JAEGER_REPORTER_LOG_SPANS", &flag, "true or false"))?;
-        }
-        if let Some(kind) = env("JAEGER_SAMPLER_TYPE") {
-            let expected = format!("one of {ACCEPTED_TYPES}");
-            self.sampler_type = Some(
-                kind.parse()
-                    .map_err(|_| invalid("JAEGER_SAMPLER_TYPE", &kind, expected))?,
-            );
-        }
-        if let Some(param) = env("JAEGER_SAMPLER_PARAM") {
-            self.sampler_param = Some(
-                param
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid("JAEGER_SAMPLER_PARAM", &param, "a number"))?,
-            );
-            origins.sampler_param = Some("JAEGER_SAMPLER_PARAM");
-        }
-        if let Some(tags) = env("JAEGER_TAGS") {
-            for item in tags.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-                let (key, value) = item
-                    .split_once('=')
-                    .filter(|(k, _)| !k.trim().is_empty())
-                    .ok_or_else(|| {
-                        invalid("JAEGER_TAGS", &tags, "comma-separated key=value pairs")
-                    })?;
-                self.tags
-                    .insert(key.trim().to_owned(), value.trim().to_owned());
-            }
-        }
-        Ok(origins)
     }
 
     fn validate(&self, origins: &Origins) -> Result<(), ConfigError> {
@@ -510,10 +425,7 @@ impl Config {
             ));
         }
         if let Some(endpoint) = &self.endpoint {
-            parse_endpoint(endpoint).map_err(|e| {
-                let shown = redact_credentials(endpoint);
-                invalid(&key("endpoint"), shown, endpoint_expected(&e))
-            })?;
+            values::check_endpoint(&key("endpoint"), endpoint)?;
         }
         if self.user.is_some() != self.password.is_some() {
             let (missing, present) = if self.user.is_some() {
@@ -569,15 +481,19 @@ impl Config {
                 "a path of static segments other than \"/\", e.g. \"/_traces\"",
             ));
         }
-        self.attributes()?;
-        self.skip_paths()?;
-        self.extract_formats()?;
-        self.inject_formats()?;
+        if self.viewer && !cfg!(feature = "viewer") {
+            return Err(invalid(
+                &key("viewer"),
+                true,
+                "false: this build of rocket_opentracing has no trace viewer \
+                 (enable its `viewer` feature)",
+            ));
+        }
         Ok(())
     }
 
     /// The response header for the trace id, unless switched off.
-    pub fn trace_id_header(&self) -> Option<&str> {
+    pub(crate) fn trace_id_header(&self) -> Option<&str> {
         Some(self.trace_id_header.trim()).filter(|name| !name.is_empty())
     }
 
@@ -594,25 +510,14 @@ impl Config {
     }
 
     /// The configured sampler, if `sampler_type` is set.
-    pub fn sampler(&self) -> Option<BoxSampler<SpanContextState>> {
+    pub(crate) fn sampler(&self) -> Option<BoxSampler<SpanContextState>> {
         let kind = self.sampler_type?;
         Some(kind.build(self.sampler_param.unwrap_or(1.0)))
     }
 
-    /// The parsed `traced_attributes`.
-    pub fn attributes(&self) -> Result<Vec<Attribute>, ConfigError> {
-        attributes::parse_all(&self.traced_attributes).map_err(|e| {
-            invalid(
-                &format!("{SECTION}.traced_attributes"),
-                &e.0,
-                format!("one of {}", attributes::ACCEPTED),
-            )
-        })
-    }
-
     /// The viewer's mount path, without a trailing slash, when the viewer
     /// is on.
-    pub fn viewer_base(&self) -> Option<&str> {
+    pub(crate) fn viewer_base(&self) -> Option<&str> {
         self.viewer.then(|| self.viewer_mount())
     }
 
@@ -622,29 +527,8 @@ impl Config {
         self.viewer_path.trim().trim_end_matches('/')
     }
 
-    /// The parsed `skip_paths`.
-    pub fn skip_paths(&self) -> Result<SkipPaths, ConfigError> {
-        SkipPaths::parse(&self.skip_paths).map_err(|e| {
-            invalid(
-                &format!("{SECTION}.skip_paths"),
-                &e.0,
-                "a path starting with '/', optionally ending in '*' to match a prefix",
-            )
-        })
-    }
-
-    /// The parsed `extract_formats` (duplicates dropped).
-    pub fn extract_formats(&self) -> Result<Vec<Format>, ConfigError> {
-        parse_formats("extract_formats", &self.extract_formats)
-    }
-
-    /// The parsed `inject_formats` (duplicates dropped).
-    pub fn inject_formats(&self) -> Result<Vec<Format>, ConfigError> {
-        parse_formats("inject_formats", &self.inject_formats)
-    }
-
     /// The configured [`Limits`].
-    pub fn limits(&self) -> Limits {
+    pub(crate) fn limits(&self) -> Limits {
         Limits {
             max_baggage_items: self.max_baggage_items,
             max_baggage_bytes: self.max_baggage_bytes,
@@ -656,101 +540,37 @@ impl Config {
 
     /// What an incoming trace context becomes when the caller's sampling
     /// is not trusted; `None` when it is (`trust_incoming_sampling`).
-    pub fn untrusted(&self) -> Option<UntrustedContext> {
+    pub(crate) fn untrusted(&self) -> Option<UntrustedContext> {
         (!self.trust_incoming_sampling).then_some(self.untrusted_context)
     }
 
-    /// The reporter settings this configuration describes.
-    pub fn reporter_config(&self) -> ReporterConfig {
-        let mut reporter = ReporterConfig::new(self.service_name());
-        reporter.agent_host = self.agent_host.clone();
-        reporter.agent_port = self.agent_port;
-        reporter.endpoint = self.endpoint.as_ref().map(|e| e.trim().to_owned());
-        reporter.auth = match (&self.user, &self.password, &self.auth_token) {
-            (Some(user), Some(password), _) => Some(CollectorAuth::Basic {
-                user: user.clone(),
-                password: password.expose().to_owned(),
-            }),
-            (_, _, Some(token)) => Some(CollectorAuth::Bearer(token.expose().to_owned())),
-            _ => None,
-        };
-        reporter.log_spans = self.log_spans;
-        reporter.queue_size = self.queue_size;
-        reporter.flush_interval = Duration::from_millis(self.flush_interval_ms);
-        reporter.max_tag_value_length = self.max_tag_value_length;
-        reporter.max_logs_per_span = self.max_logs_per_span;
-        reporter.process_tags = self
-            .tags
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        reporter
-    }
-}
-
-fn format_names(formats: &[Format]) -> Vec<String> {
-    formats.iter().map(|f| f.name().to_owned()).collect()
-}
-
-fn parse_formats(key: &str, names: &[String]) -> Result<Vec<Format>, ConfigError> {
-    Format::parse_list(names).map_err(|e| {
-        invalid(
-            &format!("{SECTION}.{key}"),
-            &e.0,
-            format!("one of {}", Format::ACCEPTED),
-        )
-    })
-}
-
-/// Whether `name` is empty (no header) or a valid HTTP header name (a token).
-/// Whether `path` can be the viewer's mount point: an absolute path of
-/// static, unreserved segments, not the root (the viewer would take the
-/// application's `/`).
-fn is_viewer_path(path: &str) -> bool {
-    let trimmed = path.trim_end_matches('/');
-    trimmed.starts_with('/')
-        && trimmed.len() > 1
-        && trimmed.split('/').skip(1).all(|segment| {
-            !segment.is_empty()
-                && segment
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
-        })
-}
-
-fn is_header_name(name: &str) -> bool {
-    name.trim()
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// What an endpoint must be, after the reason it was refused.
-fn endpoint_expected(reason: &str) -> String {
-    format!("an http(s) URL such as http://jaeger-collector:14268/api/traces ({reason})")
-}
-
-/// Milliseconds from `"250"`, `"250ms"`, `"2s"` or `"1m"`.
-fn parse_millis(value: &str) -> Option<u64> {
-    let value = value.trim();
-    let split = value
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(value.len());
-    let (number, unit) = value.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let factor = match unit.trim() {
-        "" | "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        _ => return None,
-    };
-    number.checked_mul(factor)
-}
-
-fn parse_bool(value: &str) -> Option<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Some(true),
-        "false" | "0" | "no" | "off" => Some(false),
-        _ => None,
+    /// The reporter settings this configuration describes: the reporter's
+    /// defaults are this section's defaults.
+    pub(crate) fn reporter_config(&self) -> ReporterConfig {
+        ReporterConfig {
+            service_name: self.service_name(),
+            agent_host: self.agent_host.clone(),
+            agent_port: self.agent_port,
+            endpoint: self.endpoint.as_ref().map(|e| e.trim().to_owned()),
+            auth: match (&self.user, &self.password, &self.auth_token) {
+                (Some(user), Some(password), _) => Some(CollectorAuth::Basic {
+                    user: user.clone(),
+                    password: password.expose().to_owned(),
+                }),
+                (_, _, Some(token)) => Some(CollectorAuth::Bearer(token.expose().to_owned())),
+                _ => None,
+            },
+            log_spans: self.log_spans,
+            queue_size: self.queue_size,
+            flush_interval: Duration::from_millis(self.flush_interval_ms),
+            max_tag_value_length: self.max_tag_value_length,
+            max_logs_per_span: self.max_logs_per_span,
+            process_tags: self
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
     }
 }
 
@@ -814,23 +634,17 @@ mod tests {
         use crate::propagation::Format as Propagation;
         let config = Config::default();
         assert_eq!(
-            config.extract_formats().unwrap(),
+            config.extract_formats,
             Propagation::DEFAULT_EXTRACT.to_vec()
         );
-        assert_eq!(
-            config.inject_formats().unwrap(),
-            Propagation::DEFAULT_INJECT.to_vec()
-        );
+        assert_eq!(config.inject_formats, Propagation::DEFAULT_INJECT.to_vec());
 
         let figment = Figment::from(Toml::string(
             "[opentracing]\nextract_formats = [\"b3\", \"w3c\"]\ninject_formats = [\"b3_single\"]",
         ));
         let config = Config::from_figment_and_env(&figment, no_env).unwrap();
-        assert_eq!(
-            config.extract_formats().unwrap(),
-            [Propagation::B3, Propagation::W3c]
-        );
-        assert_eq!(config.inject_formats().unwrap(), [Propagation::B3Single]);
+        assert_eq!(config.extract_formats, [Propagation::B3, Propagation::W3c]);
+        assert_eq!(config.inject_formats, [Propagation::B3Single]);
 
         for key in ["extract_formats", "inject_formats"] {
             let toml = format!("[opentracing]\n{key} = [\"jaeger\", \"zipkin\"]");
@@ -848,5 +662,38 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_reporter_is_configured_from_the_section_and_the_environment() {
+        let figment = Figment::from(Toml::string("[opentracing]\nqueue_size = 5"));
+        let env = |name: &str| {
+            let value = match name {
+                "JAEGER_ENDPOINT" => "http://collector:14268/api/traces",
+                "JAEGER_AUTH_TOKEN" => "t0ken",
+                "JAEGER_REPORTER_MAX_QUEUE_SIZE" => "250",
+                "JAEGER_REPORTER_FLUSH_INTERVAL" => "2s",
+                _ => return None,
+            };
+            Some(value.to_owned())
+        };
+        let reporter = Config::from_figment_and_env(&figment, env)
+            .unwrap()
+            .reporter_config();
+        assert_eq!(
+            reporter.endpoint.as_deref(),
+            Some("http://collector:14268/api/traces")
+        );
+        assert_eq!(
+            reporter.auth,
+            Some(CollectorAuth::Bearer("t0ken".to_owned()))
+        );
+        assert_eq!(reporter.queue_size, 250);
+        assert_eq!(reporter.flush_interval, Duration::from_secs(2));
+
+        // The defaults are the same on both sides.
+        let defaults = Config::default().reporter_config();
+        let own = ReporterConfig::new(defaults.service_name.clone());
+        assert_eq!(defaults, own);
     }
 }

@@ -1,0 +1,100 @@
+//! The standard Jaeger client variables (`JAEGER_*`), applied over the
+//! `opentracing` section: they take precedence, as for every Jaeger client.
+
+use super::error::invalid;
+use super::values::{check_endpoint, parse_bool, parse_millis};
+use super::{Config, ConfigError, Origins, Secret};
+use crate::sampler::ACCEPTED_TYPES;
+
+impl Config {
+    /// Applies the standard Jaeger client variables.
+    pub(super) fn apply_env(
+        &mut self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Origins, ConfigError> {
+        let mut origins = Origins::default();
+        if let Some(name) = env("JAEGER_SERVICE_NAME") {
+            self.service_name = Some(name);
+        }
+        if let Some(flag) = env("JAEGER_DISABLED") {
+            self.disabled = parse_bool(&flag)
+                .ok_or_else(|| invalid("JAEGER_DISABLED", &flag, "true or false"))?;
+        }
+        if let Some(host) = env("JAEGER_AGENT_HOST") {
+            self.agent_host = host;
+        }
+        if let Some(port) = env("JAEGER_AGENT_PORT") {
+            self.agent_port = port
+                .trim()
+                .parse()
+                .map_err(|_| invalid("JAEGER_AGENT_PORT", &port, "a UDP port number (1-65535)"))?;
+        }
+        if let Some(endpoint) = env("JAEGER_ENDPOINT").filter(|e| !e.trim().is_empty()) {
+            check_endpoint("JAEGER_ENDPOINT", &endpoint)?;
+            self.endpoint = Some(endpoint);
+        }
+        if let Some(user) = env("JAEGER_USER").filter(|u| !u.is_empty()) {
+            self.user = Some(user);
+        }
+        if let Some(password) = env("JAEGER_PASSWORD").filter(|p| !p.is_empty()) {
+            self.password = Some(Secret(password));
+        }
+        if let Some(token) = env("JAEGER_AUTH_TOKEN").filter(|t| !t.is_empty()) {
+            self.auth_token = Some(Secret(token));
+        }
+        if let Some(size) = env("JAEGER_REPORTER_MAX_QUEUE_SIZE") {
+            self.queue_size = size.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                invalid(
+                    "JAEGER_REPORTER_MAX_QUEUE_SIZE",
+                    &size,
+                    "a number of spans, at least 1",
+                )
+            })?;
+        }
+        if let Some(interval) = env("JAEGER_REPORTER_FLUSH_INTERVAL") {
+            self.flush_interval_ms =
+                parse_millis(&interval)
+                    .filter(|ms| *ms > 0)
+                    .ok_or_else(|| {
+                        invalid(
+                    "JAEGER_REPORTER_FLUSH_INTERVAL",
+                    &interval,
+                    "a positive number of milliseconds, or a duration such as 500ms, 1s or 1m",
+                )
+                    })?;
+        }
+        if let Some(flag) = env("JAEGER_REPORTER_LOG_SPANS") {
+            self.log_spans = parse_bool(&flag)
+                .ok_or_else(|| invalid("JAEGER_REPORTER_LOG_SPANS", &flag, "true or false"))?;
+        }
+        if let Some(kind) = env("JAEGER_SAMPLER_TYPE") {
+            let expected = format!("one of {ACCEPTED_TYPES}");
+            self.sampler_type = Some(
+                kind.parse()
+                    .map_err(|_| invalid("JAEGER_SAMPLER_TYPE", &kind, expected))?,
+            );
+        }
+        if let Some(param) = env("JAEGER_SAMPLER_PARAM") {
+            self.sampler_param = Some(
+                param
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("JAEGER_SAMPLER_PARAM", &param, "a number"))?,
+            );
+            origins.sampler_param = Some("JAEGER_SAMPLER_PARAM");
+        }
+        if let Some(tags) = env("JAEGER_TAGS") {
+            for item in tags.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                let (key, value) = item
+                    .split_once('=')
+                    .filter(|(k, _)| !k.trim().is_empty())
+                    .ok_or_else(|| {
+                        invalid("JAEGER_TAGS", &tags, "comma-separated key=value pairs")
+                    })?;
+                self.tags
+                    .insert(key.trim().to_owned(), value.trim().to_owned());
+            }
+        }
+        Ok(origins)
+    }
+}

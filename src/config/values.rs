@@ -1,0 +1,156 @@
+//! How the values of the `opentracing` section are read: lists of names
+//! into typed values (refusing the first unknown name with what is
+//! accepted), and the checks and parsers shared by `Rocket.toml` keys and
+//! environment variables.
+
+use rocket::serde::de::{Error as _, Unexpected};
+use rocket::serde::ser::SerializeSeq;
+use rocket::serde::{Deserialize, Deserializer, Serializer};
+
+use super::error::invalid;
+use super::ConfigError;
+use crate::attributes::{self, Attribute};
+use crate::propagation::Format;
+use crate::redact::redact_credentials;
+use crate::skip::SkipPaths;
+
+/// What a `skip_paths` entry must be.
+pub(crate) const SKIP_PATH_EXPECTED: &str =
+    "a path starting with '/', optionally ending in '*' to match a prefix";
+
+/// `traced_attributes`: names into [`Attribute`]s.
+pub(crate) mod attribute_list {
+    use super::*;
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Attribute>, D::Error> {
+        let names = Vec::<String>::deserialize(d)?;
+        attributes::parse_all(&names).map_err(|e| {
+            D::Error::invalid_value(
+                Unexpected::Str(&e.0),
+                &format!("one of {}", attributes::ACCEPTED).as_str(),
+            )
+        })
+    }
+
+    pub(crate) fn serialize<S: Serializer>(list: &[Attribute], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(list.len()))?;
+        for attribute in list {
+            seq.serialize_element(&attribute.name())?;
+        }
+        seq.end()
+    }
+}
+
+/// `extract_formats`, `inject_formats`: names into [`Format`]s (any case,
+/// duplicates dropped).
+pub(crate) mod format_list {
+    use super::*;
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Format>, D::Error> {
+        let names = Vec::<String>::deserialize(d)?;
+        Format::parse_list(&names).map_err(|e| {
+            D::Error::invalid_value(
+                Unexpected::Str(&e.0),
+                &format!("one of {}", Format::ACCEPTED).as_str(),
+            )
+        })
+    }
+
+    pub(crate) fn serialize<S: Serializer>(list: &[Format], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(list.len()))?;
+        for format in list {
+            seq.serialize_element(format.name())?;
+        }
+        seq.end()
+    }
+}
+
+/// `skip_paths`: entries into [`SkipPaths`].
+pub(crate) mod skip_paths {
+    use super::*;
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SkipPaths, D::Error> {
+        let entries = Vec::<String>::deserialize(d)?;
+        SkipPaths::parse(&entries)
+            .map_err(|e| D::Error::invalid_value(Unexpected::Str(&e.0), &SKIP_PATH_EXPECTED))
+    }
+
+    pub(crate) fn serialize<S: Serializer>(paths: &SkipPaths, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(paths.entries())
+    }
+}
+
+/// Whether `path` can be the viewer's mount point: an absolute path of
+/// static, unreserved segments, not the root (the viewer would take the
+/// application's `/`).
+pub(crate) fn is_viewer_path(path: &str) -> bool {
+    let trimmed = path.trim_end_matches('/');
+    trimmed.starts_with('/')
+        && trimmed.len() > 1
+        && trimmed.split('/').skip(1).all(|segment| {
+            !segment.is_empty()
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        })
+}
+
+/// Whether `name` is empty (no header) or a valid HTTP header name (a token).
+pub(crate) fn is_header_name(name: &str) -> bool {
+    name.trim()
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Checks a collector endpoint given as `key`: an `http(s)` URL, shown
+/// without its credentials when refused.
+pub(crate) fn check_endpoint(key: &str, endpoint: &str) -> Result<(), ConfigError> {
+    #[cfg(feature = "collector")]
+    {
+        crate::reporter::parse_endpoint(endpoint)
+            .map(drop)
+            .map_err(|reason| {
+                invalid(
+                    key,
+                    redact_credentials(endpoint),
+                    format!(
+                    "an http(s) URL such as http://jaeger-collector:14268/api/traces ({reason})"
+                ),
+                )
+            })
+    }
+    #[cfg(not(feature = "collector"))]
+    {
+        Err(invalid(
+            key,
+            redact_credentials(endpoint),
+            "no value: this build of rocket_opentracing has no HTTP collector \
+             (enable its `collector` feature) and reports to the agent",
+        ))
+    }
+}
+
+/// Milliseconds from `"250"`, `"250ms"`, `"2s"` or `"1m"`.
+pub(crate) fn parse_millis(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        _ => return None,
+    };
+    number.checked_mul(factor)
+}
+
+pub(crate) fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}

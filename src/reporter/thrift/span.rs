@@ -1,0 +1,259 @@
+//! One finished span as a jaeger.thrift `Span` struct, in either protocol,
+//! within the configured limits; and how an oversized span is trimmed.
+
+use rustracing::tag::TagValue;
+use rustracing_jaeger::span::{FinishedSpan, SpanReference};
+use std::time::UNIX_EPOCH;
+
+use super::protocol::{Protocol, StructWriter};
+use super::wire::{
+    DEBUG_ID_TAG, REF_CHILD_OF, REF_FOLLOWS_FROM, TAG_BOOL, TAG_DOUBLE, TAG_LONG, TAG_STRING,
+};
+use crate::limits::{count_value, kept_logs, DROPPED_LOGS_TAG};
+use crate::reporter::finished::{is_reported, micros_between, parent_span_id};
+
+/// Length (in bytes) string tag values are cut to when trimming.
+pub(crate) const TRIMMED_STRING_LEN: usize = 1024;
+
+/// A borrowed Jaeger tag value.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum TagRef<'a> {
+    Str(&'a str),
+    Double(f64),
+    Bool(bool),
+    Long(i64),
+}
+
+impl<'a> From<&'a TagValue> for TagRef<'a> {
+    fn from(value: &'a TagValue) -> Self {
+        match value {
+            TagValue::String(s) => TagRef::Str(s),
+            TagValue::Boolean(b) => TagRef::Bool(*b),
+            TagValue::Integer(i) => TagRef::Long(*i),
+            TagValue::Float(f) => TagRef::Double(*f),
+        }
+    }
+}
+
+/// Appends a jaeger.thrift `Tag` struct; string values are cut to
+/// `max_str_len` bytes if given.
+#[inline]
+pub(super) fn write_tag<P: Protocol>(
+    buf: &mut Vec<u8>,
+    key: &str,
+    value: TagRef<'_>,
+    max_str_len: Option<usize>,
+) {
+    let mut w = StructWriter::<P>::new(buf);
+    w.string(1, key, None);
+    match value {
+        TagRef::Str(s) => {
+            w.i32(2, TAG_STRING);
+            w.string(3, s, max_str_len);
+        }
+        TagRef::Double(d) => {
+            w.i32(2, TAG_DOUBLE);
+            w.double(4, d);
+        }
+        TagRef::Bool(b) => {
+            w.i32(2, TAG_BOOL);
+            w.bool(5, b);
+        }
+        TagRef::Long(l) => {
+            w.i32(2, TAG_LONG);
+            w.i64(6, l);
+        }
+    }
+    w.end();
+}
+
+/// Appends a jaeger.thrift `SpanRef` struct.
+pub(super) fn write_span_ref<P: Protocol>(buf: &mut Vec<u8>, reference: &SpanReference) {
+    let kind = if reference.is_child_of() {
+        REF_CHILD_OF
+    } else {
+        REF_FOLLOWS_FROM
+    };
+    let target = reference.span();
+    let mut w = StructWriter::<P>::new(buf);
+    w.i32(1, kind);
+    w.i64(2, target.trace_id().low as i64);
+    w.i64(3, target.trace_id().high as i64);
+    w.i64(4, target.span_id() as i64);
+    w.end();
+}
+
+/// Appends a jaeger.thrift `Log` struct (fields become string tags, their
+/// values cut to `max_str_len` bytes if given).
+pub(super) fn write_log<P: Protocol>(
+    buf: &mut Vec<u8>,
+    log: &rustracing::log::Log,
+    max_str_len: Option<usize>,
+) {
+    let mut w = StructWriter::<P>::new(buf);
+    w.i64(1, micros_between(UNIX_EPOCH, log.time()));
+    w.list(2, log.fields().len(), P::STRUCT);
+    for field in log.fields() {
+        let value = TagRef::Str(field.value());
+        write_tag::<P>(w.buf(), field.name(), value, max_str_len);
+    }
+    w.end();
+}
+
+/// Appends a jaeger.thrift `Process` struct.
+pub(super) fn write_process<P: Protocol>(
+    buf: &mut Vec<u8>,
+    service_name: &str,
+    tags: &[(&str, &str)],
+) {
+    let mut w = StructWriter::<P>::new(buf);
+    w.string(1, service_name, None);
+    if !tags.is_empty() {
+        w.list(2, tags.len(), P::STRUCT);
+        for (key, value) in tags {
+            write_tag::<P>(w.buf(), key, TagRef::Str(value), None);
+        }
+    }
+    w.end();
+}
+
+/// Signed number of microseconds from `start` to `finish`, like
+
+/// and more so that an oversized span fits in a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Trim {
+    /// Most logs encoded; the others are counted in a [`DROPPED_LOGS_TAG`]
+    /// tag.
+    pub(crate) max_logs: usize,
+    /// Cut string values (tags, log fields, the operation name) to this
+    /// many bytes.
+    pub(crate) max_str_len: Option<usize>,
+}
+
+impl Trim {
+    /// Encode the span as it is.
+    pub(crate) const NONE: Trim = Trim {
+        max_logs: usize::MAX,
+        max_str_len: None,
+    };
+
+    /// The configured limits: string values of at most `max_str_len` bytes
+    /// (at least 1), at most `max_logs` logs.
+    pub(crate) fn limits(max_str_len: usize, max_logs: usize) -> Trim {
+        Trim {
+            max_logs,
+            max_str_len: Some(max_str_len.max(1)),
+        }
+    }
+
+    /// These limits, and no logs.
+    pub(super) fn without_logs(self) -> Trim {
+        Trim {
+            max_logs: 0,
+            ..self
+        }
+    }
+
+    /// No logs, and strings cut to [`TRIMMED_STRING_LEN`] bytes (or less).
+    pub(super) fn truncated(self) -> Trim {
+        let max = self
+            .max_str_len
+            .map_or(TRIMMED_STRING_LEN, |max| max.min(TRIMMED_STRING_LEN));
+        Trim {
+            max_logs: 0,
+            max_str_len: Some(max),
+        }
+    }
+}
+
+/// Encodes `span` as a jaeger.thrift `Span` struct in protocol `P` into
+
+/// `buf` (cleared first).
+pub(super) fn encode_span<P: Protocol>(buf: &mut Vec<u8>, span: &FinishedSpan, trim: Trim) {
+    buf.clear();
+    let state = span.context().state();
+    let trace_id = state.trace_id();
+    let ref_count = span.references().iter().filter(is_reported).count();
+    let (kept_logs, dropped_logs) = kept_logs(span.logs(), trim.max_logs);
+    let tag_count =
+        span.tags().len() + usize::from(state.debug_id().is_some()) + usize::from(dropped_logs > 0);
+
+    let mut w = StructWriter::<P>::new(buf);
+    w.i64(1, trace_id.low as i64);
+    w.i64(2, trace_id.high as i64);
+    w.i64(3, state.span_id() as i64);
+    w.i64(4, parent_span_id(span) as i64);
+    w.string(5, span.operation_name(), trim.max_str_len);
+    if ref_count > 0 {
+        w.list(6, ref_count, P::STRUCT);
+        for reference in span.references().iter().filter(is_reported) {
+            write_span_ref::<P>(w.buf(), reference);
+        }
+    }
+    w.i32(7, i32::from(state.flags()));
+    w.i64(8, micros_between(UNIX_EPOCH, span.start_time()));
+    w.i64(9, micros_between(span.start_time(), span.finish_time()));
+    if tag_count > 0 {
+        w.list(10, tag_count, P::STRUCT);
+        for tag in span.tags() {
+            write_tag::<P>(w.buf(), tag.name(), tag.value().into(), trim.max_str_len);
+        }
+        if let Some(debug_id) = state.debug_id() {
+            write_tag::<P>(
+                w.buf(),
+                DEBUG_ID_TAG,
+                TagRef::Str(debug_id),
+                trim.max_str_len,
+            );
+        }
+        if dropped_logs > 0 {
+            let count = count_value(dropped_logs);
+            write_tag::<P>(w.buf(), DROPPED_LOGS_TAG, TagRef::Long(count), None);
+        }
+    }
+    if !kept_logs.is_empty() {
+        w.list(11, kept_logs.len(), P::STRUCT);
+        for log in kept_logs {
+            write_log::<P>(w.buf(), log, trim.max_str_len);
+        }
+    }
+    w.end();
+}
+
+/// The outcome of [`Batch::encode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fit {
+    /// The span was encoded as it is.
+    Whole,
+    /// The span was trimmed to fit.
+    Trimmed,
+    /// The span does not fit even when trimmed; `buf` is empty.
+    TooLarge,
+}
+
+/// Encodes `span` in protocol `P` into `buf` within `limits`, using at
+/// most `max_len` bytes, trimming it if needed: first its logs are dropped,
+/// then long strings are truncated.
+pub(super) fn encode_span_within<P: Protocol>(
+    buf: &mut Vec<u8>,
+    span: &FinishedSpan,
+    max_len: usize,
+    limits: Trim,
+) -> Fit {
+    encode_span::<P>(buf, span, limits);
+    if buf.len() <= max_len {
+        return Fit::Whole;
+    }
+    if limits.max_logs > 0 && !span.logs().is_empty() {
+        encode_span::<P>(buf, span, limits.without_logs());
+        if buf.len() <= max_len {
+            return Fit::Trimmed;
+        }
+    }
+    encode_span::<P>(buf, span, limits.truncated());
+    if buf.len() <= max_len {
+        return Fit::Trimmed;
+    }
+    buf.clear();
+    Fit::TooLarge
+}
