@@ -1,33 +1,4 @@
-//! Traced attributes (Flask-OpenTracing's `traced_attributes`): request
-//! attributes recorded as tags on each request span, chosen in configuration.
-//!
-//! | attribute | tag | value |
-//! | --- | --- | --- |
-//! | `method` | `http.method` | request method |
-//! | `uri` | `http.uri` | path and query as received (query: see below) |
-//! | `path` | `http.path` | path |
-//! | `query` | `http.query` | query string (see below) |
-//! | `host` | `http.host` | `Host` header, without any `user:password@` |
-//! | `scheme` | `http.scheme` | `https` when Rocket serves TLS, else `http` |
-//! | `remote_address` | `peer.address` | client `ip:port` as connected |
-//! | `client_ip` | `http.client_ip` | client IP, honouring Rocket's `ip_header` |
-//! | `user_agent` | `http.user_agent` | `User-Agent` header |
-//! | `content_type` | `http.content_type` | `Content-Type` header |
-//! | `content_length` | `http.content_length` | `Content-Length` header (integer) |
-//! | `route` | `http.route` | route template, e.g. `/hello/<name>` |
-//! | `route_name` | `http.route_name` | handler name, e.g. `hello` |
-//! | `header.<Name>` | `http.header.<name>` | that request header |
-//! | `headers` | `http.header.<name>` | every request header but the sensitive ones |
-//!
-//! Absent or empty values are not tagged. `Authorization`, `Cookie`,
-//! `Proxy-Authorization` and `Set-Cookie` (in any casing) are recorded only
-//! when named explicitly (`header.Authorization`), never through `headers`.
-//!
-//! With `strip_query`, `uri` is the path alone and `query` is not recorded;
-//! with `redact_query_params`, the values of those parameters read
-//! `REDACTED` in both. A `user:password@` is never recorded: not from the
-//! `Host` header (`host`, `header.Host`, `headers`), nor from the URL in a
-//! `Referer` header.
+//! Traced request attributes: what `traced_attributes` records (see [`Attribute`]).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -53,7 +24,36 @@ const SENSITIVE_HEADERS: [&str; 4] = [
     "set-cookie",
 ];
 
-/// One traced request attribute.
+/// Traced attributes (Flask-OpenTracing's `traced_attributes`): request
+/// attributes recorded as tags on each request span, chosen in configuration.
+///
+/// | attribute | tag | value |
+/// | --- | --- | --- |
+/// | `method` | `http.method` | request method |
+/// | `uri` | `http.uri` | path and query as received (query: see below) |
+/// | `path` | `http.path` | path |
+/// | `query` | `http.query` | query string (see below) |
+/// | `host` | `http.host` | `Host` header, without any `user:password@` |
+/// | `scheme` | `http.scheme` | `https` when Rocket serves TLS, else `http` |
+/// | `remote_address` | `peer.address` | client `ip:port` as connected |
+/// | `client_ip` | `http.client_ip` | client IP, honouring Rocket's `ip_header` |
+/// | `user_agent` | `http.user_agent` | `User-Agent` header |
+/// | `content_type` | `http.content_type` | `Content-Type` header |
+/// | `content_length` | `http.content_length` | `Content-Length` header (integer) |
+/// | `route` | `http.route` | route template, e.g. `/hello/<name>` |
+/// | `route_name` | `http.route_name` | handler name, e.g. `hello` |
+/// | `header.<Name>` | `http.header.<name>` | that request header |
+/// | `headers` | `http.header.<name>` | every request header but the sensitive ones |
+///
+/// Absent or empty values are not tagged. `Authorization`, `Cookie`,
+/// `Proxy-Authorization` and `Set-Cookie` (in any casing) are recorded only
+/// when named explicitly (`header.Authorization`), never through `headers`.
+///
+/// With `strip_query`, `uri` is the path alone and `query` is not recorded;
+/// with `redact_query_params`, the values of those parameters read
+/// `REDACTED` in both. A `user:password@` is never recorded: not from the
+/// `Host` header (`host`, `header.Host`, `headers`), nor from the URL in a
+/// `Referer` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attribute {
     /// `method`

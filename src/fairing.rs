@@ -231,6 +231,13 @@ impl Fairing for OpenTracingFairing {
         let consumer = store.as_ref().map(|store| viewer::consumer(store, &config));
         #[cfg(not(feature = "viewer"))]
         let consumer = None;
+        #[cfg(not(feature = "viewer"))]
+        if config.viewer {
+            log::warn!(
+                "rocket_opentracing: `opentracing.viewer` is ignored: this build has no trace \
+                 viewer (the `viewer` feature of rocket_opentracing is off)"
+            );
+        }
         let reporter = match self.spawn_reporter(&config, consumer).await {
             Ok(reporter) => reporter,
             Err(e) => {

@@ -143,7 +143,7 @@ impl<'r> ActiveSpan<'r> {
     ///
     /// Baggage is bounded: at most `max_baggage_items` items and
     /// `max_baggage_bytes` bytes of names and values per request (64 and
-    /// 8 KiB by default; see [`crate::limits`]), counting what the caller
+    /// 8 KiB by default; see [`crate::Limits`]), counting what the caller
     /// sent. An item
     /// that would not fit (or has an empty name) is dropped, and an existing
     /// item of that name keeps its value; the request span then gets a

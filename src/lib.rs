@@ -71,7 +71,7 @@
 //!   `redact_query_params` the values of the named parameters as `REDACTED`
 //!   (client spans too); a user name or password is never recorded, and
 //!   `Authorization`, `Cookie`, `Set-Cookie` and `Proxy-Authorization` only
-//!   when named in `traced_attributes` ([`attributes`]).
+//!   when named in `traced_attributes` ([`config::Attribute`]).
 //!   A 5xx response or a handler panic sets `error=true` and adds one log
 //!   entry with `event=error`; a 4xx is not an error.
 //! - **Parent**: the caller's span, from the first valid format among the
@@ -87,11 +87,11 @@
 //!   for B3 callers that defer (Jaeger's semantics). A service facing the
 //!   public internet sets `trust_incoming_sampling = false`: the local
 //!   sampler then decides every request, and the caller's span is linked
-//!   (see [`trust`]).
+//!   (see [`config::UntrustedContext`]).
 //! - **Baggage**: bounded by default to 64 items and 8 KiB per request,
 //!   incoming and set by the application alike; dropped items are counted in
 //!   a `baggage.dropped` tag.
-//! - **Limits** ([`limits`]): tag values are cut at 4 KiB and marked, a span
+//! - **Limits** ([`Limits`]): tag values are cut at 4 KiB and marked, a span
 //!   reports at most 128 logs, the `headers` attribute records at most 32
 //!   headers; each limit is configurable and what is left out is counted.
 //!
@@ -134,8 +134,8 @@
 //! `JAEGER_REPORTER_LOG_SPANS`, `JAEGER_REPORTER_MAX_QUEUE_SIZE`,
 //! `JAEGER_REPORTER_FLUSH_INTERVAL`, `JAEGER_SAMPLER_TYPE`,
 //! `JAEGER_SAMPLER_PARAM` and `JAEGER_TAGS`. It chooses the request attributes recorded as tags
-//! ([`attributes`]), the paths never traced ([`skip`]), the sampler for new
-//! traces ([`sampler`]: const, probabilistic, ratelimiting), the propagation
+//! ([`config::Attribute`]), the paths never traced ([`config::SkipPaths`]), the sampler for new
+//! traces ([`config::SamplerType`]: const, probabilistic, ratelimiting), the propagation
 //! formats read and written ([`propagation::Format`]), and, for
 //! [`OpenTracingFairing::from_config`], the mode, naming, service and agent.
 //! A bad value refuses ignition with one line naming the key, the value and

@@ -1,9 +1,4 @@
-//! Samplers chosen by configuration, as every Jaeger client offers them:
-//! `const` (param 0 or 1), `probabilistic` (param = sampling rate) and
-//! `ratelimiting` (param = traces per second).
-//!
-//! A sampler decides only for new root traces: a trace continued from a
-//! caller keeps the caller's decision (see the crate docs).
+//! Samplers chosen by configuration (see [`SamplerType`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -14,7 +9,12 @@ use rocket::serde::{Deserialize, Serialize};
 use rustracing::sampler::{AllSampler, BoxSampler, NullSampler, ProbabilisticSampler, Sampler};
 use rustracing_jaeger::span::{CandidateSpan, SpanContextState};
 
-/// The kind of sampler.
+/// Samplers chosen by configuration, as every Jaeger client offers them:
+/// `const` (param 0 or 1), `probabilistic` (param = sampling rate) and
+/// `ratelimiting` (param = traces per second).
+///
+/// A sampler decides only for new root traces: a trace continued from a
+/// caller keeps the caller's decision (see the crate docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(crate = "rocket::serde", rename_all = "lowercase")]
 pub enum SamplerType {

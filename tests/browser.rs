@@ -8,6 +8,7 @@
 //! test says so on stderr and checks nothing. With
 //! `VIEWER_SCREENSHOT=path.png`, it also saves a screenshot of the `/work`
 //! trace page there (the README's picture was taken so).
+#![cfg(feature = "viewer")]
 
 mod common;
 

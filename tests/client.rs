@@ -1,6 +1,7 @@
 //! Outgoing reqwest calls from a route: client spans, injected headers,
 //! errors, unsampled callers, and the blocking client. The called service
 //! is the fake collector (a minimal HTTP server recording requests).
+#![cfg(feature = "client")]
 
 mod common;
 

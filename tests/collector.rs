@@ -1,5 +1,6 @@
 //! Integration tests of delivery to a Jaeger HTTP collector (a minimal HTTP
 //! server on loopback standing in for it), and of the queue bound.
+#![cfg(feature = "collector")]
 
 mod common;
 

@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::agent::{span_name, string_tag, Agent};
+#[cfg(feature = "collector")]
 use common::collector::Collector;
 use common::*;
 use rocket::figment::providers::{Format, Toml};
@@ -368,6 +369,10 @@ fn invalid_values_are_refused_naming_the_key() {
         ("colour = \"blue\"", &[], &["colour"]),
     ];
     for (toml, env, needles) in cases {
+        // Without the collector, any endpoint is refused (for that reason).
+        if !cfg!(feature = "collector") && needles.contains(&"http") {
+            continue;
+        }
         let figment = Figment::from(Toml::string(&format!("[opentracing]\n{toml}")));
         let env = |name: &str| {
             env.iter()
@@ -390,6 +395,7 @@ fn invalid_values_are_refused_naming_the_key() {
     }
 }
 
+#[cfg(feature = "collector")]
 #[rocket::async_test]
 async fn an_endpoint_sends_spans_to_the_http_collector_instead_of_the_agent() {
     let agent = Agent::bind();
@@ -493,6 +499,7 @@ fn a_refused_endpoint_never_shows_its_credentials() {
     assert!(!error.contains("s3cret"), "{error}");
 }
 
+#[cfg(feature = "collector")]
 #[test]
 fn collector_and_queue_settings_come_from_the_jaeger_variables() {
     let figment = Figment::from(Toml::string("[opentracing]\nqueue_size = 5"));

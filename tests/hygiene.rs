@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::collector::Collector;
 use common::server::Server;
 use common::*;
 use rocket::figment::providers::{Format, Toml};
@@ -16,29 +13,13 @@ use rocket::http::{Header, Status};
 use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
 use rocket::tokio::net::TcpStream;
 use rocket::{get, routes};
-use rocket_opentracing::client::TracedRequest;
 use rocket_opentracing::config::ConfigError;
-use rocket_opentracing::rustracing::tag::TagValue;
 use rocket_opentracing::rustracing_jaeger::span::FinishedSpan;
-use rocket_opentracing::{ActiveSpan, Config, OpenTracingFairing};
+use rocket_opentracing::{Config, OpenTracingFairing};
 
 #[get("/hello/<name>")]
 fn hello(name: &str) -> String {
     format!("Hello, {name}!")
-}
-
-/// Calls `url` with async reqwest, with credentials in headers; answers
-/// with the called service's status (or 502).
-#[get("/proxy?<url>")]
-async fn proxy(url: &str, span: ActiveSpan<'_>) -> Status {
-    let request = reqwest::Client::new()
-        .get(url)
-        .bearer_auth("bearer-secret")
-        .header("Cookie", "session=cookie-secret");
-    match request.send_traced(&span).await {
-        Ok(response) => Status::new(response.status().as_u16()),
-        Err(_) => Status::BadGateway,
-    }
 }
 
 /// One request through Rocket's local client with the `[default.opentracing]`
@@ -317,92 +298,117 @@ async fn an_absolute_form_target_keeps_only_its_path_and_query() {
     assert_nothing_recorded(&span, &["url-secret", "host-secret", "user:"]);
 }
 
-/// How long to wait for more requests at the called service.
-const QUIET: Duration = Duration::from_millis(200);
+/// Client spans (the `client` feature): the same hygiene on outgoing calls.
+#[cfg(feature = "client")]
+mod client_spans {
+    use super::*;
+    use common::collector::Collector;
+    use rocket_opentracing::client::TracedRequest;
+    use rocket_opentracing::rustracing::tag::TagValue;
+    use rocket_opentracing::ActiveSpan;
+    use std::time::Duration;
 
-/// Calls `url` through the `proxy` route configured with `section`; the
-/// client span, and the path the called service received.
-async fn client_span(section: &str, path: &str) -> (FinishedSpan, String) {
-    let target = Collector::bind();
-    let (tracer, rx) = tracer();
-    let toml = format!("[default.opentracing]\n{section}");
-    let client = client_with(&toml, OpenTracingFairing::all(tracer), routes![proxy]).await;
-    let url = format!(
-        "http://user:url-secret@127.0.0.1:{}{path}",
-        target.addr.port()
-    );
-    let response = client
-        .get(format!("/proxy?url={}", urlencode(&url)))
-        .dispatch()
-        .await;
-    assert_eq!(response.status(), Status::Accepted);
-    drop(response);
-    let mut spans = drain(&rx);
-    assert_eq!(spans.len(), 2, "{spans:#?}");
-    let call = spans.remove(0);
-    assert_eq!(tag(&call, "span.kind"), Some(s("client")));
-    let received = target.drain(QUIET);
-    assert_eq!(received.len(), 1);
-    // The request itself is sent as it was built: only the record changes.
-    // (reqwest turns the URL's user name and password into the
-    // `Authorization` header, replacing the bearer token.)
-    assert_eq!(received[0].header("cookie"), Some("session=cookie-secret"));
-    assert!(received[0].header("authorization").is_some());
-    let sent = received[0].path.clone();
-    // No credential of the call is recorded on its span.
-    assert_nothing_recorded(
-        &call,
-        &["url-secret", "user:", "bearer-secret", "cookie-secret"],
-    );
-    (call, sent)
-}
+    /// Calls `url` with async reqwest, with credentials in headers; answers
+    /// with the called service's status (or 502).
+    #[get("/proxy?<url>")]
+    async fn proxy(url: &str, span: ActiveSpan<'_>) -> Status {
+        let request = reqwest::Client::new()
+            .get(url)
+            .bearer_auth("bearer-secret")
+            .header("Cookie", "session=cookie-secret");
+        match request.send_traced(&span).await {
+            Ok(response) => Status::new(response.status().as_u16()),
+            Err(_) => Status::BadGateway,
+        }
+    }
 
-#[rocket::async_test]
-async fn client_spans_follow_the_query_options() {
-    let path = "/down/x?a=1&Token=t-secret#frag";
-    let port_of = |span: &FinishedSpan| match tag(span, "peer.port") {
-        Some(TagValue::Integer(port)) => port,
-        other => panic!("{other:?}"),
-    };
+    /// How long to wait for more requests at the called service.
+    const QUIET: Duration = Duration::from_millis(200);
 
-    let (call, sent) = client_span("", path).await;
-    assert_eq!(sent, "/down/x?a=1&Token=t-secret");
-    let base = format!("http://127.0.0.1:{}", port_of(&call));
-    assert_eq!(tag(&call, "http.url"), Some(s(&format!("{base}{path}"))));
+    /// Calls `url` through the `proxy` route configured with `section`; the
+    /// client span, and the path the called service received.
+    async fn client_span(section: &str, path: &str) -> (FinishedSpan, String) {
+        let target = Collector::bind();
+        let (tracer, rx) = tracer();
+        let toml = format!("[default.opentracing]\n{section}");
+        let client = client_with(&toml, OpenTracingFairing::all(tracer), routes![proxy]).await;
+        let url = format!(
+            "http://user:url-secret@127.0.0.1:{}{path}",
+            target.addr.port()
+        );
+        let response = client
+            .get(format!("/proxy?url={}", urlencode(&url)))
+            .dispatch()
+            .await;
+        assert_eq!(response.status(), Status::Accepted);
+        drop(response);
+        let mut spans = drain(&rx);
+        assert_eq!(spans.len(), 2, "{spans:#?}");
+        let call = spans.remove(0);
+        assert_eq!(tag(&call, "span.kind"), Some(s("client")));
+        let received = target.drain(QUIET);
+        assert_eq!(received.len(), 1);
+        // The request itself is sent as it was built: only the record changes.
+        // (reqwest turns the URL's user name and password into the
+        // `Authorization` header, replacing the bearer token.)
+        assert_eq!(received[0].header("cookie"), Some("session=cookie-secret"));
+        assert!(received[0].header("authorization").is_some());
+        let sent = received[0].path.clone();
+        // No credential of the call is recorded on its span.
+        assert_nothing_recorded(
+            &call,
+            &["url-secret", "user:", "bearer-secret", "cookie-secret"],
+        );
+        (call, sent)
+    }
 
-    let (call, sent) = client_span("strip_query = true", path).await;
-    assert_eq!(sent, "/down/x?a=1&Token=t-secret");
-    let base = format!("http://127.0.0.1:{}", port_of(&call));
-    assert_eq!(tag(&call, "http.url"), Some(s(&format!("{base}/down/x"))));
+    #[rocket::async_test]
+    async fn client_spans_follow_the_query_options() {
+        let path = "/down/x?a=1&Token=t-secret#frag";
+        let port_of = |span: &FinishedSpan| match tag(span, "peer.port") {
+            Some(TagValue::Integer(port)) => port,
+            other => panic!("{other:?}"),
+        };
 
-    let (call, sent) = client_span("redact_query_params = [\"token\"]", path).await;
-    assert_eq!(sent, "/down/x?a=1&Token=t-secret");
-    let base = format!("http://127.0.0.1:{}", port_of(&call));
-    assert_eq!(
-        tag(&call, "http.url"),
-        Some(s(&format!("{base}/down/x?a=1&Token=REDACTED#frag")))
-    );
-    assert_nothing_recorded(&call, &["t-secret"]);
-}
+        let (call, sent) = client_span("", path).await;
+        assert_eq!(sent, "/down/x?a=1&Token=t-secret");
+        let base = format!("http://127.0.0.1:{}", port_of(&call));
+        assert_eq!(tag(&call, "http.url"), Some(s(&format!("{base}{path}"))));
 
-#[rocket::async_test]
-async fn a_failed_call_logs_no_url() {
-    let (tracer, rx) = tracer();
-    let toml = "[default.opentracing]\nredact_query_params = [\"token\"]";
-    let client = client_with(toml, OpenTracingFairing::all(tracer), routes![proxy]).await;
-    // Nobody listens on this port: the connection is refused.
-    let url = format!(
-        "http://user:url-secret@127.0.0.1:{}/x?token=t-secret",
-        closed_port()
-    );
-    let response = client
-        .get(format!("/proxy?url={}", urlencode(&url)))
-        .dispatch()
-        .await;
-    assert_eq!(response.status(), Status::BadGateway);
-    drop(response);
-    let call = drain(&rx).remove(0);
-    assert_eq!(tag(&call, "error"), Some(TagValue::Boolean(true)));
-    assert!(log_fields(&call, 0)["message"].contains("<url>"));
-    assert_nothing_recorded(&call, &["url-secret", "t-secret", "bearer-secret"]);
+        let (call, sent) = client_span("strip_query = true", path).await;
+        assert_eq!(sent, "/down/x?a=1&Token=t-secret");
+        let base = format!("http://127.0.0.1:{}", port_of(&call));
+        assert_eq!(tag(&call, "http.url"), Some(s(&format!("{base}/down/x"))));
+
+        let (call, sent) = client_span("redact_query_params = [\"token\"]", path).await;
+        assert_eq!(sent, "/down/x?a=1&Token=t-secret");
+        let base = format!("http://127.0.0.1:{}", port_of(&call));
+        assert_eq!(
+            tag(&call, "http.url"),
+            Some(s(&format!("{base}/down/x?a=1&Token=REDACTED#frag")))
+        );
+        assert_nothing_recorded(&call, &["t-secret"]);
+    }
+
+    #[rocket::async_test]
+    async fn a_failed_call_logs_no_url() {
+        let (tracer, rx) = tracer();
+        let toml = "[default.opentracing]\nredact_query_params = [\"token\"]";
+        let client = client_with(toml, OpenTracingFairing::all(tracer), routes![proxy]).await;
+        // Nobody listens on this port: the connection is refused.
+        let url = format!(
+            "http://user:url-secret@127.0.0.1:{}/x?token=t-secret",
+            closed_port()
+        );
+        let response = client
+            .get(format!("/proxy?url={}", urlencode(&url)))
+            .dispatch()
+            .await;
+        assert_eq!(response.status(), Status::BadGateway);
+        drop(response);
+        let call = drain(&rx).remove(0);
+        assert_eq!(tag(&call, "error"), Some(TagValue::Boolean(true)));
+        assert!(log_fields(&call, 0)["message"].contains("<url>"));
+        assert_nothing_recorded(&call, &["url-secret", "t-secret", "bearer-secret"]);
+    }
 }

@@ -2,6 +2,7 @@
 //! agent: a call to the client app's `/call/<name>` produces one trace —
 //! caller → client entry span → client call span → server span — and the
 //! caller's baggage reaches the server.
+#![cfg(all(feature = "client", feature = "viewer"))]
 
 mod common;
 

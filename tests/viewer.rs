@@ -1,6 +1,7 @@
 //! The in-app trace viewer through Rocket: off by default, the JSON API over
 //! the example server's routes, loopback-only access, its own requests not
 //! traced, a custom mount point, the store's bound, and configuration errors.
+#![cfg(feature = "viewer")]
 
 mod common;
 

@@ -219,13 +219,13 @@ pub struct Config {
     /// Reporter flush interval in milliseconds. Default `1000`.
     pub flush_interval_ms: u64,
     /// Whether the caller's sampled and debug flags (and `jaeger-debug-id`)
-    /// decide sampling here; see [`crate::trust`]. Default `true`.
+    /// decide sampling here; see [`UntrustedContext`]. Default `true`.
     pub trust_incoming_sampling: bool,
     /// What an untrusted caller's context becomes (with
     /// `trust_incoming_sampling = false`). Default
     /// [`UntrustedContext::FollowsFrom`].
     pub untrusted_context: UntrustedContext,
-    /// Most baggage items per request. Default `64`; see [`crate::limits`].
+    /// Most baggage items per request. Default `64`; see [`Limits`].
     pub max_baggage_items: usize,
     /// Most bytes of baggage keys and values per request. Default `8192`.
     pub max_baggage_bytes: usize,
@@ -481,14 +481,6 @@ impl Config {
                 "a path of static segments other than \"/\", e.g. \"/_traces\"",
             ));
         }
-        if self.viewer && !cfg!(feature = "viewer") {
-            return Err(invalid(
-                &key("viewer"),
-                true,
-                "false: this build of rocket_opentracing has no trace viewer \
-                 (enable its `viewer` feature)",
-            ));
-        }
         Ok(())
     }
 
@@ -665,6 +657,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "collector")]
     fn the_reporter_is_configured_from_the_section_and_the_environment() {
         let figment = Figment::from(Toml::string("[opentracing]\nqueue_size = 5"));
         let env = |name: &str| {
@@ -695,5 +688,27 @@ mod tests {
         let defaults = Config::default().reporter_config();
         let own = ReporterConfig::new(defaults.service_name.clone());
         assert_eq!(defaults, own);
+    }
+
+    #[test]
+    fn an_endpoint_without_the_collector_feature_refuses_ignition_naming_it() {
+        let read = |toml: &str| {
+            let figment = Figment::from(Toml::string(&format!("[opentracing]\n{toml}")));
+            Config::from_figment_and_env(&figment, no_env)
+        };
+        let endpoint = read("endpoint = \"http://collector:14268/api/traces\"");
+        let viewer = read("viewer = true");
+        if cfg!(feature = "collector") {
+            assert!(endpoint.is_ok(), "{endpoint:?}");
+        } else {
+            let error = endpoint.unwrap_err().to_string();
+            assert!(
+                error.contains("opentracing.endpoint") && error.contains("`collector` feature"),
+                "{error}"
+            );
+        }
+        // The viewer is a development tool: without it, a warning (at
+        // ignition) and the application runs as configured otherwise.
+        assert!(viewer.is_ok(), "{viewer:?}");
     }
 }

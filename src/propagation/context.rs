@@ -179,7 +179,7 @@ pub struct Incoming {
     pub baggage_dropped: usize,
     /// The `tracestate` sent with a valid `traceparent` of the trace being
     /// continued, as received (several headers joined with `,`), when well
-    /// formed and at most [`w3c::MAX_TRACESTATE_LEN`] bytes.
+    /// formed and at most [`MAX_TRACESTATE_LEN`](super::w3c::MAX_TRACESTATE_LEN) bytes.
     pub tracestate: Option<String>,
 }
 

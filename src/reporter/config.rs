@@ -20,7 +20,7 @@ pub const DEFAULT_QUEUE_SIZE: usize = 10_000;
 /// Default interval between two sends of pending spans.
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Configuration of a [`Reporter`]. Its `Debug` output hides credentials.
+/// Configuration of a [`Reporter`](super::Reporter). Its `Debug` output hides credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ReporterConfig {
     /// Name of the traced service (the Jaeger process' `serviceName`).
@@ -51,12 +51,12 @@ pub struct ReporterConfig {
     /// Longest string tag value, log field value or operation name sent, in
     /// bytes; a longer one is cut (on a character boundary) and ends with
     /// `...[truncated]`
-    /// ([`DEFAULT_MAX_TAG_VALUE_LENGTH`]
-    /// by default; at least 1). See [`crate::limits`].
+    /// (4,096
+    /// by default; at least 1). See [`crate::Limits`].
     pub max_tag_value_length: usize,
     /// Most logs sent per span; the rest are left out and counted in a
     /// `rocket_opentracing.dropped_logs` tag
-    /// ([`DEFAULT_MAX_LOGS_PER_SPAN`]
+    /// (128
     /// by default).
     pub max_logs_per_span: usize,
 }
@@ -65,7 +65,7 @@ impl ReporterConfig {
     /// A configuration for `service_name` with the default settings: agent
     /// at `127.0.0.1:6831`, no collector, a queue of 10,000 spans, a flush
     /// interval of 1 s, span logging off, no extra process tags, and the
-    /// default [limits](crate::limits) on tag values and logs.
+    /// default [limits](crate::Limits) on tag values and logs.
     pub fn new(service_name: impl Into<String>) -> Self {
         ReporterConfig {
             service_name: service_name.into(),

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use rustracing_jaeger::span::{FinishedSpan, SpanReference};
 
+/// Signed number of microseconds from `start` to `finish`, like
 /// rustracing_jaeger computes timestamps and durations.
 pub(crate) fn micros_between(start: SystemTime, finish: SystemTime) -> i64 {
     fn micros(d: std::time::Duration) -> i64 {

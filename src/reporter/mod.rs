@@ -441,6 +441,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "collector")]
     fn destination_hides_collector_credentials() {
         let mut config = ReporterConfig::new("svc");
         config.endpoint = Some("http://user:secret@127.0.0.1:9/api/traces".to_owned());

@@ -43,7 +43,7 @@
 //!
 //! The reporter that [`OpenTracingFairing::from_config`] builds hands every
 //! finished span to the viewer's store as well as to Jaeger (delivered or
-//! not), with the same [limits](crate::limits) on tag values and logs. A
+//! not), with the same [limits](crate::Limits) on tag values and logs. A
 //! span shows within the reporter's batching tick (at most
 //! `flush_interval_ms` when idle). With a tracer of your own, point its
 //! reporter's endpoint at `POST /_traces/api/traces`.
@@ -62,7 +62,7 @@
 //!   and whatever the application tags: with `viewer_loopback_only = false`
 //!   anyone who reaches the server reads it.
 //! - **Bounded memory**: at most `viewer_max_spans` spans (10,000 by
-//!   default) and [`MAX_STORE_BYTES`](store::MAX_STORE_BYTES) of span data;
+//!   default) and 64 MiB of span data;
 //!   the oldest spans are evicted first. A collector request's body is at
 //!   most 1 MiB and is decoded with bounded nesting and lengths.
 //! - **Escaped output**: span data comes from requests and is
@@ -80,7 +80,7 @@
 //! `GET /_traces/api/traces?operation=&error=&min_duration_ms=&limit=`
 //! (every parameter optional; `error` is `true` or `false`;
 //! `min_duration_ms` a decimal number; `limit` at most 1000, default 100)
-//! answers a [`TraceSummary`] list, newest first, with the store's counters:
+//! answers a list of trace summaries, newest first, with the store's counters:
 //!
 //! ```json
 //! {
@@ -103,7 +103,7 @@
 //! }
 //! ```
 //!
-//! `GET /_traces/api/traces/<id>` answers the trace's [`SpanRecord`]s,
+//! `GET /_traces/api/traces/<id>` answers the trace's spans,
 //! ordered by start:
 //!
 //! ```json
@@ -152,9 +152,9 @@ pub(crate) mod capture;
 mod escape;
 mod html;
 pub(crate) mod ingest;
-pub mod model;
+pub(crate) mod model;
 mod routes;
-pub mod store;
+pub(crate) mod store;
 
 use std::sync::Arc;
 
@@ -164,8 +164,7 @@ use crate::config::Config;
 use crate::reporter::SpanConsumer;
 use capture::Capture;
 
-pub use model::{SpanRecord, TraceSummary};
-pub use store::{StoreStats, TraceFilter, TraceStore};
+pub(crate) use store::TraceStore;
 
 /// The viewer's managed state.
 #[derive(Debug)]

@@ -10,9 +10,6 @@ use parking_lot::Mutex;
 
 use super::model::{SpanRecord, TraceId, TraceSummary};
 
-/// Default bound on the spans kept (`viewer_max_spans`).
-pub const DEFAULT_MAX_SPANS: usize = 10_000;
-
 /// Bound on the memory the stored spans take, whatever their count: the
 /// oldest spans are evicted beyond it.
 pub const MAX_STORE_BYTES: usize = 64 * 1024 * 1024;

@@ -117,8 +117,7 @@ pub(super) fn write_process<P: Protocol>(
     w.end();
 }
 
-/// Signed number of microseconds from `start` to `finish`, like
-
+/// How much of a span to leave out: the configured [limits](crate::Limits),
 /// and more so that an oversized span fits in a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Trim {
@@ -167,7 +166,6 @@ impl Trim {
 }
 
 /// Encodes `span` as a jaeger.thrift `Span` struct in protocol `P` into
-
 /// `buf` (cleared first).
 pub(super) fn encode_span<P: Protocol>(buf: &mut Vec<u8>, span: &FinishedSpan, trim: Trim) {
     buf.clear();
