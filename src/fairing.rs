@@ -18,6 +18,10 @@ use crate::request_state::Slot;
 #[cfg(feature = "viewer")]
 use crate::viewer;
 
+/// Managed state: the reporter a fairing started, for
+/// [`OpenTracingFairing::reporter_stats_of`].
+struct OwnReporter(Arc<Reporter>);
+
 /// How long shutdown waits for the reporter to deliver queued spans.
 const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -38,6 +42,8 @@ pub struct OpenTracingFairing {
     naming: Option<OperationName>,
     on_start: Option<StartSpanCallback>,
     tracing: OnceLock<Arc<SpanLifecycle>>,
+    /// The reporter this fairing started, if any (flushed at shutdown).
+    reporter: OnceLock<Arc<Reporter>>,
 }
 
 impl OpenTracingFairing {
@@ -48,6 +54,7 @@ impl OpenTracingFairing {
             naming: None,
             on_start: None,
             tracing: OnceLock::new(),
+            reporter: OnceLock::new(),
         }
     }
 
@@ -104,8 +111,7 @@ impl OpenTracingFairing {
     /// The reporter's counters, when this fairing built the reporter
     /// ([`OpenTracingFairing::from_config`]) and Rocket has ignited.
     pub fn reporter_stats(&self) -> Option<ReporterStats> {
-        let reporter = self.tracing.get()?.reporter.as_ref()?;
-        Some(reporter.stats())
+        Some(self.reporter.get()?.stats())
     }
 
     /// The reporter's counters, from a Rocket this fairing was attached to
@@ -129,8 +135,7 @@ impl OpenTracingFairing {
     /// # }
     /// ```
     pub fn reporter_stats_of<P: Phase>(rocket: &Rocket<P>) -> Option<ReporterStats> {
-        let tracing = &rocket.state::<LifecycleState>()?.0;
-        Some(tracing.reporter.as_ref()?.stats())
+        Some(rocket.state::<OwnReporter>()?.0.stats())
     }
 
     /// Starts the reporter when this fairing builds its own tracer; the
@@ -170,12 +175,8 @@ impl OpenTracingFairing {
         Ok(Some(Arc::new(reporter)))
     }
 
-    fn build(
-        &self,
-        config: &Config,
-        reporter: Option<Arc<Reporter>>,
-    ) -> Result<SpanLifecycle, String> {
-        let tracer = match (&self.tracer, &reporter) {
+    fn build(&self, config: &Config, reporter: Option<&Arc<Reporter>>) -> SpanLifecycle {
+        let tracer = match (&self.tracer, reporter) {
             // The user's tracer; the configured sampler replaces its own only
             // when set.
             (Some(tracer), _) => match config.sampler() {
@@ -197,9 +198,9 @@ impl OpenTracingFairing {
             tracer,
             self.naming.unwrap_or(config.operation_name),
             self.on_start.clone(),
-            reporter,
+            reporter.is_some(),
         );
-        Ok(tracing.configure(config))
+        tracing.configure(config)
     }
 }
 
@@ -245,13 +246,7 @@ impl Fairing for OpenTracingFairing {
                 return Err(rocket);
             }
         };
-        let tracing = match self.build(&config, reporter) {
-            Ok(tracing) => Arc::new(tracing),
-            Err(e) => {
-                log::error!("rocket_opentracing: {e}");
-                return Err(rocket);
-            }
-        };
+        let tracing = Arc::new(self.build(&config, reporter.as_ref()));
         if tracing.disabled {
             log::info!("rocket_opentracing: tracing is disabled by configuration");
         }
@@ -264,7 +259,14 @@ impl Fairing for OpenTracingFairing {
             log::error!("rocket_opentracing: this fairing was already ignited; attach a new one");
             return Err(rocket);
         }
-        Ok(rocket.manage(LifecycleState(tracing)))
+        let rocket = rocket.manage(LifecycleState(tracing));
+        Ok(match reporter {
+            Some(reporter) => {
+                let _ = self.reporter.set(Arc::clone(&reporter));
+                rocket.manage(OwnReporter(reporter))
+            }
+            None => rocket,
+        })
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
@@ -318,10 +320,10 @@ impl Fairing for OpenTracingFairing {
         let Some(tracing) = self.tracing.get() else {
             return;
         };
-        let Some(reporter) = tracing.reporter.clone() else {
+        let Some(reporter) = self.reporter.get() else {
             return;
         };
-        flush(&reporter).await;
+        flush(reporter).await;
         if tracing.in_flight.count() == 0 {
             return;
         }
@@ -338,7 +340,7 @@ impl Fairing for OpenTracingFairing {
                 tracing.in_flight.count()
             );
         }
-        flush(&reporter).await;
+        flush(reporter).await;
     }
 }
 

@@ -23,7 +23,6 @@ use crate::propagation::{
     self, Format, Incoming, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED,
 };
 use crate::redact::QueryPolicy;
-use crate::reporter::Reporter;
 use crate::request_state::{BaggageDropped, InFlight, RequestSpan, Slot};
 use crate::skip::MountPath;
 use crate::skip::SkipPaths;
@@ -81,7 +80,9 @@ pub(crate) struct SpanLifecycle {
     naming: OperationName,
     names: OnceLock<RouteNames>,
     on_start: Option<StartSpanCallback>,
-    pub(crate) reporter: Option<Arc<Reporter>>,
+    /// Whether traced requests are counted in flight: when the fairing
+    /// owns the reporter, its shutdown waits for their spans.
+    count_in_flight: bool,
     /// Response header carrying the trace id, if any.
     pub(crate) trace_id_header: Option<&'static str>,
     /// Formats read from incoming requests, in the order tried.
@@ -112,7 +113,7 @@ impl SpanLifecycle {
         tracer: Tracer,
         naming: OperationName,
         on_start: Option<StartSpanCallback>,
-        reporter: Option<Arc<Reporter>>,
+        count_in_flight: bool,
     ) -> Self {
         let forced = tracer.clone_with_sampler(AllSampler);
         SpanLifecycle {
@@ -127,7 +128,7 @@ impl SpanLifecycle {
             naming,
             names: OnceLock::new(),
             on_start,
-            reporter,
+            count_in_flight,
             trace_id_header: None,
             extract: Format::DEFAULT_EXTRACT.to_vec(),
             inject: Format::DEFAULT_INJECT.to_vec(),
@@ -192,7 +193,7 @@ impl SpanLifecycle {
         req: &Request<'_>,
         arrival: SystemTime,
     ) -> &'s RequestSpan {
-        if self.reporter.is_some() {
+        if self.count_in_flight {
             slot.in_flight.get_or_init(|| self.in_flight.enter());
         }
         slot.span.get_or_init(|| self.start(req, arrival))

@@ -1,6 +1,6 @@
 //! The constants of Jaeger's Thrift wire formats ([jaeger.thrift],
 //! [agent.thrift]), for the encoders here and for the decoder of collector
-//! bodies in the trace viewer.
+//! bodies (which a build may leave out: hence `allow(dead_code)`).
 //!
 //! [jaeger.thrift]: https://github.com/jaegertracing/jaeger-idl/blob/main/thrift/jaeger.thrift
 //! [agent.thrift]: https://github.com/jaegertracing/jaeger-idl/blob/main/thrift/agent.thrift
@@ -16,7 +16,7 @@ pub(crate) const METHOD_NAME: &str = "emitBatch";
 pub(crate) const STOP: u8 = 0;
 
 /// Type ids of the Thrift binary protocol (the collector's wire).
-#[cfg_attr(not(feature = "viewer"), allow(dead_code))]
+#[allow(dead_code)]
 pub(crate) mod binary {
     /// `bool`.
     pub(crate) const BOOL: u8 = 2;
@@ -74,7 +74,7 @@ pub(crate) const TAG_BOOL: i32 = 2;
 /// `TagType.LONG`.
 pub(crate) const TAG_LONG: i32 = 3;
 /// `TagType.BINARY`.
-#[cfg_attr(not(feature = "viewer"), allow(dead_code))]
+#[allow(dead_code)]
 pub(crate) const TAG_BINARY: i32 = 4;
 
 // jaeger.thrift `SpanRefType` values.
