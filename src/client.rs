@@ -152,8 +152,8 @@ fn start(
 /// The `http.url` of a client span: the URL without credentials, its query
 /// as configured (`strip_query`, `redact_query_params`).
 fn recorded_url(span: &ActiveSpan<'_>, url: &Url) -> String {
-    match span.tracing() {
-        Some(tracing) => tracing.query.url(url),
+    match span.lifecycle() {
+        Some(lifecycle) => lifecycle.query.url(url),
         None => without_credentials(url),
     }
 }

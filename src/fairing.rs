@@ -41,7 +41,7 @@ pub struct OpenTracingFairing {
     mode: Option<Mode>,
     naming: Option<OperationName>,
     on_start: Option<StartSpanCallback>,
-    tracing: OnceLock<Arc<SpanLifecycle>>,
+    lifecycle: OnceLock<Arc<SpanLifecycle>>,
     /// The reporter this fairing started, if any (flushed at shutdown).
     reporter: OnceLock<Arc<Reporter>>,
 }
@@ -53,7 +53,7 @@ impl OpenTracingFairing {
             mode,
             naming: None,
             on_start: None,
-            tracing: OnceLock::new(),
+            lifecycle: OnceLock::new(),
             reporter: OnceLock::new(),
         }
     }
@@ -193,14 +193,14 @@ impl OpenTracingFairing {
                 Tracer::with_sender(NullSampler, tx)
             }
         };
-        let tracing = SpanLifecycle::new(
+        let lifecycle = SpanLifecycle::new(
             self.mode.unwrap_or(config.mode),
             tracer,
             self.naming.unwrap_or(config.operation_name),
             self.on_start.clone(),
             reporter.is_some(),
         );
-        tracing.configure(config)
+        lifecycle.configure(config)
     }
 }
 
@@ -246,8 +246,8 @@ impl Fairing for OpenTracingFairing {
                 return Err(rocket);
             }
         };
-        let tracing = Arc::new(self.build(&config, reporter.as_ref()));
-        if tracing.disabled {
+        let lifecycle = Arc::new(self.build(&config, reporter.as_ref()));
+        if lifecycle.disabled {
             log::info!("rocket_opentracing: tracing is disabled by configuration");
         }
         #[cfg(feature = "viewer")]
@@ -255,11 +255,11 @@ impl Fairing for OpenTracingFairing {
             Some(store) => viewer::mount(rocket, &config, store, self.tracer.is_some()),
             None => rocket,
         };
-        if self.tracing.set(tracing.clone()).is_err() {
+        if self.lifecycle.set(lifecycle.clone()).is_err() {
             log::error!("rocket_opentracing: this fairing was already ignited; attach a new one");
             return Err(rocket);
         }
-        let rocket = rocket.manage(LifecycleState(tracing));
+        let rocket = rocket.manage(LifecycleState(lifecycle));
         Ok(match reporter {
             Some(reporter) => {
                 let _ = self.reporter.set(Arc::clone(&reporter));
@@ -270,36 +270,36 @@ impl Fairing for OpenTracingFairing {
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
-        if let Some(tracing) = self.tracing.get() {
-            tracing.set_routes(rocket.routes());
+        if let Some(lifecycle) = self.lifecycle.get() {
+            lifecycle.set_routes(rocket.routes());
         }
         #[cfg(feature = "viewer")]
         viewer::log_address(rocket);
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
-        let Some(tracing) = self.tracing.get() else {
+        let Some(lifecycle) = self.lifecycle.get() else {
             return;
         };
-        if !tracing.traces(req.uri().path()) {
+        if !lifecycle.traces(req.uri().path()) {
             return;
         }
         // In opt-in mode only the arrival is noted: the guard opens the span.
         let slot = Slot::of(req);
         let arrival = *slot.arrival.get_or_init(SystemTime::now);
-        if tracing.mode == Mode::All {
-            tracing.open(slot, req, arrival);
+        if lifecycle.mode == Mode::All {
+            lifecycle.open(slot, req, arrival);
         }
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
-        let Some(tracing) = self.tracing.get() else {
+        let Some(lifecycle) = self.lifecycle.get() else {
             return;
         };
         if let Some(span) = Slot::of(req).span.get() {
-            tracing.finish(span, req, res.status());
+            lifecycle.finish(span, req, res.status());
             // Only a sampled trace can be looked up by its id.
-            let header = tracing
+            let header = lifecycle
                 .trace_id_header
                 .filter(|_| span.context.is_sampled());
             if let Some(name) = header {
@@ -317,27 +317,27 @@ impl Fairing for OpenTracingFairing {
     /// then, once the requests still in flight are done (or Rocket's grace
     /// and mercy periods are over), theirs.
     async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {
-        let Some(tracing) = self.tracing.get() else {
+        let Some(lifecycle) = self.lifecycle.get() else {
             return;
         };
         let Some(reporter) = self.reporter.get() else {
             return;
         };
         flush(reporter).await;
-        if tracing.in_flight.count() == 0 {
+        if lifecycle.in_flight.count() == 0 {
             return;
         }
         let shutdown = &rocket.config().shutdown;
         let limit = Duration::from_secs(u64::from(shutdown.grace) + u64::from(shutdown.mercy));
         let deadline = Instant::now() + limit;
-        while tracing.in_flight.count() > 0 && Instant::now() < deadline {
+        while lifecycle.in_flight.count() > 0 && Instant::now() < deadline {
             rocket::tokio::time::sleep(IN_FLIGHT_POLL).await;
         }
-        if tracing.in_flight.count() > 0 {
+        if lifecycle.in_flight.count() > 0 {
             log::warn!(
                 "rocket_opentracing: {} traced requests still running after {limit:?}; \
                  their spans are sent when they end, if the reporter still runs",
-                tracing.in_flight.count()
+                lifecycle.in_flight.count()
             );
         }
         flush(reporter).await;

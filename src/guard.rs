@@ -42,28 +42,28 @@ use crate::tags;
 #[derive(Debug)]
 pub struct ActiveSpan<'r> {
     span: Option<&'r RequestSpan>,
-    tracing: Option<&'r SpanLifecycle>,
+    lifecycle: Option<&'r SpanLifecycle>,
 }
 
 impl<'r> ActiveSpan<'r> {
     /// The span of `req`, starting it if the fairing runs in opt-in mode.
     /// A no-op span when `req` is not traced.
     pub fn of(req: &'r Request<'_>) -> Self {
-        let Some(LifecycleState(tracing)) = req.rocket().state::<LifecycleState>() else {
+        let Some(LifecycleState(lifecycle)) = req.rocket().state::<LifecycleState>() else {
             warn_no_fairing();
             return ActiveSpan {
                 span: None,
-                tracing: None,
+                lifecycle: None,
             };
         };
         let slot = Slot::of(req);
         let span = slot
             .arrival
             .get()
-            .map(|&arrival| tracing.open(slot, req, arrival));
+            .map(|&arrival| lifecycle.open(slot, req, arrival));
         ActiveSpan {
             span,
-            tracing: Some(tracing),
+            lifecycle: Some(lifecycle),
         }
     }
 
@@ -72,18 +72,18 @@ impl<'r> ActiveSpan<'r> {
     /// traced request; in opt-in mode, `None` until the `ActiveSpan` guard
     /// has run.
     pub fn get(req: &'r Request<'_>) -> Option<Self> {
-        let LifecycleState(tracing) = req.rocket().state::<LifecycleState>()?;
+        let LifecycleState(lifecycle) = req.rocket().state::<LifecycleState>()?;
         let span = Slot::of(req).span.get()?;
         Some(ActiveSpan {
             span: Some(span),
-            tracing: Some(tracing),
+            lifecycle: Some(lifecycle),
         })
     }
 
-    /// The shared tracing state, if a fairing is attached (for client spans).
+    /// The shared lifecycle state, if a fairing is attached (for client spans).
     #[cfg(feature = "client")]
-    pub(crate) fn tracing(&self) -> Option<&'r SpanLifecycle> {
-        self.tracing
+    pub(crate) fn lifecycle(&self) -> Option<&'r SpanLifecycle> {
+        self.lifecycle
     }
 
     /// Whether this request is traced (a span was opened, sampled or not).
@@ -151,11 +151,11 @@ impl<'r> ActiveSpan<'r> {
     /// logged for the request. Returns whether the item was stored (`false`
     /// too when the request is not traced).
     pub fn set_baggage_item(&self, name: &str, value: &str) -> bool {
-        let (Some(span), Some(tracing)) = (self.span, self.tracing) else {
+        let (Some(span), Some(lifecycle)) = (self.span, self.lifecycle) else {
             return false;
         };
         let mut state = span.state.lock();
-        let stored = propagation::baggage::set(&mut state.baggage, name, value, &tracing.limits);
+        let stored = propagation::baggage::set(&mut state.baggage, name, value, &lifecycle.limits);
         if !stored {
             state.baggage_dropped.local = state.baggage_dropped.local.saturating_add(1);
         }
@@ -197,7 +197,7 @@ impl<'r> ActiveSpan<'r> {
         N: Into<Cow<'static, str>>,
         F: FnOnce(StartSpanOptions<'_>) -> Span,
     {
-        let (Some(span), Some(tracing)) = (self.span, self.tracing) else {
+        let (Some(span), Some(lifecycle)) = (self.span, self.lifecycle) else {
             return Span::inactive();
         };
         if !span.context.is_sampled() {
@@ -210,7 +210,7 @@ impl<'r> ActiveSpan<'r> {
             }
             span.context.to_span_context(&state.baggage)
         };
-        f(tracing.child_options(operation_name, &parent))
+        f(lifecycle.child_options(operation_name, &parent))
     }
 
     /// The headers that carry this span's context (and baggage) to a service
@@ -220,7 +220,7 @@ impl<'r> ActiveSpan<'r> {
     /// `uberctx-*` when `jaeger` is among them. The sampling decision travels
     /// in every format. Empty when not traced.
     pub fn headers(&self) -> Vec<(String, String)> {
-        let (Some(span), Some(tracing)) = (self.span, self.tracing) else {
+        let (Some(span), Some(lifecycle)) = (self.span, self.lifecycle) else {
             return Vec::new();
         };
         let baggage = span.state.lock().baggage.clone();
@@ -228,7 +228,7 @@ impl<'r> ActiveSpan<'r> {
             &span.context,
             &baggage,
             span.tracestate.as_deref(),
-            &tracing.inject,
+            &lifecycle.inject,
         )
     }
 
@@ -237,7 +237,7 @@ impl<'r> ActiveSpan<'r> {
     /// sampled, else this request's (so an unsampled decision still
     /// travels). The sampling decision (debug included) is the request's.
     pub fn headers_for(&self, child: &Span) -> Vec<(String, String)> {
-        let (Some(span), Some(tracing)) = (self.span, self.tracing) else {
+        let (Some(span), Some(lifecycle)) = (self.span, self.lifecycle) else {
             return Vec::new();
         };
         let baggage = span.state.lock().baggage.clone();
@@ -248,14 +248,14 @@ impl<'r> ActiveSpan<'r> {
             }
             // A span of another trace: its own context, without this
             // request's trace state.
-            Some(context) => return propagation::inject(&context, &baggage, None, &tracing.inject),
+            Some(context) => return propagation::inject(&context, &baggage, None, &lifecycle.inject),
             None => span.context.clone(),
         };
         propagation::inject(
             &context,
             &baggage,
             span.tracestate.as_deref(),
-            &tracing.inject,
+            &lifecycle.inject,
         )
     }
 }
