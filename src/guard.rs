@@ -248,7 +248,9 @@ impl<'r> ActiveSpan<'r> {
             }
             // A span of another trace: its own context, without this
             // request's trace state.
-            Some(context) => return propagation::inject(&context, &baggage, None, &lifecycle.inject),
+            Some(context) => {
+                return propagation::inject(&context, &baggage, None, &lifecycle.inject)
+            }
             None => span.context.clone(),
         };
         propagation::inject(
