@@ -242,3 +242,34 @@ fn a_burst_then_drop_delivers_every_span() {
     }
     dropped.join().expect("dropping the reporter");
 }
+
+#[test]
+fn https_endpoints_speak_tls_without_touching_the_process_default() {
+    // A TCP listener standing in for an HTTPS collector: it records the
+    // first bytes the reporter sends and hangs up.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let first_bytes = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(RECEIVE_TIMEOUT))
+            .expect("read timeout");
+        let mut header = [0u8; 6];
+        std::io::Read::read_exact(&mut stream, &mut header).expect("a TLS record header");
+        header
+    });
+    let (reporter, tracer) = spawn(config(format!("https://127.0.0.1:{port}/api/traces")));
+    finish_span(&tracer, "over-tls".to_owned());
+    // The handshake fails (the stand-in hangs up), so the batch waits to be
+    // retried.
+    assert!(!reporter.flush(Duration::from_millis(500)));
+    let header = first_bytes.join().unwrap();
+    // A TLS handshake record (type 22, version 3.x) carrying a ClientHello
+    // (handshake type 1): the collector's client speaks TLS.
+    assert_eq!((header[0], header[1], header[5]), (22, 3, 1), "{header:?}");
+    // The crypto provider was chosen for this client alone; the process
+    // default stays the application's to install.
+    assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+    let stats = reporter.stats();
+    assert_eq!((stats.finished, stats.reported), (1, 0), "{stats:?}");
+}

@@ -5,6 +5,7 @@
 
 use std::io;
 use std::net::ToSocketAddrs;
+use std::sync::Arc;
 
 use super::sender::{SendError, Transport};
 use super::thrift::Wire;
@@ -13,6 +14,9 @@ use crate::redact::{redact_credentials, without_credentials};
 use reqwest::blocking::Client;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{StatusCode, Url};
+use rustls::crypto::CryptoProvider;
+use rustls::ClientConfig;
+use rustls_platform_verifier::BuilderVerifierExt;
 use std::time::Duration;
 
 /// How long one POST may take, connection included.
@@ -78,18 +82,35 @@ impl HttpCollector {
     /// Builds the HTTP client. Call it on the thread that sends (reqwest's
     /// blocking client must not be created or dropped inside an async
     /// runtime).
-    pub(super) fn new(endpoint: Url, auth: Option<CollectorAuth>) -> reqwest::Result<Self> {
+    pub(super) fn new(endpoint: Url, auth: Option<CollectorAuth>) -> Result<Self, String> {
+        let tls = tls_config().map_err(|e| format!("TLS setup failed: {e}"))?;
         let client = Client::builder()
+            .tls_backend_preconfigured(tls)
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("rocket_opentracing/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .build()
+            .map_err(|e| e.to_string())?;
         Ok(HttpCollector {
             client,
             endpoint,
             auth,
         })
     }
+}
+
+/// The TLS setup of `https` endpoints: rustls with the crypto provider the
+/// application installed as the process default, or *ring* when it
+/// installed none (this crate never installs one itself), and the
+/// platform's certificate verifier (the operating system's trust store).
+fn tls_config() -> Result<ClientConfig, rustls::Error> {
+    let provider = CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_platform_verifier()?
+        .with_no_client_auth())
 }
 
 impl Transport for HttpCollector {

@@ -22,7 +22,7 @@
 //! cargo bench --bench reporter
 //! ```
 
-#[path = "../tests/common/agent.rs"]
+#[path = "../../tests/common/agent.rs"]
 mod agent;
 
 use std::hint::black_box;

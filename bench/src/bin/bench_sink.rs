@@ -31,7 +31,7 @@
 //! benchmark the sink takes little CPU from the server while the socket is
 //! still drained promptly; the decoding then catches up when CPU is free.
 
-#[path = "../tests/common/agent.rs"]
+#[path = "../../../tests/common/agent.rs"]
 mod agent;
 
 use agent::{Agent, Batch};
