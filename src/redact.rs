@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 #[cfg(any(feature = "collector", feature = "client"))]
-use reqwest::Url;
+use url::Url;
 
 /// `url` with any `user:password@` part replaced by `<redacted>@`, even
 /// when it does not parse: safe to log.

@@ -273,3 +273,12 @@ fn https_endpoints_speak_tls_without_touching_the_process_default() {
     let stats = reporter.stats();
     assert_eq!((stats.finished, stats.reported), (1, 0), "{stats:?}");
 }
+
+#[test]
+fn the_applications_own_reqwest_clients_are_unaffected() {
+    // This crate enables no TLS feature of reqwest: a reqwest client of the
+    // application's (here one without TLS) builds, rather than panicking
+    // for want of a rustls crypto provider.
+    assert!(reqwest::blocking::Client::builder().build().is_ok());
+    assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+}

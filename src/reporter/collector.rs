@@ -5,19 +5,20 @@
 
 use std::io;
 use std::net::ToSocketAddrs;
-use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use percent_encoding::percent_decode_str;
+use ureq::http::StatusCode;
+use ureq::tls::{RootCerts, TlsConfig};
+use ureq::Agent;
+use url::Url;
 
 use super::sender::{SendError, Transport};
 use super::thrift::Wire;
 use super::{CollectorAuth, Destination, MAX_COLLECTOR_BATCH_SIZE};
 use crate::redact::{redact_credentials, without_credentials};
-use reqwest::blocking::Client;
-use reqwest::header::CONTENT_TYPE;
-use reqwest::{StatusCode, Url};
-use rustls::crypto::CryptoProvider;
-use rustls::ClientConfig;
-use rustls_platform_verifier::BuilderVerifierExt;
-use std::time::Duration;
 
 /// How long one POST may take, connection included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -52,9 +53,7 @@ pub(super) fn destination(endpoint: &str, auth: Option<CollectorAuth>) -> io::Re
         shown: without_credentials(&url),
         resolved,
         make_transport: Box::new(move || {
-            let collector = HttpCollector::new(url, auth)
-                .map_err(|e| io::Error::other(format!("cannot build the HTTP client: {e}")))?;
-            Ok(Box::new(collector) as Box<dyn Transport>)
+            Ok(Box::new(HttpCollector::new(url, auth)) as Box<dyn Transport>)
         }),
     })
 }
@@ -70,72 +69,94 @@ pub(crate) fn parse_endpoint(endpoint: &str) -> Result<Url, String> {
     }
 }
 
-/// The HTTP transport.
+/// The HTTP transport: ureq's blocking agent, on the sender thread.
+///
+/// `https` endpoints use rustls with the crypto provider the application
+/// installed as the process default, or *ring* when it installed none (this
+/// crate installs none), and the platform's certificate verifier (the
+/// operating system's trust store). Proxies come from `HTTPS_PROXY`,
+/// `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`, as for most HTTP clients.
 #[derive(Debug)]
 pub(super) struct HttpCollector {
-    client: Client,
-    endpoint: Url,
-    auth: Option<CollectorAuth>,
+    agent: Agent,
+    /// The endpoint without credentials (they travel in `authorization`).
+    endpoint: String,
+    /// The `authorization` header's value, if any.
+    authorization: Option<String>,
 }
 
 impl HttpCollector {
-    /// Builds the HTTP client. Call it on the thread that sends (reqwest's
-    /// blocking client must not be created or dropped inside an async
-    /// runtime).
-    pub(super) fn new(endpoint: Url, auth: Option<CollectorAuth>) -> Result<Self, String> {
-        let tls = tls_config().map_err(|e| format!("TLS setup failed: {e}"))?;
-        let client = Client::builder()
-            .tls_backend_preconfigured(tls)
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
+    /// Builds the HTTP client; `auth` wins over credentials in the URL
+    /// (`https://user:password@collector/api/traces`).
+    pub(super) fn new(endpoint: Url, auth: Option<CollectorAuth>) -> Self {
+        let agent = Agent::config_builder()
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            // Answers outside 2xx are read below, not turned into errors.
+            .http_status_as_error(false)
             .user_agent(concat!("rocket_opentracing/", env!("CARGO_PKG_VERSION")))
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(RootCerts::PlatformVerifier)
+                    .build(),
+            )
             .build()
-            .map_err(|e| e.to_string())?;
-        Ok(HttpCollector {
-            client,
-            endpoint,
-            auth,
-        })
+            .new_agent();
+        let auth = auth.or_else(|| credentials_in(&endpoint));
+        HttpCollector {
+            agent,
+            endpoint: without_credentials(&endpoint),
+            authorization: auth.as_ref().map(authorization),
+        }
     }
 }
 
-/// The TLS setup of `https` endpoints: rustls with the crypto provider the
-/// application installed as the process default, or *ring* when it
-/// installed none (this crate never installs one itself), and the
-/// platform's certificate verifier (the operating system's trust store).
-fn tls_config() -> Result<ClientConfig, rustls::Error> {
-    let provider = CryptoProvider::get_default()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
-    Ok(ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_platform_verifier()?
-        .with_no_client_auth())
+/// Basic credentials written into the endpoint URL, if any.
+fn credentials_in(url: &Url) -> Option<CollectorAuth> {
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+    Some(CollectorAuth::Basic {
+        user: decode(url.username()),
+        password: decode(url.password().unwrap_or_default()),
+    })
 }
+
+/// The `authorization` header's value for `auth`.
+fn authorization(auth: &CollectorAuth) -> String {
+    match auth {
+        CollectorAuth::Basic { user, password } => {
+            format!("Basic {}", BASE64.encode(format!("{user}:{password}")))
+        }
+        CollectorAuth::Bearer(token) => format!("Bearer {token}"),
+    }
+}
+
+/// How much of an answer's body is read (and dropped) so that the
+/// connection can be reused.
+const MAX_ANSWER_BODY: u64 = 64 * 1024;
 
 impl Transport for HttpCollector {
     /// POSTs one batch. Connection errors, timeouts, `408`, `429` and `5xx`
     /// answers may be retried; other answers outside `2xx` may not.
     fn send(&mut self, payload: &[u8]) -> Result<(), SendError> {
         let mut request = self
-            .client
-            .post(self.endpoint.clone())
-            .header(CONTENT_TYPE, THRIFT_CONTENT_TYPE)
-            .body(payload.to_vec());
-        request = match &self.auth {
-            Some(CollectorAuth::Basic { user, password }) => {
-                request.basic_auth(user, Some(password))
-            }
-            Some(CollectorAuth::Bearer(token)) => request.bearer_auth(token),
-            None => request,
-        };
-        let response = request.send().map_err(|e| {
-            // Never log the URL's credentials, if any.
-            SendError::retryable(format!(
-                "POST to the jaeger collector failed: {}",
-                e.without_url()
-            ))
+            .agent
+            .post(&self.endpoint)
+            .header("content-type", THRIFT_CONTENT_TYPE);
+        if let Some(value) = &self.authorization {
+            request = request.header("authorization", value);
+        }
+        let mut response = request.send(payload).map_err(|e| {
+            // The endpoint holds no credentials; the error may quote it.
+            SendError::retryable(format!("POST to the jaeger collector failed: {e}"))
         })?;
+        let _ = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BODY)
+            .read_to_vec();
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -181,6 +202,23 @@ mod tests {
         assert!(!is_retryable(StatusCode::BAD_REQUEST));
         assert!(!is_retryable(StatusCode::UNAUTHORIZED));
         assert!(!is_retryable(StatusCode::NOT_FOUND));
+    }
+
+    #[test]
+    fn credentials_in_the_url_become_basic_auth_unless_auth_is_set() {
+        let url = parse_endpoint("http://tr%40cer:s3c%3Aret@collector:14268/api/traces").unwrap();
+        let collector = HttpCollector::new(url.clone(), None);
+        assert_eq!(collector.endpoint, "http://collector:14268/api/traces");
+        // base64("tr@cer:s3c:ret")
+        assert_eq!(
+            collector.authorization.as_deref(),
+            Some("Basic dHJAY2VyOnMzYzpyZXQ=")
+        );
+        let bearer = CollectorAuth::Bearer("t0ken".to_owned());
+        let collector = HttpCollector::new(url, Some(bearer));
+        assert_eq!(collector.authorization.as_deref(), Some("Bearer t0ken"));
+        let plain = parse_endpoint("http://collector/api/traces").unwrap();
+        assert_eq!(HttpCollector::new(plain, None).authorization, None);
     }
 
     #[test]
