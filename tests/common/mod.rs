@@ -5,6 +5,7 @@ pub mod agent;
 pub mod collector;
 pub mod reporting;
 pub mod server;
+#[cfg(feature = "viewer")]
 pub mod viewer;
 
 use std::collections::BTreeMap;
