@@ -1,10 +1,31 @@
 //! Entry points for the fuzz targets in `fuzz/`, behind the `fuzzing`
 //! cargo feature: the trace viewer's collector-body decoder and the span
-//! records it gives. Not part of the API an application uses.
+//! records it gives, and the crate-private bounds and markers the targets
+//! check against. Not part of the API an application uses.
 
 pub use crate::viewer::model::{Log, Reference, ReferenceKind, SpanRecord, Tag, TagValue};
 
 use crate::viewer::ingest::{decode_batch as decode, IngestLimits};
+
+/// The most baggage items extraction keeps by default
+/// ([`Limits::max_baggage_items`](crate::Limits::max_baggage_items) of
+/// [`Limits::DEFAULT`](crate::Limits::DEFAULT)).
+pub const MAX_BAGGAGE_ITEMS: usize = crate::limits::DEFAULT_MAX_BAGGAGE_ITEMS;
+
+/// The most bytes of baggage keys and values extraction keeps by default
+/// ([`Limits::max_baggage_bytes`](crate::Limits::max_baggage_bytes) of
+/// [`Limits::DEFAULT`](crate::Limits::DEFAULT)).
+pub const MAX_BAGGAGE_BYTES: usize = crate::limits::DEFAULT_MAX_BAGGAGE_BYTES;
+
+/// The longest `jaeger-debug-id` extraction keeps; a longer one is ignored.
+pub const MAX_DEBUG_ID_LEN: usize = crate::propagation::jaeger::MAX_DEBUG_ID_LEN;
+
+/// What ends a string value cut to a length limit (by the reporter, and by
+/// the viewer's collector endpoint within its limits).
+pub const TRUNCATION_MARKER: &str = crate::limits::TRUNCATION_MARKER;
+
+/// The tag counting the logs of a span left out past a logs limit.
+pub const DROPPED_LOGS_TAG: &str = crate::limits::DROPPED_LOGS_TAG;
 
 /// Decodes a Jaeger collector body (a binary-Thrift `Batch`) as the trace
 /// viewer's collector endpoint does, string values cut to `max_str_len`

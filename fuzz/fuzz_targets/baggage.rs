@@ -16,10 +16,11 @@ use std::collections::HashSet;
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use rocket_opentracing::propagation::{
-    extract_with, Format, BAGGAGE_HEADER_PREFIX, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ITEMS, TRACE_HEADER,
+use rocket_opentracing::propagation::{extract_with, Format, BAGGAGE_HEADER_PREFIX, TRACE_HEADER};
+use rocket_opentracing_fuzz::{
+    check_incoming, check_round_trip, header_lines, header_map, views, MAX_BAGGAGE_BYTES,
+    MAX_BAGGAGE_ITEMS,
 };
-use rocket_opentracing_fuzz::{check_incoming, check_round_trip, header_lines, header_map, views};
 
 #[derive(Arbitrary, Debug)]
 struct Scale {

@@ -11,12 +11,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rocket_opentracing::fuzzing::{decode_batch as fuzz_decode_batch, SpanRecord, Tag, TagValue};
+// `TRUNCATION_MARKER` (`...[truncated]`) and `DROPPED_LOGS_TAG`
+// (`rocket_opentracing.dropped_logs`) are crate-private in `src/limits.rs`,
+// re-exported for the fuzz targets by `rocket_opentracing::fuzzing`.
+use rocket_opentracing::fuzzing::{
+    decode_batch as fuzz_decode_batch, SpanRecord, Tag, TagValue, DROPPED_LOGS_TAG,
+    TRUNCATION_MARKER as MARKER,
+};
 
-/// `...[truncated]`, private in `src/reporter/thrift.rs`.
-const MARKER: &str = "...[truncated]";
-/// The dropped-logs tag, private in `src/reporter/thrift.rs`.
-const DROPPED_LOGS_TAG: &str = "rocket_opentracing.dropped_logs";
 const MAX_STR_LEN: usize = 8;
 const MAX_LOGS: usize = 1;
 

@@ -10,12 +10,14 @@ use arbitrary::Arbitrary;
 use rocket::http::HeaderMap;
 use rocket_opentracing::propagation::{
     extract_with, inject, w3c, Format, Incoming, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED,
-    MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ITEMS,
 };
 use rocket_opentracing::rustracing_jaeger::span::TraceId;
 
-/// The longest `jaeger-debug-id` kept (private in `src/propagation/jaeger.rs`).
-pub const MAX_DEBUG_ID_LEN: usize = 256;
+/// The library's bounds, crate-private (`src/limits.rs` for the baggage
+/// defaults, `src/propagation/jaeger.rs` for the debug id), re-exported for
+/// the targets by `rocket_opentracing::fuzzing`: the most baggage items and
+/// bytes extraction keeps by default, and the longest `jaeger-debug-id` kept.
+pub use rocket_opentracing::fuzzing::{MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ITEMS, MAX_DEBUG_ID_LEN};
 
 /// The strings made of `data`: with invalid UTF-8 replaced by U+FFFD
 /// (`from_utf8_lossy`) and, when that differs, with invalid UTF-8 skipped.

@@ -20,7 +20,7 @@ pub const TRACE_HEADER: &str = "uber-trace-id";
 pub const DEBUG_HEADER: &str = "jaeger-debug-id";
 
 /// The longest `jaeger-debug-id` accepted; longer values are ignored.
-const MAX_DEBUG_ID_LEN: usize = 256;
+pub(crate) const MAX_DEBUG_ID_LEN: usize = 256;
 
 /// Reads `uber-trace-id`: `None` when absent.
 pub(crate) fn extract(headers: &HeaderMap<'_>) -> Option<Result<Found, Malformed>> {
