@@ -164,6 +164,21 @@
 //! report into it through its Jaeger-collector endpoint. Off by default, and
 //! loopback clients only by default. See [`viewer`].
 //!
+//! # Cargo features
+//!
+//! - `collector` (default): the Jaeger collector over HTTP(S) (`endpoint`),
+//!   with ureq and rustls (*ring* provider, the platform's verifier; the
+//!   process default provider when the application installed one);
+//! - `client` (default): [`client::TracedRequest`] for reqwest 0.13 request
+//!   builders (this crate enables no TLS feature of reqwest);
+//! - `viewer` (default): the trace viewer;
+//! - `fuzzing`: entry points for the fuzz targets, not for applications.
+//!
+//! With `default-features = false` the crate reports to the agent over UDP
+//! and compiles no HTTP client, no TLS stack and no viewer. An `endpoint`
+//! without `collector` refuses ignition naming the feature; `viewer = true`
+//! without `viewer` logs a warning.
+//!
 //! [Rocket]: https://rocket.rs
 //! [OpenTracing]: https://opentracing.io
 //! [Jaeger]: https://www.jaegertracing.io

@@ -1,5 +1,5 @@
 //! A load generator for `bench/run` that sends an exact number of requests:
-//! `GET <path>` to 127.0.0.1:<port>, one after the other on a single
+//! `GET <path>` to `127.0.0.1:<port>`, one after the other on a single
 //! keep-alive HTTP/1.1 connection, each response read in full before the
 //! next request is written.
 //!
