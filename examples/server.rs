@@ -33,7 +33,7 @@ fn hello(name: &str) -> String {
 /// `GET /log`: opens a child span of the request span and logs an event to it.
 #[get("/log")]
 fn log(span: ActiveSpan<'_>) -> &'static str {
-    let mut child = span.child("log");
+    let child = span.child("log");
     child.log(|log| {
         log.std()
             .event("log")
@@ -61,7 +61,7 @@ fn error() -> Status {
 async fn work(span: ActiveSpan<'_>) -> &'static str {
     {
         let load = span.child("load");
-        let mut query = load.child("db.query", |options| {
+        let query = load.child_with("db.query", |options| {
             options
                 .tag(Tag::new("db.type", "sql"))
                 .tag(Tag::new(
@@ -71,14 +71,11 @@ async fn work(span: ActiveSpan<'_>) -> &'static str {
                 .start()
         });
         sleep(Duration::from_millis(3)).await;
-        query.set_tag(|| Tag::new("db.rows", 3i64));
+        query.set_tag("db.rows", 3i64);
     }
-    let mut refresh = span.child("cache.refresh");
+    let refresh = span.child("cache.refresh");
     sleep(Duration::from_millis(1)).await;
-    refresh.set_tag(|| Tag::new("error", true));
-    refresh.log(|log| {
-        log.error().message("cache unavailable: connection refused");
-    });
+    refresh.set_error("cache unavailable: connection refused");
     "done"
 }
 

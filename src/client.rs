@@ -14,7 +14,23 @@
 //! }
 //! ```
 //!
-//! [`TracedRequest::send_traced`] starts a child of the request span named
+//! The parent may be the request's [`ActiveSpan`] or any [`ChildSpan`] of it
+//! ([`ParentSpan`]), so a call can sit under the step that makes it:
+//!
+//! ```no_run
+//! use rocket::{get, State};
+//! use rocket_opentracing::client::TracedRequest;
+//! use rocket_opentracing::ActiveSpan;
+//!
+//! #[get("/report")]
+//! async fn report(span: ActiveSpan<'_>, http: &State<reqwest::Client>) -> Option<String> {
+//!     let fetch = span.child("fetch.prices");
+//!     let response = http.get("http://127.0.0.1:8001/prices").send_traced(&fetch).await.ok()?;
+//!     response.text().await.ok()
+//! }
+//! ```
+//!
+//! [`TracedRequest::send_traced`] starts a child of the given span named
 //! `"{METHOD} {host}:{port}"` (e.g. `GET 127.0.0.1:8000`) with the tags
 //! `span.kind=client`, `component=reqwest`, `http.method`, `http.url`
 //! (never with a user name or password; with `strip_query`, without query
@@ -38,12 +54,14 @@ use std::future::Future;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use rustracing::tag::Tag;
-use rustracing_jaeger::Span;
 
+use crate::child_span::{ChildSpan, ParentSpan};
+#[cfg(doc)]
 use crate::guard::ActiveSpan;
 use crate::redact::without_credentials;
 
-/// Sends a reqwest request inside a client span of the current request.
+/// Sends a reqwest request inside a client span, child of the request's
+/// [`ActiveSpan`] or of a [`ChildSpan`].
 pub trait TracedRequest {
     /// What sending yields: a future of the response for async reqwest,
     /// the response itself for blocking reqwest.
@@ -51,21 +69,21 @@ pub trait TracedRequest {
 
     /// Sends the request inside a client span named `"{METHOD} {host}:{port}"`,
     /// child of `span`; see the [module docs](self).
-    fn send_traced(self, span: &ActiveSpan<'_>) -> Self::Output;
+    fn send_traced(self, span: &impl ParentSpan) -> Self::Output;
 
     /// Like [`TracedRequest::send_traced`], naming the client span.
-    fn send_traced_as(self, span: &ActiveSpan<'_>, operation_name: &str) -> Self::Output;
+    fn send_traced_as(self, span: &impl ParentSpan, operation_name: &str) -> Self::Output;
 }
 
 impl TracedRequest for reqwest::RequestBuilder {
     type Output =
         std::pin::Pin<Box<dyn Future<Output = reqwest::Result<reqwest::Response>> + Send>>;
 
-    fn send_traced(self, span: &ActiveSpan<'_>) -> Self::Output {
+    fn send_traced(self, span: &impl ParentSpan) -> Self::Output {
         send_async(self, span, None)
     }
 
-    fn send_traced_as(self, span: &ActiveSpan<'_>, operation_name: &str) -> Self::Output {
+    fn send_traced_as(self, span: &impl ParentSpan, operation_name: &str) -> Self::Output {
         send_async(self, span, Some(operation_name))
     }
 }
@@ -73,18 +91,18 @@ impl TracedRequest for reqwest::RequestBuilder {
 impl TracedRequest for reqwest::blocking::RequestBuilder {
     type Output = reqwest::Result<reqwest::blocking::Response>;
 
-    fn send_traced(self, span: &ActiveSpan<'_>) -> Self::Output {
+    fn send_traced(self, span: &impl ParentSpan) -> Self::Output {
         send_blocking(self, span, None)
     }
 
-    fn send_traced_as(self, span: &ActiveSpan<'_>, operation_name: &str) -> Self::Output {
+    fn send_traced_as(self, span: &impl ParentSpan, operation_name: &str) -> Self::Output {
         send_blocking(self, span, Some(operation_name))
     }
 }
 
 fn send_async(
     builder: reqwest::RequestBuilder,
-    span: &ActiveSpan<'_>,
+    span: &impl ParentSpan,
     name: Option<&str>,
 ) -> <reqwest::RequestBuilder as TracedRequest>::Output {
     let (client, request) = builder.build_split();
@@ -92,27 +110,27 @@ fn send_async(
         Ok(request) => request,
         Err(error) => return Box::pin(async move { Err(error) }),
     };
-    let (mut child, headers) = start(span, request.method(), request.url(), name);
+    let (child, headers) = start(span, request.method(), request.url(), name);
     inject(request.headers_mut(), headers);
     Box::pin(async move {
         let result = client.execute(request).await;
-        record(&mut child, result.as_ref().map(reqwest::Response::status));
+        record(&child, result.as_ref().map(reqwest::Response::status));
         result
     })
 }
 
 fn send_blocking(
     builder: reqwest::blocking::RequestBuilder,
-    span: &ActiveSpan<'_>,
+    span: &impl ParentSpan,
     name: Option<&str>,
 ) -> reqwest::Result<reqwest::blocking::Response> {
     let (client, request) = builder.build_split();
     let mut request = request?;
-    let (mut child, headers) = start(span, request.method(), request.url(), name);
+    let (child, headers) = start(span, request.method(), request.url(), name);
     inject(request.headers_mut(), headers);
     let result = client.execute(request);
     record(
-        &mut child,
+        &child,
         result.as_ref().map(reqwest::blocking::Response::status),
     );
     result
@@ -121,11 +139,11 @@ fn send_blocking(
 /// Starts the client span (inactive when not sampled); returns it with the
 /// propagation headers to send.
 fn start(
-    span: &ActiveSpan<'_>,
+    span: &impl ParentSpan,
     method: &Method,
     url: &Url,
     name: Option<&str>,
-) -> (Span, Vec<(String, String)>) {
+) -> (ChildSpan, Vec<(String, String)>) {
     let host = url.host_str().unwrap_or_default().to_owned();
     let port = url.port_or_known_default();
     let operation_name = match (name, port) {
@@ -133,25 +151,26 @@ fn start(
         (None, Some(port)) => format!("{method} {host}:{port}"),
         (None, None) => format!("{method} {host}"),
     };
-    let child = span.child_with(operation_name, |options| {
-        let options = options
-            .tag(Tag::new("span.kind", "client"))
-            .tag(Tag::new("component", "reqwest"))
-            .tag(Tag::new("http.method", method.as_str().to_owned()))
-            .tag(Tag::new("http.url", recorded_url(span, url)))
-            .tag(Tag::new("peer.hostname", host));
-        match port {
-            Some(port) => options.tag(Tag::new("peer.port", i64::from(port))).start(),
-            None => options.start(),
-        }
-    });
-    let headers = span.headers_for(&child);
+    let mut tags = vec![
+        Tag::new("span.kind", "client"),
+        Tag::new("component", "reqwest"),
+        Tag::new("http.method", method.as_str().to_owned()),
+        Tag::new("peer.hostname", host),
+    ];
+    if let Some(port) = port {
+        tags.push(Tag::new("peer.port", i64::from(port)));
+    }
+    let child = span.start_child(operation_name.into(), tags);
+    if child.is_sampled() {
+        child.set_tag("http.url", recorded_url(&child, url));
+    }
+    let headers = child.headers();
     (child, headers)
 }
 
 /// The `http.url` of a client span: the URL without credentials, its query
 /// as configured (`strip_query`, `redact_query_params`).
-fn recorded_url(span: &ActiveSpan<'_>, url: &Url) -> String {
+fn recorded_url(span: &ChildSpan, url: &Url) -> String {
     match span.lifecycle() {
         Some(lifecycle) => lifecycle.query.url(url),
         None => without_credentials(url),
@@ -171,10 +190,14 @@ fn inject(headers: &mut HeaderMap, pairs: Vec<(String, String)>) {
 }
 
 /// Records the outcome on the client span (then dropped: finished).
-fn record(child: &mut Span, outcome: Result<StatusCode, &reqwest::Error>) {
+fn record(child: &ChildSpan, outcome: Result<StatusCode, &reqwest::Error>) {
     if !child.is_sampled() {
         return;
     }
+    child.with_span(|span| record_on(span, outcome));
+}
+
+fn record_on(child: &mut rustracing_jaeger::Span, outcome: Result<StatusCode, &reqwest::Error>) {
     match outcome {
         Ok(status) => {
             child.set_tag(|| Tag::new("http.status_code", i64::from(status.as_u16())));

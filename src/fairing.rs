@@ -42,7 +42,10 @@ pub struct OpenTracingFairing {
     naming: Option<OperationName>,
     on_start: Option<StartSpanCallback>,
     lifecycle: OnceLock<Arc<SpanLifecycle>>,
-    /// The reporter this fairing started, if any (flushed at shutdown).
+    /// The reporter given with [`OpenTracingFairing::with_reporter`].
+    given_reporter: Option<Arc<Reporter>>,
+    /// The reporter this fairing owns once ignited, started or given
+    /// (flushed at shutdown).
     reporter: OnceLock<Arc<Reporter>>,
 }
 
@@ -54,6 +57,7 @@ impl OpenTracingFairing {
             naming: None,
             on_start: None,
             lifecycle: OnceLock::new(),
+            given_reporter: None,
             reporter: OnceLock::new(),
         }
     }
@@ -86,6 +90,33 @@ impl OpenTracingFairing {
         Self::new(None, None)
     }
 
+    /// Keeps `reporter`, the one your tracer reports to, alive as long as
+    /// the app: the fairing flushes it at shutdown (after the requests in
+    /// flight) and gives its counters ([`OpenTracingFairing::reporter_stats`]),
+    /// as for [`OpenTracingFairing::from_config`].
+    ///
+    /// ```rust,no_run
+    /// use rocket::launch;
+    /// use rocket_opentracing::rustracing::sampler::AllSampler;
+    /// use rocket_opentracing::{OpenTracingFairing, Reporter, ReporterConfig};
+    ///
+    /// #[launch]
+    /// fn rocket() -> _ {
+    ///     let reporter = Reporter::spawn(ReporterConfig::new("my-service"))
+    ///         .expect("the span reporter starts");
+    ///     let tracer = reporter.tracer(AllSampler);
+    ///     rocket::build().attach(OpenTracingFairing::all(tracer).with_reporter(reporter))
+    /// }
+    /// ```
+    ///
+    /// Without it, the `Reporter` must be kept alive some other way: spans
+    /// finished after it is dropped are not delivered (they are counted and
+    /// a warning says so).
+    pub fn with_reporter(mut self, reporter: Reporter) -> Self {
+        self.given_reporter = Some(Arc::new(reporter));
+        self
+    }
+
     /// Names spans with `naming` instead of the configured strategy.
     pub fn operation_name(mut self, naming: OperationName) -> Self {
         self.naming = Some(naming);
@@ -108,15 +139,17 @@ impl OpenTracingFairing {
         self
     }
 
-    /// The reporter's counters, when this fairing built the reporter
-    /// ([`OpenTracingFairing::from_config`]) and Rocket has ignited.
+    /// The reporter's counters, when this fairing owns the reporter
+    /// ([`OpenTracingFairing::from_config`] or
+    /// [`OpenTracingFairing::with_reporter`]) and Rocket has ignited.
     pub fn reporter_stats(&self) -> Option<ReporterStats> {
         Some(self.reporter.get()?.stats())
     }
 
     /// The reporter's counters, from a Rocket this fairing was attached to
-    /// with [`OpenTracingFairing::from_config`] (`None` before ignition or
-    /// with a tracer of your own). Works on the instance `launch()` returns
+    /// with [`OpenTracingFairing::from_config`] or
+    /// [`OpenTracingFairing::with_reporter`] (`None` before ignition, or
+    /// with a tracer of your own and no reporter given). Works on the instance `launch()` returns
     /// after shutdown, once the shutdown flush is done:
     ///
     /// ```rust,no_run
@@ -145,6 +178,9 @@ impl OpenTracingFairing {
         config: &Config,
         consumer: Option<Box<dyn SpanConsumer>>,
     ) -> Result<Option<Arc<Reporter>>, String> {
+        if let Some(reporter) = &self.given_reporter {
+            return Ok(Some(Arc::clone(reporter)));
+        }
         if self.tracer.is_some() || config.disabled {
             return Ok(None);
         }

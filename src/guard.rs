@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use rocket::request::{FromRequest, Outcome};
 use rocket::Request;
@@ -11,6 +12,7 @@ use rustracing::tag::{Tag, TagValue};
 use rustracing_jaeger::span::{StartSpanOptions, TraceId};
 use rustracing_jaeger::Span;
 
+use crate::child_span::{ChildSpan, Parent};
 use crate::lifecycle::{LifecycleState, SpanLifecycle};
 use crate::propagation::{self, TraceContext};
 use crate::request_state::{RequestSpan, Slot};
@@ -42,7 +44,7 @@ use crate::tags;
 #[derive(Debug)]
 pub struct ActiveSpan<'r> {
     span: Option<&'r RequestSpan>,
-    lifecycle: Option<&'r SpanLifecycle>,
+    lifecycle: Option<&'r Arc<SpanLifecycle>>,
 }
 
 impl<'r> ActiveSpan<'r> {
@@ -78,12 +80,6 @@ impl<'r> ActiveSpan<'r> {
             span: Some(span),
             lifecycle: Some(lifecycle),
         })
-    }
-
-    /// The shared lifecycle state, if a fairing is attached (for client spans).
-    #[cfg(feature = "client")]
-    pub(crate) fn lifecycle(&self) -> Option<&'r SpanLifecycle> {
-        self.lifecycle
     }
 
     /// Whether this request is traced (a span was opened, sampled or not).
@@ -181,9 +177,9 @@ impl<'r> ActiveSpan<'r> {
     }
 
     /// Starts a child span of the request span, with the request's baggage;
-    /// it is finished (and reported) when dropped. Inactive when the request
-    /// is not sampled.
-    pub fn child<N>(&self, operation_name: N) -> Span
+    /// it is finished (and reported) when dropped. A no-op span when the
+    /// request is not sampled. See [`ChildSpan`].
+    pub fn child<N>(&self, operation_name: N) -> ChildSpan
     where
         N: Into<Cow<'static, str>>,
     {
@@ -192,25 +188,35 @@ impl<'r> ActiveSpan<'r> {
 
     /// Like [`ActiveSpan::child`], with the start options at hand (tags,
     /// start time, further references).
-    pub fn child_with<N, F>(&self, operation_name: N, f: F) -> Span
+    pub fn child_with<N, F>(&self, operation_name: N, f: F) -> ChildSpan
     where
         N: Into<Cow<'static, str>>,
         F: FnOnce(StartSpanOptions<'_>) -> Span,
     {
         let (Some(span), Some(lifecycle)) = (self.span, self.lifecycle) else {
-            return Span::inactive();
+            return ChildSpan::untraced();
         };
-        if !span.context.is_sampled() {
-            return Span::inactive();
-        }
-        let parent = {
+        let (baggage, open) = {
             let state = span.state.lock();
-            if state.finished {
-                return Span::inactive();
-            }
-            span.context.to_span_context(&state.baggage)
+            (state.baggage.clone(), !state.finished)
         };
-        f(lifecycle.child_options(operation_name, &parent))
+        let parent = Parent {
+            context: &span.context,
+            tracestate: span.tracestate.as_deref().map(Arc::from),
+            baggage,
+            lifecycle,
+        };
+        ChildSpan::start(parent, open, operation_name, f)
+    }
+
+    /// Marks the request span as failed: `error=true` and an error log with
+    /// `message` (the response status is recorded as usual).
+    pub fn set_error(&self, message: impl Into<Cow<'static, str>>) {
+        if let Some(span) = self.span {
+            let mut state = span.state.lock();
+            state.error_recorded = true;
+            tags::record_error(&mut state.span, message.into());
+        }
     }
 
     /// The headers that carry this span's context (and baggage) to a service
@@ -232,33 +238,11 @@ impl<'r> ActiveSpan<'r> {
         )
     }
 
-    /// The headers for an outgoing call made inside `child` (a span started
-    /// from this one), as [`ActiveSpan::headers`]: the child's ids when it is
-    /// sampled, else this request's (so an unsampled decision still
-    /// travels). The sampling decision (debug included) is the request's.
-    pub fn headers_for(&self, child: &Span) -> Vec<(String, String)> {
-        let (Some(span), Some(lifecycle)) = (self.span, self.lifecycle) else {
-            return Vec::new();
-        };
-        let baggage = span.state.lock().baggage.clone();
-        let context = match TraceContext::of_span(child) {
-            Some(mut context) if context.trace_id == span.context.trace_id => {
-                context.flags = span.context.flags;
-                context
-            }
-            // A span of another trace: its own context, without this
-            // request's trace state.
-            Some(context) => {
-                return propagation::inject(&context, &baggage, None, &lifecycle.inject)
-            }
-            None => span.context.clone(),
-        };
-        propagation::inject(
-            &context,
-            &baggage,
-            span.tracestate.as_deref(),
-            &lifecycle.inject,
-        )
+    /// The headers for an outgoing call made inside `child`, as
+    /// [`ChildSpan::headers`]: the child's ids when it is sampled, else this
+    /// request's (so an unsampled decision still travels).
+    pub fn headers_for(&self, child: &ChildSpan) -> Vec<(String, String)> {
+        child.headers()
     }
 }
 

@@ -187,6 +187,7 @@
 // The request side: configuration → fairing → span lifecycle → guard, client.
 mod attributes;
 mod callback;
+mod child_span;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod config;
@@ -215,6 +216,7 @@ pub mod viewer;
 #[cfg(all(feature = "fuzzing", feature = "viewer"))]
 pub mod fuzzing;
 
+pub use crate::child_span::{ChildSpan, ParentSpan};
 pub use crate::config::{Config, ConfigError, Mode, OperationName, Secret};
 pub use crate::fairing::OpenTracingFairing;
 pub use crate::guard::ActiveSpan;
@@ -226,3 +228,9 @@ pub use crate::reporter::{CollectorAuth, Reporter, ReporterConfig, ReporterStats
 pub use rustracing;
 /// The Jaeger tracer and span types this crate uses.
 pub use rustracing_jaeger;
+
+/// The README's examples, compiled as doctests (with the `client` feature,
+/// which its client-helper example needs).
+#[cfg(all(doctest, feature = "client"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

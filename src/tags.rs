@@ -8,6 +8,7 @@
 //! `http.status_code`, and for a 5xx response `error=true` with one log entry
 //! `event=error`, `error.kind=http`, `message=<status>`. A 4xx is not an error.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use rocket::http::Status;
@@ -83,6 +84,15 @@ pub(crate) fn record_status(span: &mut Span, status: Status, error_recorded: boo
         // `error_log` keeps an `error` tag the handler may have set to false.
         span.set_tag(StdTag::error);
     }
+}
+
+/// Records an error the application reports: `error=true` and one error
+/// log with its message.
+pub(crate) fn record_error(span: &mut Span, message: Cow<'static, str>) {
+    span.error_log(|log| {
+        log.message(message);
+    });
+    span.set_tag(StdTag::error);
 }
 
 /// Records a handler panic: `error=true` and one error log.

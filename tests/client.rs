@@ -24,6 +24,16 @@ async fn proxy(url: &str, span: ActiveSpan<'_>) -> Status {
     }
 }
 
+/// Calls `url` from inside a child span.
+#[get("/nested?<url>")]
+async fn nested(url: &str, span: ActiveSpan<'_>) -> Status {
+    let step = span.child("fetch");
+    match reqwest::Client::new().get(url).send_traced(&step).await {
+        Ok(response) => Status::new(response.status().as_u16()),
+        Err(_) => Status::BadGateway,
+    }
+}
+
 /// Calls `url` with blocking reqwest, on a thread of its own.
 #[get("/blocking?<url>")]
 fn blocking(url: &str, span: ActiveSpan<'_>) -> Status {
@@ -89,6 +99,35 @@ async fn a_call_gets_a_client_span_whose_context_travels() {
     assert_eq!(context.span_id, call.context().state().span_id());
     assert_eq!(context.trace_id, entry.context().state().trace_id());
     assert!(context.is_sampled());
+}
+
+#[rocket::async_test]
+async fn a_call_can_sit_under_a_child_span() {
+    let target = Collector::bind();
+    let (tracer, rx) = tracer();
+    let client = client(OpenTracingFairing::all(tracer), routes![nested]).await;
+    let url = format!("http://127.0.0.1:{}/downstream", target.addr.port());
+    let response = client
+        .get(format!("/nested?url={}", urlencode(&url)))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Accepted);
+    drop(response);
+
+    let spans = drain(&rx);
+    let names: Vec<&str> = spans.iter().map(|s| s.operation_name()).collect();
+    let call_name = format!("GET 127.0.0.1:{}", target.addr.port());
+    assert_eq!(names, [call_name.as_str(), "fetch", "GET /nested?<url>"]);
+    let (call, step) = (&spans[0], &spans[1]);
+    assert_eq!(parent_id(call), Some(step.context().state().span_id()));
+    assert_eq!(tag(call, "span.kind"), Some(s("client")));
+    assert_eq!(tag(call, "http.url"), Some(s(&url)));
+    let received = target.drain(QUIET);
+    let header = received[0]
+        .header("uber-trace-id")
+        .expect("context injected");
+    let context = parse_trace_header(header).unwrap();
+    assert_eq!(context.span_id, call.context().state().span_id());
 }
 
 #[rocket::async_test]

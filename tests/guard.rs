@@ -39,11 +39,14 @@ fn baggage(span: ActiveSpan<'_>) -> String {
     let incoming = span.baggage_item("User").unwrap_or_default();
     span.set_baggage_item("tenant", "acme corp");
     let child = span.child("child");
-    let child_sees = child
-        .context()
-        .and_then(|c| c.baggage_items().iter().find(|b| b.name() == "tenant"))
-        .map(|b| b.value().to_owned())
-        .unwrap_or_default();
+    // The raw span inherits the baggage too.
+    let raw_sees = child.with_span(|raw| {
+        raw.context()
+            .and_then(|c| c.baggage_items().iter().find(|b| b.name() == "tenant"))
+            .map(|b| b.value().to_owned())
+    });
+    assert_eq!(raw_sees, child.baggage_item("tenant"));
+    let child_sees = child.baggage_item("tenant").unwrap_or_default();
     let headers: Vec<String> = span
         .headers()
         .into_iter()
@@ -253,4 +256,113 @@ async fn over_the_wire_parentage_between_two_apps() {
         outer.context().state().trace_id()
     );
     assert_eq!(parent_id(&inner), Some(outer.context().state().span_id()));
+}
+
+/// Child spans speak the guard's language: tags, logs, errors, baggage,
+/// their own children and headers.
+#[get("/nested")]
+fn nested(span: ActiveSpan<'_>) -> String {
+    let render = span.child("render");
+    render.set_tag("template", "hello.html");
+    render.log(|log| {
+        log.std().event("rendering");
+    });
+    render.set_baggage_item("step", "render");
+    let query = render.child("db.query");
+    query.set_tag("db.rows", 3i64);
+    query.set_error("timeout");
+    let header = query
+        .headers()
+        .into_iter()
+        .find(|(k, _)| k == "uber-trace-id")
+        .unwrap()
+        .1;
+    let baggage = query.baggage_item("STEP").unwrap_or_default();
+    let ids = format!("{:x}", query.span_id().unwrap());
+    format!("{header}|{baggage}|{ids}")
+}
+
+#[rocket::async_test]
+async fn child_spans_offer_the_guards_vocabulary() {
+    let (tracer, rx) = tracer();
+    let client = client(OpenTracingFairing::all(tracer), routes![nested]).await;
+    let response = client.get("/nested").dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+    let body = response.into_string().await.unwrap();
+    let parts: Vec<&str> = body.split('|').collect();
+
+    let spans = drain(&rx);
+    let names: Vec<&str> = spans.iter().map(|s| s.operation_name()).collect();
+    assert_eq!(names, ["db.query", "render", "GET /nested"]);
+    let (query, render, request) = (&spans[0], &spans[1], &spans[2]);
+    assert_eq!(parent_id(render), Some(request.context().state().span_id()));
+    assert_eq!(parent_id(query), Some(render.context().state().span_id()));
+    assert_eq!(tag(render, "template"), Some(s("hello.html")));
+    assert_eq!(log_fields(render, 0)["event"], "rendering");
+    assert_eq!(tag(query, "db.rows"), Some(TagValue::Integer(3)));
+    assert_eq!(tag(query, "error"), Some(TagValue::Boolean(true)));
+    assert_eq!(log_fields(query, 0)["message"], "timeout");
+    // The request itself did not fail.
+    assert_eq!(tag(request, "error"), None);
+
+    // The headers of the grandchild carry its own ids, and the baggage set
+    // on its parent.
+    let injected = parse_trace_header(parts[0]).unwrap();
+    assert_eq!(injected.span_id, query.context().state().span_id());
+    assert_eq!(format!("{:x}", injected.span_id), parts[2]);
+    assert_eq!(injected.trace_id, request.context().state().trace_id());
+    assert_eq!(parts[1], "render");
+}
+
+#[rocket::async_test]
+async fn unsampled_child_spans_carry_the_requests_decision() {
+    let (tracer, rx) = tracer();
+    let client = client(OpenTracingFairing::all(tracer), routes![nested_unsampled]).await;
+    let body = client
+        .get("/nested_unsampled")
+        .header(Header::new(
+            "uber-trace-id",
+            "00000000000000aa:00000000000000bb:0:0",
+        ))
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap();
+    assert!(drain(&rx).is_empty());
+    let injected = parse_trace_header(&body).unwrap();
+    assert_eq!(injected.trace_id.low, 0xaa);
+    assert!(!injected.is_sampled());
+}
+
+#[get("/nested_unsampled")]
+fn nested_unsampled(span: ActiveSpan<'_>) -> String {
+    let child = span.child("inner").child("innermost");
+    child.set_tag("ignored", true);
+    assert!(!child.is_sampled());
+    assert_eq!(child.span_id(), None);
+    child
+        .headers()
+        .into_iter()
+        .find(|(k, _)| k == "uber-trace-id")
+        .map(|(_, v)| v)
+        .unwrap_or_default()
+}
+
+#[get("/request_error")]
+fn request_error(span: ActiveSpan<'_>) -> &'static str {
+    span.set_error("payment declined");
+    "declined"
+}
+
+#[rocket::async_test]
+async fn the_request_span_can_be_marked_failed() {
+    let (tracer, rx) = tracer();
+    let client = client(OpenTracingFairing::all(tracer), routes![request_error]).await;
+    let response = client.get("/request_error").dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+    let span = only_span(&rx);
+    assert_eq!(tag(&span, "error"), Some(TagValue::Boolean(true)));
+    assert_eq!(tag(&span, "http.status_code"), Some(TagValue::Integer(200)));
+    assert_eq!(log_fields(&span, 0)["message"], "payment declined");
 }

@@ -5,7 +5,8 @@ mod common;
 
 use common::agent::*;
 use common::reporting::{assert_accounted, spawn, without_timer};
-use rocket_opentracing::Limits;
+use rocket::get;
+use rocket_opentracing::{Limits, OpenTracingFairing};
 
 const DEFAULT_MAX_TAG_VALUE_LENGTH: usize = Limits::DEFAULT.max_tag_value_length;
 const DEFAULT_MAX_LOGS_PER_SPAN: usize = Limits::DEFAULT.max_logs_per_span;
@@ -407,4 +408,47 @@ fn reports_to_an_ipv6_agent() {
     let batches = agent.receive(1, RECEIVE_TIMEOUT);
     let names: Vec<String> = all_spans(&batches).into_iter().map(span_name).collect();
     assert_eq!(names, ["over-ipv6"]);
+}
+
+#[get("/owned")]
+fn owned() -> &'static str {
+    "owned"
+}
+
+/// The app built in a function of its own, as `#[launch]` does: the
+/// reporter would be dropped on return if the fairing did not keep it.
+fn app_with_own_reporter(port: u16) -> rocket::Rocket<rocket::Build> {
+    let (reporter, tracer) = spawn(config(port));
+    common::rocket()
+        .attach(OpenTracingFairing::all(tracer).with_reporter(reporter))
+        .mount("/", rocket::routes![owned])
+}
+
+#[rocket::async_test]
+async fn the_fairing_keeps_a_given_reporter_for_the_apps_lifetime() {
+    let agent = Agent::bind();
+    let client = rocket::local::asynchronous::Client::tracked(app_with_own_reporter(agent.port()))
+        .await
+        .expect("rocket ignites");
+    for _ in 0..3 {
+        let response = client.get("/owned").dispatch().await;
+        assert_eq!(response.status(), rocket::http::Status::Ok);
+    }
+    // The batcher counts the spans as it receives them.
+    let deadline = std::time::Instant::now() + RECEIVE_TIMEOUT;
+    loop {
+        let stats =
+            OpenTracingFairing::reporter_stats_of(client.rocket()).expect("an owned reporter");
+        if stats.finished == 3 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stats:?}");
+        thread::sleep(Duration::from_millis(5));
+    }
+    // Shutting the app down drops the fairing and with it the reporter,
+    // which flushes: every span arrives.
+    drop(client);
+    let batches = agent.receive(3, RECEIVE_TIMEOUT);
+    let names: Vec<String> = all_spans(&batches).into_iter().map(span_name).collect();
+    assert_eq!(names, ["GET /owned", "GET /owned", "GET /owned"]);
 }
