@@ -5,7 +5,9 @@
 //!
 //! `.ci/run` installs chromium and sets `ROCKET_OPENTRACING_REQUIRE_BROWSER=1`,
 //! which makes a missing browser a failure; elsewhere, without chromium, the
-//! test says so on stderr and checks nothing. With
+//! test is reported as skipped in its summary line, in plain sight (this
+//! test runs without libtest's harness, whose output capture would hide
+//! the reason). With
 //! `VIEWER_SCREENSHOT=path.png`, it also saves a screenshot of the `/work`
 //! trace page there (the README's picture was taken so).
 #![cfg(feature = "viewer")]
@@ -176,16 +178,36 @@ async fn traced_request(port: u16, path: &str) -> String {
         .to_owned()
 }
 
-#[rocket::async_test]
-async fn the_waterfall_shows_one_bar_per_span_nested_with_the_error_marked() {
+/// The one test of this file.
+const TEST: &str = "the_waterfall_shows_one_bar_per_span_nested_with_the_error_marked";
+
+/// Runs the test unless a name filter given to `cargo test` excludes it,
+/// and reports it the way libtest does, skipped included.
+fn main() {
+    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
+    if filter.is_some_and(|filter| !TEST.contains(&filter)) {
+        println!("\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed; 1 filtered out\n");
+        return;
+    }
+    println!("\nrunning 1 test");
     let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("ROCKET_OPENTRACING_REQUIRE_BROWSER").is_none(),
-            "chromium is required (apt-get install chromium) but was not found on PATH"
+        if std::env::var_os("ROCKET_OPENTRACING_REQUIRE_BROWSER").is_some() {
+            println!("test {TEST} ... FAILED\n");
+            eprintln!("chromium is required (apt-get install chromium) but was not found on PATH");
+            std::process::exit(1);
+        }
+        println!(
+            "test {TEST} ... skipped: chromium is not installed (apt-get install chromium)\n\n\
+             test result: ok. 0 passed; 0 failed; 1 skipped (nothing checked)\n"
         );
-        eprintln!("SKIPPED: chromium is not installed (apt-get install chromium); nothing checked");
         return;
     };
+    // A failure panics: the process exits non-zero and cargo reports it.
+    rocket::execute(the_waterfall_shows_one_bar_per_span_nested_with_the_error_marked(browser));
+    println!("test {TEST} ... ok\n\ntest result: ok. 1 passed; 0 failed\n");
+}
+
+async fn the_waterfall_shows_one_bar_per_span_nested_with_the_error_marked(browser: PathBuf) {
     let agent = Agent::bind();
     let figment = common::server::figment()
         .merge(("opentracing.viewer", true))
