@@ -14,7 +14,8 @@
 //! #[get("/hello/<name>")]
 //! fn hello(name: &str, span: ActiveSpan<'_>) -> String {
 //!     span.set_tag("user.name", name.to_owned());
-//!     let mut child = span.child("render"); // a child span, finished on drop
+//!     let child = span.child("render"); // a child span, finished on drop
+//!     child.set_tag("template", "hello.html");
 //!     child.log(|log| { log.std().event("rendered"); });
 //!     format!("Hello, {name}!")
 //! }
@@ -104,11 +105,13 @@
 //!
 //! # The `ActiveSpan` guard
 //!
-//! Tags, logs, baggage, trace and span ids, child spans, and the headers to
-//! inject into outgoing calls ([`ActiveSpan::headers`],
+//! Tags, logs, errors ([`ActiveSpan::set_error`]), baggage, trace and span
+//! ids, child spans, and the headers to inject into outgoing calls ([`ActiveSpan::headers`],
 //! [`ActiveSpan::headers_for`]) in the configured `inject_formats` (default
 //! Jaeger and W3C). It never fails a request: untraced, it is a
 //! no-op. Other guards and fairings reach the span with [`ActiveSpan::get`].
+//! A child span ([`ChildSpan`], from [`ActiveSpan::child`]) offers the same
+//! methods, its own children included, and finishes when dropped.
 //!
 //! # Start-span callback
 //!
@@ -119,7 +122,8 @@
 //! # Outgoing calls
 //!
 //! [`client::TracedRequest::send_traced`] sends a reqwest request (async or
-//! blocking) inside a client span of the request span and injects its
+//! blocking) inside a client span of the request span, or of any child
+//! span, and injects its
 //! context, so the trace continues in the called service. Responses to
 //! sampled requests carry the trace id in an `X-Trace-Id` header
 //! (configurable with `trace_id_header`).
@@ -142,6 +146,10 @@
 //! what is accepted.
 //!
 //! # Reporting
+//!
+//! With a tracer of your own, hand its reporter to the fairing
+//! ([`OpenTracingFairing::with_reporter`]) so that it lives as long as the
+//! app and is flushed at shutdown.
 //!
 //! The [`Reporter`] takes finished spans on background threads and delivers
 //! them to the Jaeger agent over UDP, in datagrams of at most 65,000 bytes,
