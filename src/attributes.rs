@@ -16,6 +16,26 @@ use crate::redact::{host_without_userinfo, strip_userinfo, QueryPolicy};
 pub const ACCEPTED: &str = "method, uri, path, query, host, scheme, remote_address, client_ip, \
      user_agent, content_type, content_length, route, route_name, headers, header.<Name>";
 
+/// The Flask-OpenTracing request attribute names accepted as aliases, for
+/// error messages (see [`Attribute`]).
+pub const FLASK_ACCEPTED: &str =
+    "url, full_path, remote_addr, query_string, args, endpoint, url_rule, referrer";
+
+/// Flask-OpenTracing's names (Flask request attributes) and the attribute
+/// each stands for, recorded under that attribute's tag. Flask names that
+/// are also Rocket names (`method`, `path`, `host`, `scheme`, `headers`,
+/// `user_agent`, `content_type`, `content_length`) need no alias.
+const FLASK_ALIASES: [(&str, &str); 8] = [
+    ("url", "uri"),
+    ("full_path", "uri"),
+    ("remote_addr", "remote_address"),
+    ("query_string", "query"),
+    ("args", "query"),
+    ("endpoint", "route_name"),
+    ("url_rule", "route"),
+    ("referrer", "header.Referer"),
+];
+
 /// Headers recorded only when named explicitly.
 const SENSITIVE_HEADERS: [&str; 4] = [
     "authorization",
@@ -45,7 +65,33 @@ const SENSITIVE_HEADERS: [&str; 4] = [
 /// | `header.<Name>` | `http.header.<name>` | that request header |
 /// | `headers` | `http.header.<name>` | every request header but the sensitive ones |
 ///
-/// Absent or empty values are not tagged. `Authorization`, `Cookie`,
+/// Absent or empty values are not tagged.
+///
+/// # Flask-OpenTracing names
+///
+/// Flask-OpenTracing's `traced_attributes` names Flask request attributes;
+/// those with a faithful counterpart here are accepted as aliases, so a
+/// configuration carried over from a Flask service keeps working. An alias
+/// records exactly what its Rocket name records, under the Rocket name's tag
+/// (Flask-OpenTracing tags under the attribute's own name).
+///
+/// | Flask name | Rocket name | tag | difference |
+/// | --- | --- | --- | --- |
+/// | `method`, `path`, `host`, `scheme`, `user_agent`, `content_type`, `content_length` | the same | as above | `path` is the path as received (percent-encoded); Flask's is decoded |
+/// | `headers` | `headers` | `http.header.<name>` | one tag per header, sensitive ones left out; Flask records one text of every header |
+/// | `url` | `uri` | `http.uri` | Flask's `url` is the full URL (`http://host/path?query`); `uri` is the path and query as received (the server span's `http.url` too) |
+/// | `full_path` | `uri` | `http.uri` | the same: path and query |
+/// | `remote_addr` | `remote_address` | `peer.address` | `ip:port` of the connection; Flask's is the IP alone (`client_ip` honours Rocket's `ip_header`) |
+/// | `query_string` | `query` | `http.query` | text rather than bytes |
+/// | `args` | `query` | `http.query` | the query string as received, not a parsed dictionary |
+/// | `endpoint` | `route_name` | `http.route_name` | the handler's name, as Flask's view name |
+/// | `url_rule` | `route` | `http.route` | the route template, e.g. `/hello/<name>` |
+/// | `referrer` | `header.Referer` | `http.header.referer` | none (no `user:password@` is recorded) |
+///
+/// Other Flask attributes (`base_url`, `url_root`, `host_url`,
+/// `access_route`, `cookies`, `form`, `json`, `data`, `mimetype`,
+/// `is_secure`, `view_args`, `blueprint`...) have no faithful counterpart
+/// and are refused, as any unknown name, with the accepted list. `Authorization`, `Cookie`,
 /// `Proxy-Authorization` and `Set-Cookie` (in any casing) are recorded only
 /// when named explicitly (`header.Authorization`), never through `headers`.
 ///
@@ -116,16 +162,29 @@ impl Attribute {
     }
 }
 
-/// An attribute name that is not one of [`ACCEPTED`].
+impl Attribute {
+    /// Whether `self` and `other` record the same tags.
+    fn same_as(&self, other: &Attribute) -> bool {
+        match (self, other) {
+            (Attribute::Header { tag: a, .. }, Attribute::Header { tag: b, .. }) => a == b,
+            _ => self == other,
+        }
+    }
+}
+
+/// An attribute name that is not one of [`ACCEPTED`] or [`FLASK_ACCEPTED`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownAttribute(pub String);
 
 impl fmt::Display for UnknownAttribute {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown traced attribute {:?} (", self.0)?;
+        if let Some(name) = suggestion(&self.0) {
+            write!(f, "did you mean {name}? ")?;
+        }
         write!(
             f,
-            "unknown traced attribute {:?} (accepted: {ACCEPTED})",
-            self.0
+            "accepted: {ACCEPTED}; or Flask-OpenTracing's {FLASK_ACCEPTED})"
         )
     }
 }
@@ -149,6 +208,13 @@ impl FromStr for Attribute {
                 tag,
             });
         }
+        let name = FLASK_ALIASES
+            .iter()
+            .find(|(flask, _)| *flask == s)
+            .map_or(s, |(_, rocket)| *rocket);
+        if name != s {
+            return name.parse().map_err(|_| unknown());
+        }
         Ok(match s {
             "method" => Attribute::Method,
             "uri" => Attribute::Uri,
@@ -169,9 +235,32 @@ impl FromStr for Attribute {
     }
 }
 
-/// Parses a list of attribute names.
+/// Parses a list of attribute names; an attribute named twice (`uri` and
+/// its alias `url`, `header.X-Id` and `header.x-id`) is kept once, where it
+/// first appears.
 pub fn parse_all(names: &[String]) -> Result<Vec<Attribute>, UnknownAttribute> {
-    names.iter().map(|name| name.parse()).collect()
+    let mut attributes: Vec<Attribute> = Vec::with_capacity(names.len());
+    for name in names {
+        let attribute: Attribute = name.parse()?;
+        if !attributes.iter().any(|known| known.same_as(&attribute)) {
+            attributes.push(attribute);
+        }
+    }
+    Ok(attributes)
+}
+
+/// The accepted name (Rocket's or Flask's) closest to an unknown `name`,
+/// if one is at most two edits away (one for short names).
+pub(crate) fn suggestion(name: &str) -> Option<&'static str> {
+    let limit = if name.len() <= 4 { 1 } else { 2 };
+    ACCEPTED
+        .split(", ")
+        .chain(FLASK_ACCEPTED.split(", "))
+        .filter(|known| !known.contains('<'))
+        .map(|known| (crate::config::edit_distance(name, known), known))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, known)| known)
 }
 
 /// Tags the attributes known when the request arrives; `query` says what
@@ -336,6 +425,76 @@ mod tests {
             panic!("header attribute");
         };
         assert_eq!(tag, "http.header.x-request-id");
+    }
+
+    #[test]
+    fn flask_names_are_aliases_of_rocket_names() {
+        let listed: Vec<&str> = FLASK_ACCEPTED.split(", ").collect();
+        let aliased: Vec<&str> = FLASK_ALIASES.iter().map(|(flask, _)| *flask).collect();
+        assert_eq!(listed, aliased, "FLASK_ACCEPTED lists the aliases");
+        for (flask, rocket) in FLASK_ALIASES {
+            let alias: Attribute = flask.parse().unwrap();
+            let own: Attribute = rocket.parse().unwrap();
+            assert_eq!(alias, own, "{flask}");
+            assert_eq!(alias.name(), rocket, "{flask} is named as Rocket's");
+        }
+        let expected = [
+            ("url", Attribute::Uri),
+            ("full_path", Attribute::Uri),
+            ("remote_addr", Attribute::RemoteAddress),
+            ("query_string", Attribute::Query),
+            ("args", Attribute::Query),
+            ("endpoint", Attribute::RouteName),
+            ("url_rule", Attribute::Route),
+        ];
+        for (flask, attribute) in expected {
+            assert_eq!(flask.parse::<Attribute>().unwrap(), attribute, "{flask}");
+        }
+        let Ok(Attribute::Header { name, tag }) = "referrer".parse() else {
+            panic!("referrer is a header");
+        };
+        assert_eq!((name.as_str(), tag), ("Referer", "http.header.referer"));
+        // Flask names with no faithful counterpart are refused.
+        for refused in [
+            "base_url",
+            "url_root",
+            "access_route",
+            "cookies",
+            "mimetype",
+            "json",
+        ] {
+            assert!(refused.parse::<Attribute>().is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn an_attribute_named_twice_is_recorded_once() {
+        let names: Vec<String> = [
+            "uri",
+            "url",
+            "full_path",
+            "header.X-Id",
+            "header.x-id",
+            "path",
+        ]
+        .map(String::from)
+        .to_vec();
+        let parsed = parse_all(&names).unwrap();
+        assert_eq!(parsed.len(), 3, "{parsed:?}");
+        assert_eq!(parsed[0], Attribute::Uri);
+        assert_eq!(parsed[1].name(), "header.X-Id");
+        assert_eq!(parsed[2], Attribute::Path);
+    }
+
+    #[test]
+    fn an_unknown_name_suggests_the_closest() {
+        let err = "useragent".parse::<Attribute>().unwrap_err().to_string();
+        assert!(err.contains("did you mean user_agent?"), "{err}");
+        let err = "remote_adr".parse::<Attribute>().unwrap_err().to_string();
+        assert!(err.contains("did you mean remote_addr?"), "{err}");
+        let err = "colour".parse::<Attribute>().unwrap_err().to_string();
+        assert!(!err.contains("did you mean"), "{err}");
+        assert!(err.contains("Flask-OpenTracing's url, full_path"), "{err}");
     }
 
     #[test]

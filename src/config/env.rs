@@ -15,32 +15,40 @@ impl Config {
         let mut origins = Origins::default();
         if let Some(name) = env("JAEGER_SERVICE_NAME") {
             self.service_name = Some(name);
+            origins.record("service_name", "JAEGER_SERVICE_NAME");
         }
         if let Some(flag) = env("JAEGER_DISABLED") {
             self.disabled = parse_bool(&flag)
                 .ok_or_else(|| invalid("JAEGER_DISABLED", &flag, "true or false"))?;
+            origins.record("disabled", "JAEGER_DISABLED");
         }
         if let Some(host) = env("JAEGER_AGENT_HOST") {
             self.agent_host = host;
+            origins.record("agent_host", "JAEGER_AGENT_HOST");
         }
         if let Some(port) = env("JAEGER_AGENT_PORT") {
             self.agent_port = port
                 .trim()
                 .parse()
                 .map_err(|_| invalid("JAEGER_AGENT_PORT", &port, "a UDP port number (1-65535)"))?;
+            origins.record("agent_port", "JAEGER_AGENT_PORT");
         }
         if let Some(endpoint) = env("JAEGER_ENDPOINT").filter(|e| !e.trim().is_empty()) {
             check_endpoint("JAEGER_ENDPOINT", &endpoint)?;
             self.endpoint = Some(endpoint);
+            origins.record("endpoint", "JAEGER_ENDPOINT");
         }
         if let Some(user) = env("JAEGER_USER").filter(|u| !u.is_empty()) {
             self.user = Some(user);
+            origins.record("user", "JAEGER_USER");
         }
         if let Some(password) = env("JAEGER_PASSWORD").filter(|p| !p.is_empty()) {
             self.password = Some(Secret(password));
+            origins.record("password", "JAEGER_PASSWORD");
         }
         if let Some(token) = env("JAEGER_AUTH_TOKEN").filter(|t| !t.is_empty()) {
             self.auth_token = Some(Secret(token));
+            origins.record("auth_token", "JAEGER_AUTH_TOKEN");
         }
         if let Some(size) = env("JAEGER_REPORTER_MAX_QUEUE_SIZE") {
             self.queue_size = size.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
@@ -50,6 +58,7 @@ impl Config {
                     "a number of spans, at least 1",
                 )
             })?;
+            origins.record("queue_size", "JAEGER_REPORTER_MAX_QUEUE_SIZE");
         }
         if let Some(interval) = env("JAEGER_REPORTER_FLUSH_INTERVAL") {
             self.flush_interval_ms =
@@ -62,10 +71,12 @@ impl Config {
                     "a positive number of milliseconds, or a duration such as 500ms, 1s or 1m",
                 )
                     })?;
+            origins.record("flush_interval_ms", "JAEGER_REPORTER_FLUSH_INTERVAL");
         }
         if let Some(flag) = env("JAEGER_REPORTER_LOG_SPANS") {
             self.log_spans = parse_bool(&flag)
                 .ok_or_else(|| invalid("JAEGER_REPORTER_LOG_SPANS", &flag, "true or false"))?;
+            origins.record("log_spans", "JAEGER_REPORTER_LOG_SPANS");
         }
         if let Some(kind) = env("JAEGER_SAMPLER_TYPE") {
             let expected = format!("one of {ACCEPTED_TYPES}");
@@ -73,6 +84,7 @@ impl Config {
                 kind.parse()
                     .map_err(|_| invalid("JAEGER_SAMPLER_TYPE", &kind, expected))?,
             );
+            origins.record("sampler_type", "JAEGER_SAMPLER_TYPE");
         }
         if let Some(param) = env("JAEGER_SAMPLER_PARAM") {
             self.sampler_param = Some(
@@ -81,7 +93,7 @@ impl Config {
                     .parse()
                     .map_err(|_| invalid("JAEGER_SAMPLER_PARAM", &param, "a number"))?,
             );
-            origins.sampler_param = Some("JAEGER_SAMPLER_PARAM");
+            origins.record("sampler_param", "JAEGER_SAMPLER_PARAM");
         }
         if let Some(tags) = env("JAEGER_TAGS") {
             for item in tags.split(',').map(str::trim).filter(|i| !i.is_empty()) {
@@ -94,6 +106,7 @@ impl Config {
                 self.tags
                     .insert(key.trim().to_owned(), value.trim().to_owned());
             }
+            origins.record("tags", "JAEGER_TAGS");
         }
         Ok(origins)
     }

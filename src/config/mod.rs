@@ -5,13 +5,23 @@
 //! - `mod.rs`: [`Config`], its keys and defaults, reading and checking it;
 //! - `env.rs`: the `JAEGER_*` variables;
 //! - `values.rs`: how lists of names become typed values, shared checks;
-//! - `error.rs`: [`ConfigError`], naming the key;
+//! - `error.rs`: [`ConfigError`], naming the key and where its value came
+//!   from;
+//! - `origin.rs`: where a value came from (a file and profile, a `ROCKET_*`
+//!   or `JAEGER_*` variable), from the figment's metadata;
+//! - `sections.rs`: warnings for sections that look meant for this crate
+//!   but are not read (`[default.tracing]`);
+//! - `summary.rs`: the ignition line naming the settings in effect that
+//!   differ from the defaults, and where each came from;
 //! - `mode.rs`, `secret.rs`: [`Mode`], [`Secret`].
 
 mod env;
 mod error;
 mod mode;
+mod origin;
 mod secret;
+mod sections;
+mod summary;
 mod values;
 
 use std::collections::BTreeMap;
@@ -32,7 +42,15 @@ pub use crate::sampler::SamplerType;
 pub use crate::skip::SkipPaths;
 pub use crate::trust::UntrustedContext;
 
+pub(crate) use self::error::edit_distance;
+// For the fairing's `on_ignite` (allowed unused until it calls them).
+#[allow(unused_imports)]
+pub(crate) use self::sections::misplaced_sections;
+#[allow(unused_imports)]
+pub(crate) use self::summary::settings_summary;
+
 use self::error::invalid;
+use self::origin::Origin;
 use self::values::{is_header_name, is_viewer_path};
 use crate::limits::Limits;
 use crate::redact::QueryPolicy;
@@ -339,12 +357,64 @@ pub(crate) const KEYS: &[&str] = &[
     "viewer_loopback_only",
 ];
 
-/// Where a setting came from, to name it in errors: the environment
-/// variable if it set the value, else the `Rocket.toml` key. (Only the
-/// sampler parameter needs it: it is checked against the sampler type.)
+/// The keys a `JAEGER_*` variable set, and which variable: errors name the
+/// variable rather than the key, and the ignition summary says where each
+/// setting came from.
 #[derive(Debug, Clone, Default, PartialEq)]
-struct Origins {
-    sampler_param: Option<&'static str>,
+pub(crate) struct Origins {
+    set: Vec<(&'static str, &'static str)>,
+}
+
+impl Origins {
+    /// Notes that `variable` set `key`.
+    fn record(&mut self, key: &'static str, variable: &'static str) {
+        if self.variable(key).is_none() {
+            self.set.push((key, variable));
+        }
+    }
+
+    /// The variable that set `key`, if one did.
+    pub(crate) fn variable(&self, key: &str) -> Option<&'static str> {
+        self.set
+            .iter()
+            .find(|(set, _)| *set == key)
+            .map(|(_, variable)| *variable)
+    }
+}
+
+/// Names a refused value: by the `JAEGER_*` variable that set it, else by
+/// its key in the section and where the figment got it.
+struct Names<'a> {
+    figment: &'a Figment,
+    origins: &'a Origins,
+}
+
+impl Names<'_> {
+    /// The key or variable `key` was set by.
+    fn name(&self, key: &str) -> String {
+        match self.origins.variable(key) {
+            Some(variable) => variable.to_owned(),
+            None => format!("{SECTION}.{key}"),
+        }
+    }
+
+    /// Where the value of `key` came from, when the figment set it.
+    fn origin(&self, key: &str) -> Option<String> {
+        if self.origins.variable(key).is_some() {
+            return None;
+        }
+        Origin::find(self.figment, &format!("{SECTION}.{key}")).map(|o| o.to_string())
+    }
+
+    /// The error for `value` of `key`.
+    fn invalid(
+        &self,
+        key: &str,
+        value: impl std::fmt::Display,
+        expected: impl Into<String>,
+    ) -> ConfigError {
+        invalid(&self.name(key), value, expected).with_origin(self.origin(key))
+    }
 }
 
 impl Config {
@@ -368,64 +438,52 @@ impl Config {
             Config::default()
         };
         let origins = config.apply_env(env)?;
-        config.validate(&origins)?;
+        let names = Names {
+            figment,
+            origins: &origins,
+        };
+        config.validate(&names)?;
         Ok(config)
     }
 
-    fn validate(&self, origins: &Origins) -> Result<(), ConfigError> {
-        let key = |k: &str| format!("{SECTION}.{k}");
+    fn validate(&self, names: &Names<'_>) -> Result<(), ConfigError> {
         if self
             .service_name
             .as_deref()
             .is_some_and(|n| n.trim().is_empty())
         {
-            return Err(invalid(&key("service_name"), "", "a non-empty name"));
+            return Err(names.invalid("service_name", "", "a non-empty name"));
         }
         if self.agent_host.trim().is_empty() {
-            return Err(invalid(&key("agent_host"), "", "a host name or IP address"));
+            return Err(names.invalid("agent_host", "", "a host name or IP address"));
         }
         if self.agent_port == 0 {
-            return Err(invalid(
-                &key("agent_port"),
-                0,
-                "a UDP port number (1-65535)",
-            ));
+            return Err(names.invalid("agent_port", 0, "a UDP port number (1-65535)"));
         }
         if self.queue_size == 0 {
-            return Err(invalid(
-                &key("queue_size"),
-                0,
-                "a queue capacity of at least 1",
-            ));
+            return Err(names.invalid("queue_size", 0, "a queue capacity of at least 1"));
         }
         if self.flush_interval_ms == 0 {
-            return Err(invalid(
-                &key("flush_interval_ms"),
-                0,
-                "at least 1 millisecond",
-            ));
+            return Err(names.invalid("flush_interval_ms", 0, "at least 1 millisecond"));
         }
         if let (Some(kind), Some(param)) = (self.sampler_type, self.sampler_param) {
             if let Err(expected) = kind.check_param(param) {
-                let name = origins
-                    .sampler_param
-                    .map_or_else(|| key("sampler_param"), str::to_owned);
-                return Err(invalid(&name, param, expected));
+                return Err(names.invalid("sampler_param", param, expected));
             }
         }
-        if self.sampler_param.is_some() && self.sampler_type.is_none() {
-            let name = origins
-                .sampler_param
-                .map_or_else(|| key("sampler_param"), str::to_owned);
-            let value = self.sampler_param.unwrap_or_default();
-            return Err(invalid(
-                &name,
-                value,
+        if let (Some(param), None) = (self.sampler_param, self.sampler_type) {
+            return Err(names.invalid(
+                "sampler_param",
+                param,
                 "a sampler_type (JAEGER_SAMPLER_TYPE) to go with it",
             ));
         }
         if let Some(endpoint) = &self.endpoint {
-            values::check_endpoint(&key("endpoint"), endpoint)?;
+            // JAEGER_ENDPOINT was checked as it was read.
+            if names.origins.variable("endpoint").is_none() {
+                values::check_endpoint(&names.name("endpoint"), endpoint)
+                    .map_err(|e| e.with_origin(names.origin("endpoint")))?;
+            }
         }
         if self.user.is_some() != self.password.is_some() {
             let (missing, present) = if self.user.is_some() {
@@ -434,49 +492,49 @@ impl Config {
                 ("user", "password")
             };
             return Err(invalid(
-                &format!("{} (JAEGER_{})", key(missing), missing.to_ascii_uppercase()),
+                &format!(
+                    "{SECTION}.{missing} (JAEGER_{})",
+                    missing.to_ascii_uppercase()
+                ),
                 "",
-                format!("a value to go with `{present}` (basic authentication needs both)"),
+                format!(
+                    "a value to go with {} (basic authentication needs both)",
+                    names.name(present)
+                ),
             ));
         }
         if self.user.is_some() && self.auth_token.is_some() {
             return Err(invalid(
-                &format!("{} (JAEGER_AUTH_TOKEN)", key("auth_token")),
+                &format!("{SECTION}.auth_token (JAEGER_AUTH_TOKEN)"),
                 "<redacted>",
-                "no value when `user` and `password` are set: choose basic or bearer authentication",
-            ));
+                "no value when user and password are set: choose basic or bearer authentication",
+            )
+            .with_origin(names.origin("auth_token")));
         }
         if !is_header_name(&self.trace_id_header) {
-            return Err(invalid(
-                &key("trace_id_header"),
+            return Err(names.invalid(
+                "trace_id_header",
                 &self.trace_id_header,
-                "an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), or \"\" to send none",
+                "an HTTP header name (letters, digits, !#$%&'*+-.^_|~ and the backtick), \
+                 or \"\" to send none",
             ));
         }
         if self.max_tag_value_length == 0 {
-            return Err(invalid(
-                &key("max_tag_value_length"),
-                0,
-                "a length in bytes, at least 1",
-            ));
+            return Err(names.invalid("max_tag_value_length", 0, "a length in bytes, at least 1"));
         }
         if self.redact_query_params.iter().any(String::is_empty) {
-            return Err(invalid(
-                &key("redact_query_params"),
+            return Err(names.invalid(
+                "redact_query_params",
                 "",
                 "non-empty query parameter names",
             ));
         }
         if self.viewer_max_spans == 0 {
-            return Err(invalid(
-                &key("viewer_max_spans"),
-                0,
-                "a number of spans, at least 1",
-            ));
+            return Err(names.invalid("viewer_max_spans", 0, "a number of spans, at least 1"));
         }
         if !is_viewer_path(&self.viewer_path) {
-            return Err(invalid(
-                &key("viewer_path"),
+            return Err(names.invalid(
+                "viewer_path",
                 &self.viewer_path,
                 "a path of static segments other than \"/\", e.g. \"/_traces\"",
             ));
@@ -646,6 +704,7 @@ mod tests {
                     key: k,
                     value,
                     expected,
+                    ..
                 } => {
                     assert_eq!(k, format!("opentracing.{key}"));
                     assert_eq!(value, "zipkin");

@@ -25,10 +25,15 @@ pub(crate) mod attribute_list {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Attribute>, D::Error> {
         let names = Vec::<String>::deserialize(d)?;
         attributes::parse_all(&names).map_err(|e| {
-            D::Error::invalid_value(
-                Unexpected::Str(&e.0),
-                &format!("one of {}", attributes::ACCEPTED).as_str(),
-            )
+            let mut expected = format!(
+                "one of {}, or Flask-OpenTracing's {}",
+                attributes::ACCEPTED,
+                attributes::FLASK_ACCEPTED
+            );
+            if let Some(name) = attributes::suggestion(&e.0) {
+                expected.push_str(&format!("; did you mean {name}?"));
+            }
+            D::Error::invalid_value(Unexpected::Str(&e.0), &expected.as_str())
         })
     }
 
