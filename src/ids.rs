@@ -38,8 +38,8 @@ impl fmt::Display for DisplayTraceId {
     }
 }
 
-/// Formats a span id: 16 zero-padded lower-case hex digits.
-#[cfg_attr(not(feature = "viewer"), allow(dead_code))]
+/// Formats a span id (or a parent span id, 0 for none): always 16
+/// zero-padded lower-case hex digits.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DisplaySpanId(pub(crate) u64);
 

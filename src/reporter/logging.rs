@@ -4,12 +4,18 @@
 //! Rocket's logger prints), for example:
 //!
 //! ```text
-//! span GET /hello/<name> trace=6309ab92c95468edea0dc1a9772ae2dc span=409423a204bc17a8 parent=0 duration=1.234ms status=200 error=false
+//! span GET /hello/<name> trace=6309ab92c95468edea0dc1a9772ae2dc span=409423a204bc17a8 parent=0000000000000000 duration=1.234ms status=200 error=false
 //! ```
+//!
+//! Ids are written as everywhere else ([`crate::ids`]): the trace id as the
+//! `X-Trace-Id` response header shows it (16 zero-padded lower-case hex
+//! digits, 32 when its high 64 bits are not zero), span and parent ids as
+//! 16 digits (a root span's parent is `0000000000000000`).
 //!
 //! [`ReporterConfig::log_spans`]: super::ReporterConfig::log_spans
 
 use super::finished::parent_span_id;
+use crate::ids::{DisplaySpanId, DisplayTraceId};
 use rustracing::tag::TagValue;
 use rustracing_jaeger::span::FinishedSpan;
 use std::fmt;
@@ -36,17 +42,17 @@ impl fmt::Display for SpanLine<'_> {
 }
 
 /// Writes the one-line summary of `span`: operation name, trace, span and
-/// parent ids (hex), duration, `http.status_code` tag (if any) and `error`
+/// parent ids (zero-padded hex, see [`crate::ids`]), duration, `http.status_code` tag (if any) and `error`
 /// tag (`false` if absent).
 pub(crate) fn write_span_line<W: fmt::Write>(out: &mut W, span: &FinishedSpan) -> fmt::Result {
     let state = span.context().state();
     write!(
         out,
-        "span {} trace={} span={:x} parent={:x} duration=",
+        "span {} trace={} span={} parent={} duration=",
         span.operation_name(),
-        state.trace_id(),
-        state.span_id(),
-        parent_span_id(span),
+        DisplayTraceId(state.trace_id()),
+        DisplaySpanId(state.span_id()),
+        DisplaySpanId(parent_span_id(span)),
     )?;
     write_duration(out, span)?;
     if let Some(status) = tag_value(span, STATUS_TAG) {
@@ -120,7 +126,7 @@ mod tests {
         assert_eq!(
             line(&span),
             "span GET /hello/<name> trace=6309ab92c95468edea0dc1a9772ae2dc \
-             span=409423a204bc17a8 parent=0 duration=1.234ms status=200 error=false"
+             span=409423a204bc17a8 parent=0000000000000000 duration=1.234ms status=200 error=false"
         );
     }
 
@@ -155,8 +161,86 @@ mod tests {
         });
         assert_eq!(
             line(&span),
-            "span db trace=abc span=1 parent=feed duration=2500.000ms error=true"
+            "span db trace=0000000000000abc span=0000000000000001 parent=000000000000feed \
+             duration=2500.000ms error=true"
         );
+    }
+
+    /// A span of trace `trace_id` (given as the `X-Trace-Id` header shows
+    /// it), with span id `span_id`, as a child of span `parent` if not 0.
+    fn span_in(trace_id: &str, span_id: u64, parent: u64) -> FinishedSpan {
+        let trace_id = crate::ids::parse_trace_id(trace_id).unwrap();
+        let state = |span_id| {
+            SpanContextStateBuilder::new()
+                .trace_id(trace_id)
+                .span_id(span_id)
+                .finish()
+        };
+        let parent = SpanContext::new(state(parent), Vec::new());
+        finish(|tracer| {
+            let mut span = tracer.span("op");
+            if parent.state().span_id() != 0 {
+                span = span.child_of(&parent);
+            }
+            span.start_with_state(state(span_id))
+        })
+    }
+
+    /// The `trace=`, `span=` and `parent=` values of a span line.
+    fn ids_of(line: &str) -> [&str; 3] {
+        let value = |key: &str| {
+            line.split(' ')
+                .find_map(|field| field.strip_prefix(key))
+                .unwrap_or_else(|| panic!("no {key} in {line}"))
+        };
+        [value("trace="), value("span="), value("parent=")]
+    }
+
+    #[test]
+    fn ids_keep_their_leading_zeros_as_in_the_trace_id_header() {
+        // rustracing's own Display writes these as `ebebe35c9ee76b6…` and
+        // `1`; the X-Trace-Id header (DisplayTraceId) pads them.
+        for (trace_id, span_id, parent, expected) in [
+            (
+                "0ebebe35c9ee76b6a1b2c3d4e5f60718",
+                0x0a,
+                0x00ff,
+                [
+                    "0ebebe35c9ee76b6a1b2c3d4e5f60718",
+                    "000000000000000a",
+                    "00000000000000ff",
+                ],
+            ),
+            (
+                "0ebebe35c9ee76b6",
+                0x0123_4567_89ab_cdef,
+                0,
+                ["0ebebe35c9ee76b6", "0123456789abcdef", "0000000000000000"],
+            ),
+            (
+                "1",
+                1,
+                2,
+                ["0000000000000001", "0000000000000001", "0000000000000002"],
+            ),
+            (
+                // High bits 1: 32 digits, the high half padded too.
+                "10000000000000001",
+                u64::MAX,
+                0,
+                [
+                    "00000000000000010000000000000001",
+                    "ffffffffffffffff",
+                    "0000000000000000",
+                ],
+            ),
+        ] {
+            let span = span_in(trace_id, span_id, parent);
+            let line = line(&span);
+            assert_eq!(ids_of(&line), expected, "{line}");
+            let header = DisplayTraceId(span.context().state().trace_id()).to_string();
+            assert_eq!(ids_of(&line)[0], header, "the X-Trace-Id format");
+        }
     }
 
     #[test]

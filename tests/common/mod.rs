@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod collector;
+pub mod logs;
 pub mod reporting;
 pub mod server;
 #[cfg(feature = "viewer")]
