@@ -574,3 +574,258 @@ async fn tag_value_types_are_kept() {
         Some(TagValue::Integer(5))
     );
 }
+
+/// Reads the section of a Rocket-like figment (`toml` nested by profile,
+/// the `debug` profile selected) with the JAEGER_* variables of `env`.
+fn read_nested(
+    toml: &str,
+    env: &[(&str, &str)],
+) -> Result<Config, rocket_opentracing::ConfigError> {
+    let figment = Figment::from(rocket::Config::debug_default())
+        .merge(Toml::string(toml).nested())
+        .select(Profile::new("debug"));
+    Config::from_figment_and_env(&figment, |name| {
+        env.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+}
+
+/// One line, and every backtick-quoted part a single word (figment's own
+/// messages quote lists inside quotes: "expected `one of `a`, `b``").
+fn assert_plain_one_line(error: &str) {
+    assert!(!error.contains('\n'), "one line: {error}");
+    let parts: Vec<&str> = error.split('`').collect();
+    assert!(parts.len() % 2 == 1, "balanced backticks: {error}");
+    for quoted in parts.iter().skip(1).step_by(2) {
+        assert!(
+            !quoted.is_empty() && !quoted.contains(' '),
+            "nested or empty quotes in {error}"
+        );
+    }
+}
+
+#[test]
+fn errors_name_the_key_in_reading_order_and_where_the_value_came_from() {
+    // (Rocket.toml text, JAEGER_* variables, the whole message)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
+        (
+            "[default.opentracing]\nlog_span = true",
+            &[],
+            "unknown key `opentracing.log_span` (from TOML source string [default.opentracing]): \
+             did you mean `log_spans`?",
+        ),
+        (
+            "[debug.opentracing]\nJAEGER_SERVICE_NAME = \"api\"",
+            &[],
+            "unknown key `opentracing.JAEGER_SERVICE_NAME` (from TOML source string \
+             [debug.opentracing]): did you mean `service_name`?",
+        ),
+        (
+            "[default.opentracing]\nagent_port = \"six\"",
+            &[],
+            "invalid `opentracing.agent_port` = \"six\" (from TOML source string \
+             [default.opentracing]): expected a whole number from 0 to 65535",
+        ),
+        (
+            "[default.opentracing]\nqueue_size = 5\n[debug.opentracing]\nqueue_size = -1",
+            &[],
+            "invalid `opentracing.queue_size` = -1 (from TOML source string \
+             [debug.opentracing]): expected a whole number, 0 or more",
+        ),
+        (
+            "[default.opentracing]\ntags = { team = [\"core\"] }",
+            &[],
+            "invalid `opentracing.tags.team` = [...] (from TOML source string \
+             [default.opentracing]): expected a string",
+        ),
+        (
+            "[default.opentracing]\nmode = \"sometimes\"",
+            &[],
+            "invalid `opentracing.mode` = \"sometimes\" (from TOML source string \
+             [default.opentracing]): expected one of all, opt_in",
+        ),
+        (
+            "[default.opentracing]\nlog_spans = \"maybe\"",
+            &[],
+            "invalid `opentracing.log_spans` = \"maybe\" (from TOML source string \
+             [default.opentracing]): expected true or false",
+        ),
+        (
+            "[default]\nopentracing = \"log_spans\"",
+            &[],
+            "invalid `opentracing` = \"log_spans\" (from TOML source string \
+             [default.opentracing]): expected a table of its keys, e.g. \
+             {service_name = \"api\", log_spans = true}",
+        ),
+        // Refused once read: still named with where it came from.
+        (
+            "[default.opentracing]\nqueue_size = 0",
+            &[],
+            "invalid `opentracing.queue_size` = 0 (from TOML source string \
+             [default.opentracing]): expected a queue capacity of at least 1",
+        ),
+        // ... or by the variable that set it.
+        (
+            "[default.opentracing]\nagent_port = 7000",
+            &[("JAEGER_AGENT_PORT", "0")],
+            "invalid `JAEGER_AGENT_PORT` = 0: expected a UDP port number (1-65535)",
+        ),
+        (
+            "",
+            &[("JAEGER_SERVICE_NAME", " ")],
+            "invalid `JAEGER_SERVICE_NAME` = \"\": expected a non-empty name",
+        ),
+    ];
+    for (toml, env, expected) in cases {
+        let error = read_nested(toml, env)
+            .expect_err(&format!("accepted {toml:?}"))
+            .to_string();
+        assert_eq!(&error, expected);
+        assert_plain_one_line(&error);
+    }
+}
+
+#[test]
+fn an_unknown_key_lists_the_keys_only_without_a_suggestion() {
+    let error = read_nested("[default.opentracing]\ncolour = \"blue\"", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(
+            "unknown key `opentracing.colour` (from TOML source string [default.opentracing]): \
+             the keys of [opentracing] are service_name, disabled, agent_host,"
+        ),
+        "{error}"
+    );
+    assert!(error.ends_with("viewer_loopback_only"), "{error}");
+    assert_plain_one_line(&error);
+
+    let error = read_nested("[default.opentracing]\nlog_span = true", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        !error.contains("service_name"),
+        "no list with a suggestion: {error}"
+    );
+}
+
+#[test]
+fn a_rocket_toml_file_is_named_with_its_profile() {
+    let dir = std::env::temp_dir().join(format!("rot-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("Rocket.toml");
+    std::fs::write(
+        &file,
+        "[default.opentracing]\nlog_spans = true\n[release.opentracing]\nlog_span = false\n",
+    )
+    .unwrap();
+    let figment = Figment::from(rocket::Config::release_default())
+        .merge(Toml::file(&file).nested())
+        .select(Profile::new("release"));
+    let error = Config::from_figment_and_env(&figment, |_| None)
+        .unwrap_err()
+        .to_string();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        error,
+        format!(
+            "unknown key `opentracing.log_span` (from {} [release.opentracing]): did you mean \
+             `log_spans`?",
+            rocket::figment::Source::File(file.clone())
+        )
+    );
+    assert!(!error.contains("release.log_span.opentracing"), "{error}");
+}
+
+#[test]
+fn a_secret_of_the_wrong_type_is_not_shown() {
+    let error = read_nested(
+        "[default.opentracing]\nuser = \"tracer\"\npassword = 12345678",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("opentracing.password"), "{error}");
+    assert!(!error.contains("12345678"), "{error}");
+}
+
+/// The tags of one request's span with `traced_attributes = <attributes>`.
+async fn tags_for(attributes: &str) -> std::collections::BTreeMap<String, TagValue> {
+    let (tracer, rx) = tracer();
+    let toml = format!("[default.opentracing]\ntraced_attributes = {attributes}");
+    let client = client_with(&toml, OpenTracingFairing::all(tracer)).await;
+    client
+        .get("/hello/bob?lang=en")
+        .header(Header::new("Referer", "https://site.test/page"))
+        .remote("192.0.2.7:5555".parse().unwrap())
+        .dispatch()
+        .await;
+    tags(&only_span(&rx))
+}
+
+#[rocket::async_test]
+async fn flask_attribute_names_are_accepted_and_recorded_as_rocket_names() {
+    let flask = tags_for(
+        "[\"url\", \"remote_addr\", \"query_string\", \"endpoint\", \"url_rule\", \
+         \"referrer\", \"method\", \"path\"]",
+    )
+    .await;
+    let rocket = tags_for(
+        "[\"uri\", \"remote_address\", \"query\", \"route_name\", \"route\", \
+         \"header.Referer\", \"method\", \"path\"]",
+    )
+    .await;
+    assert_eq!(flask, rocket, "the same tags under the same names");
+    let expected = [
+        ("http.uri", s("/hello/bob?lang=en")),
+        ("peer.address", s("192.0.2.7:5555")),
+        ("http.query", s("lang=en")),
+        ("http.route_name", s("hello")),
+        ("http.route", s("/hello/<name>")),
+        ("http.header.referer", s("https://site.test/page")),
+        ("http.path", s("/hello/bob")),
+    ];
+    for (name, value) in &expected {
+        assert_eq!(flask.get(*name), Some(value), "tag {name}");
+    }
+    for flask_name in ["url", "remote_addr", "query_string", "endpoint", "url_rule"] {
+        assert!(!flask.contains_key(flask_name), "no {flask_name} tag");
+    }
+
+    // Aliases of one attribute record it once.
+    let both = tags_for("[\"uri\", \"url\", \"full_path\", \"args\", \"query\"]").await;
+    assert_eq!(both.get("http.uri"), Some(&s("/hello/bob?lang=en")));
+    assert_eq!(both.get("http.query"), Some(&s("lang=en")));
+}
+
+#[test]
+fn a_flask_name_without_a_counterpart_is_refused_with_the_accepted_names() {
+    let error = read_nested(
+        "[default.opentracing]\ntraced_attributes = [\"url\", \"base_url\"]",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with(
+            "invalid `opentracing.traced_attributes` = \"base_url\" (from TOML source string \
+             [default.opentracing]): expected one of method, uri,"
+        ),
+        "{error}"
+    );
+    assert!(
+        error.contains("or Flask-OpenTracing's url, full_path, remote_addr"),
+        "{error}"
+    );
+    assert_plain_one_line(&error);
+
+    let error = read_nested(
+        "[default.opentracing]\ntraced_attributes = [\"remote_adr\"]",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.ends_with("; did you mean remote_addr?"), "{error}");
+}

@@ -42,7 +42,6 @@ pub use crate::sampler::SamplerType;
 pub use crate::skip::SkipPaths;
 pub use crate::trust::UntrustedContext;
 
-pub(crate) use self::error::edit_distance;
 // For the fairing's `on_ignite` (allowed unused until it calls them).
 #[allow(unused_imports)]
 pub(crate) use self::sections::misplaced_sections;

@@ -158,7 +158,7 @@ mod tests {
         let port = Origin::find(&figment, "opentracing.agent_port").unwrap();
         let spans = Origin::find(&figment, "opentracing.log_spans").unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
-        let shown = file.display().to_string();
+        let shown = Source::File(file.clone()).to_string();
         assert_eq!(port.to_string(), format!("{shown} [default.opentracing]"));
         assert_eq!(spans.to_string(), format!("{shown} [release.opentracing]"));
         assert_eq!(Origin::find(&figment, "opentracing.queue_size"), None);

@@ -183,7 +183,7 @@ mod tests {
             .select("debug");
         let warnings = misplaced_sections(&figment);
         std::fs::remove_dir_all(&dir).unwrap();
-        let shown = file.display();
+        let shown = rocket::figment::Source::File(file.clone());
         assert_eq!(
             warnings,
             [

@@ -7,7 +7,7 @@ use rocket::serde::de::{Error as _, Unexpected};
 use rocket::serde::ser::SerializeSeq;
 use rocket::serde::{Deserialize, Deserializer, Serializer};
 
-use super::error::invalid;
+use super::error::{edit_distance, invalid};
 use super::ConfigError;
 use crate::attributes::{self, Attribute};
 use crate::propagation::Format;
@@ -30,7 +30,7 @@ pub(crate) mod attribute_list {
                 attributes::ACCEPTED,
                 attributes::FLASK_ACCEPTED
             );
-            if let Some(name) = attributes::suggestion(&e.0) {
+            if let Some(name) = attribute_suggestion(&e.0) {
                 expected.push_str(&format!("; did you mean {name}?"));
             }
             D::Error::invalid_value(Unexpected::Str(&e.0), &expected.as_str())
@@ -44,6 +44,21 @@ pub(crate) mod attribute_list {
         }
         seq.end()
     }
+}
+
+/// The traced attribute name (Rocket's or Flask-OpenTracing's) closest to
+/// an unknown `name`, if one is at most two edits away (one for short
+/// names).
+pub(crate) fn attribute_suggestion(name: &str) -> Option<&'static str> {
+    let limit = if name.len() <= 4 { 1 } else { 2 };
+    attributes::ACCEPTED
+        .split(", ")
+        .chain(attributes::FLASK_ACCEPTED.split(", "))
+        .filter(|known| !known.contains('<'))
+        .map(|known| (edit_distance(name, known), known))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, known)| known)
 }
 
 /// `extract_formats`, `inject_formats`: names into [`Format`]s (any case,
@@ -157,5 +172,21 @@ pub(crate) fn parse_bool(value: &str) -> Option<bool> {
         "true" | "1" | "yes" | "on" => Some(true),
         "false" | "0" | "no" | "off" => Some(false),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_attribute_suggests_the_closest_name() {
+        assert_eq!(attribute_suggestion("useragent"), Some("user_agent"));
+        assert_eq!(attribute_suggestion("User_Agent"), Some("user_agent"));
+        assert_eq!(attribute_suggestion("remote_adr"), Some("remote_addr"));
+        assert_eq!(attribute_suggestion("url_rules"), Some("url_rule"));
+        assert_eq!(attribute_suggestion("colour"), None);
+        assert_eq!(attribute_suggestion("header"), Some("headers"));
+        assert_eq!(attribute_suggestion("cookies"), None);
     }
 }
