@@ -66,8 +66,10 @@ use crate::reporter::{
 /// The standard Jaeger environment variables then override it: precedence is
 /// `Rocket.toml` < `ROCKET_*` < `JAEGER_*`. A missing section means the
 /// defaults below; an unknown key, a value of the wrong type or out of range
-/// refuses ignition with one line naming the key, the value and what is
-/// accepted.
+/// refuses ignition with one line naming the key, the value, where it came
+/// from and what is accepted (see [`ConfigError`]), e.g.
+/// ``unknown key `opentracing.log_span` (from Rocket.toml
+/// [default.opentracing]): did you mean `log_spans`?``.
 ///
 /// The section applies to [`OpenTracingFairing::from_config`] and, except
 /// for the keys that build the tracer and reporter (service name, agent,
@@ -107,7 +109,8 @@ use crate::reporter::{
 /// # Env: JAEGER_SAMPLER_TYPE, JAEGER_SAMPLER_PARAM. Default: const 1.
 /// sampler_type = "const"
 /// sampler_param = 1.0
-/// # Request attributes recorded as tags (see `rocket_opentracing::attributes`).
+/// # Request attributes recorded as tags (see `Attribute`); Flask-OpenTracing's
+/// # names ("url", "remote_addr", "endpoint"...) are accepted as aliases.
 /// traced_attributes = []          # e.g. ["user_agent", "client_ip", "header.X-Request-Id"]
 /// # Response header carrying the trace id of a sampled request, so that a
 /// # user reporting a failure can quote it and find the trace; "" switches it
@@ -199,7 +202,8 @@ pub struct Config {
     pub sampler_type: Option<SamplerType>,
     /// The sampler's parameter; `None` means 1.
     pub sampler_param: Option<f64>,
-    /// Request attributes recorded as tags; see [`Attribute`].
+    /// Request attributes recorded as tags; see [`Attribute`] (which also
+    /// lists the Flask-OpenTracing names accepted as aliases).
     #[serde(with = "values::attribute_list")]
     pub traced_attributes: Vec<Attribute>,
     /// Paths never traced: exact, or a prefix ending in `*`.

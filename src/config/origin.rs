@@ -129,7 +129,7 @@ fn env_prefix(metadata: &Metadata) -> Option<String> {
 /// (`names`) has it (figment nests keys at dots).
 fn env_variable(prefix: &str, path: &[&str], names: impl Iterator<Item = String>) -> String {
     let names: Vec<String> = names.collect();
-    for len in (2..=path.len()).rev() {
+    for len in (1..=path.len()).rev() {
         let wanted = format!("{prefix}{}", path[..len].join("."));
         if let Some(found) = names.iter().find(|n| n.eq_ignore_ascii_case(&wanted)) {
             return found.clone();

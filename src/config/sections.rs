@@ -4,7 +4,7 @@
 //! a top-level table as a profile). Each draws a warning at ignition naming
 //! what was found and the section that is read.
 
-use rocket::figment::{Figment, Profile, Provider};
+use rocket::figment::{Figment, Profile, Provider, Source};
 
 use super::error::edit_distance;
 use super::origin::Origin;
@@ -32,11 +32,10 @@ pub(crate) fn misplaced_sections(figment: &Figment) -> Vec<String> {
         if profile != selected && looks_meant(profile.as_str().as_str()) {
             let file = dict
                 .values()
-                .filter_map(|value| figment.get_metadata(value.tag()))
-                .find_map(|metadata| metadata.source.as_ref()?.file_path())
-                .map(|path| {
-                    let source = rocket::figment::Source::File(path.to_owned());
-                    format!(" in {source}")
+                .find_map(|value| figment.get_metadata(value.tag()))
+                .map(|metadata| match &metadata.source {
+                    Some(source @ Source::File(_)) => format!(" in {source}"),
+                    _ => format!(" (from {})", metadata.name),
                 })
                 .unwrap_or_default();
             warnings.push(format!(
@@ -196,6 +195,22 @@ mod tests {
                      profile, and the tracing settings are read from [default.opentracing] \
                      (or [<profile>.opentracing])"
                 ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_top_level_table_is_a_profile_not_read() {
+        let figment = rocket_figment("[opentracing]\nlog_spans = true\n[jaeger]\nx = 1");
+        assert_eq!(
+            misplaced_sections(&figment),
+            [
+                "[jaeger] (from TOML source string) is not read: a top-level table is a Rocket \
+                 profile, and the tracing settings are read from [default.opentracing] (or \
+                 [<profile>.opentracing])",
+                "[opentracing] (from TOML source string) is not read: a top-level table is a \
+                 Rocket profile, and the tracing settings are read from [default.opentracing] \
+                 (or [<profile>.opentracing])",
             ]
         );
     }
