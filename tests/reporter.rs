@@ -355,9 +355,57 @@ fn dropping_the_reporter_sends_pending_spans_without_hanging() {
     let expected: Vec<String> = (0..10).map(|i| format!("pending-{i}")).collect();
     assert_eq!(names, expected);
 
-    // Spans finished after the reporter is gone are silently discarded.
+    // Spans finished after the reporter is gone are not sent (they are
+    // counted: see `late_spans_are_counted_until_the_last_tracer_goes`).
     finish_span(&tracer, "after-drop".to_owned());
     assert!(agent.is_quiet(Duration::from_millis(200)));
+}
+
+/// Waits until `done` holds, for at most `RECEIVE_TIMEOUT`.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + RECEIVE_TIMEOUT;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn late_spans_are_counted_until_the_last_tracer_goes() {
+    let agent = Agent::bind();
+    let (reporter, tracer) = spawn(config(agent.port()));
+    let sender = reporter.span_sender();
+    let stats = reporter.stats_handle();
+    finish_span(&tracer, "in-time".to_owned());
+    drop(reporter);
+    assert_eq!(all_spans(&agent.receive(1, RECEIVE_TIMEOUT)).len(), 1);
+    assert_accounted(stats.stats(), 1);
+    assert!(stats.is_receiving(), "tracers are left");
+
+    // Late spans, from the tracer and from another thread's tracer.
+    for i in 0..3 {
+        finish_span(&tracer, format!("late-{i}"));
+    }
+    thread::spawn(move || {
+        let tracer = Tracer::with_sender(AllSampler, sender);
+        finish_span(&tracer, "late-elsewhere".to_owned());
+    })
+    .join()
+    .unwrap();
+    wait_until("4 late spans", || stats.stats().late == 4);
+    let counted = stats.stats();
+    assert_eq!((counted.reported, counted.dropped), (1, 4), "{counted:?}");
+    assert_accounted(counted, 5);
+    assert!(
+        agent.is_quiet(Duration::from_millis(100)),
+        "late spans are not sent"
+    );
+
+    // The thread ends with the last tracer (the other thread's is gone).
+    assert!(stats.is_receiving());
+    drop(tracer);
+    wait_until("the batcher thread ends", || !stats.is_receiving());
+    assert_accounted(stats.stats(), 5);
 }
 
 #[test]

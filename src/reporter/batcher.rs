@@ -3,11 +3,16 @@
 //! ships each batch to the sender thread when it is full, on every flush
 //! interval, and on flush requests. It never does I/O, so it keeps up with
 //! the tracers however slow the agent or collector is.
+//!
+//! Once the [`Reporter`](super::Reporter) is dropped (and its last spans
+//! shipped), the thread stays while tracers it handed out live, counting
+//! the spans they still finish as late ([`count_late_spans`]): tracers send
+//! without blocking and would otherwise lose them without a trace.
 
 use super::consumer::SpanConsumer;
 use super::logging::log_span;
 use super::sender::{Outbound, Settled, Shipment};
-use super::stats::{Counters, LossLog};
+use super::stats::{Advice, Counters, LateLog, LossLog};
 use super::thrift::{Batch, Fit};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rustracing_jaeger::span::FinishedSpan;
@@ -97,7 +102,7 @@ impl Batcher {
         counters: Arc<Counters>,
         outbound: Sender<Outbound>,
         flush_interval: Duration,
-        log_spans: bool,
+        advice: Advice,
         consumer: Option<Box<dyn SpanConsumer>>,
     ) -> Self {
         Batcher {
@@ -108,9 +113,9 @@ impl Batcher {
             counters,
             outbound,
             flush_interval: flush_interval.clamp(MIN_FLUSH_INTERVAL, MAX_FLUSH_INTERVAL),
-            log_spans,
+            log_spans: advice.log_spans,
             consumer,
-            losses: LossLog::default(),
+            losses: LossLog::new(advice),
         }
     }
 
@@ -241,9 +246,64 @@ impl Batcher {
     }
 }
 
+/// After the reporter is gone: receives the spans tracers still finish,
+/// counting each as late (never delivered) and warning about them (rate
+/// limited, see [`LateLog`]), until every tracer and span sender is dropped.
+/// Sleeps while nothing arrives (blocking receives, woken at most for a due
+/// warning).
+pub(super) fn count_late_spans(spans: &Receiver<FinishedSpan>, counters: &Counters) {
+    let mut log = LateLog::default();
+    loop {
+        let received = match log.next_warning(counters) {
+            Some(due) => spans.recv_deadline(due),
+            None => spans.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match received {
+            Ok(span) => {
+                drop(span);
+                counters.count_late();
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        log.warn_if_due(counters, false);
+    }
+    log.warn_if_due(counters, true);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn late_spans_are_counted_until_the_last_sender_goes() {
+        use crate::reporter::thrift::testing::finish;
+        let counters = Arc::new(Counters::default());
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let late = || finish(|tracer| tracer.span("late").start());
+        tx.send(late()).unwrap();
+        let thread = {
+            let counters = Arc::clone(&counters);
+            std::thread::spawn(move || count_late_spans(&rx, &counters))
+        };
+        let other = tx.clone();
+        other.send(late()).unwrap();
+        drop(other);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while counters.snapshot().late < 2 {
+            assert!(Instant::now() < deadline, "{:?}", counters.snapshot());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(!thread.is_finished(), "a sender is left");
+        drop(tx);
+        thread.join().expect("no panic");
+        let stats = counters.snapshot();
+        assert_eq!(
+            (stats.finished, stats.dropped, stats.late, stats.reported),
+            (2, 2, 2, 0)
+        );
+        assert_eq!(stats.pending(), 0);
+    }
 
     #[test]
     fn the_queue_is_bounded_in_spans_and_bytes_until_settled() {

@@ -16,6 +16,7 @@ use ureq::Agent;
 use url::Url;
 
 use super::sender::{SendError, Transport};
+use super::stats::Target;
 use super::thrift::Wire;
 use super::{CollectorAuth, Destination, MAX_COLLECTOR_BATCH_SIZE};
 use crate::redact::{redact_credentials, without_credentials};
@@ -51,6 +52,7 @@ pub(super) fn destination(endpoint: &str, auth: Option<CollectorAuth>) -> io::Re
         wire: Wire::Collector,
         max_len: MAX_COLLECTOR_BATCH_SIZE,
         shown: without_credentials(&url),
+        target: Target::Collector(without_credentials(&url)),
         resolved,
         make_transport: Box::new(move || {
             Ok(Box::new(HttpCollector::new(url, auth)) as Box<dyn Transport>)

@@ -32,9 +32,17 @@
 //! as tracers fill it.
 //!
 //! Every span ends up counted in [`ReporterStats`]: `reported + dropped +
-//! failed == finished` once flushed. Losses are logged as warnings, at most
-//! one batch of warnings every 10 s. Nothing stops the reporter: when the
-//! agent or collector comes back, delivery resumes.
+//! failed == finished` once flushed. Losses are logged as warnings: the
+//! first delivery failure as one warning naming the destination and the
+//! settings that change it (or switch tracing off, or show spans in the log
+//! instead), then at most one batch of warnings every 10 s. Nothing stops
+//! the reporter: when the agent or collector comes back, delivery resumes.
+//!
+//! Spans finished after the [`Reporter`] is dropped, by tracers it handed
+//! out, are not delivered but still counted ([`ReporterStats::late`], read
+//! through a [`StatsHandle`]) and warned about; keep the reporter alive as
+//! long as its tracers (e.g.
+//! [`OpenTracingFairing::with_reporter`](crate::OpenTracingFairing::with_reporter)).
 //!
 //! ```no_run
 //! use rocket_opentracing::reporter::{Reporter, ReporterConfig};
@@ -76,7 +84,7 @@ pub use config::{
     DEFAULT_QUEUE_SIZE,
 };
 pub(crate) use consumer::SpanConsumer;
-pub use stats::ReporterStats;
+pub use stats::{ReporterStats, StatsHandle};
 
 use batcher::{Batcher, Control, QueueBound};
 use crossbeam_channel::{Receiver, Sender};
@@ -84,10 +92,11 @@ use rustracing::sampler::Sampler;
 use rustracing_jaeger::span::{SpanContextState, SpanSender};
 use rustracing_jaeger::Tracer;
 use sender::{Outbound, SenderThread, Settled, Transport};
-use stats::{Counters, LossLog};
+use stats::{Advice, Counters, LossLog, Target};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -117,9 +126,14 @@ const SENDER_STOP_TIMEOUT: Duration = Duration::from_secs(6);
 /// Handle of the background threads reporting spans to Jaeger.
 ///
 /// Dropping it sends the pending spans (waiting at most 5 s, plus up to 6 s
-/// for a collector request in progress) and stops the threads, even if
-/// tracers or span senders obtained from it are still alive (spans they
-/// finish afterwards are discarded). To share it, wrap it in an `Arc`.
+/// for a collector request in progress) and stops delivery, even if tracers
+/// or span senders obtained from it are still alive. Spans they finish
+/// afterwards are not delivered: they are counted as
+/// [`ReporterStats::late`] (see [`Reporter::stats_handle`]) and a warning
+/// says so, by a thread that ends with the last of those tracers and
+/// senders. Keep the reporter alive as long as its tracers (to share it,
+/// wrap it in an `Arc`; in a Rocket app,
+/// [`OpenTracingFairing::with_reporter`](crate::OpenTracingFairing::with_reporter)).
 pub struct Reporter {
     span_tx: SpanSender,
     control_tx: Sender<Control>,
@@ -127,7 +141,11 @@ pub struct Reporter {
     stop_tx: Option<Sender<()>>,
     counters: Arc<Counters>,
     destination: String,
-    batcher: Option<JoinHandle<()>>,
+    /// For the last warning, should the batcher not hand its loss log back.
+    advice: Advice,
+    /// The batcher's loss log, once it has shipped its last spans (the
+    /// thread then counts late spans until the last tracer goes: it is
+    /// never joined).
     batcher_done: Receiver<LossLog>,
     sender: Option<JoinHandle<()>>,
     sender_done: Receiver<()>,
@@ -160,6 +178,7 @@ impl Reporter {
             wire,
             max_len,
             shown,
+            target,
             resolved,
             make_transport,
         } = destination(&config)?;
@@ -190,20 +209,27 @@ impl Reporter {
 
         let (span_tx, span_rx) = crossbeam_channel::unbounded();
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
+        let advice = Advice {
+            target,
+            log_spans: config.log_spans,
+        };
         let batcher = Batcher::new(
             batch,
             QueueBound::new(config.queue_size, MAX_QUEUED_BYTES, settled),
             Arc::clone(&counters),
             outbound_tx,
             config.flush_interval,
-            config.log_spans,
+            advice.clone(),
             consumer,
         );
         let (losses_tx, batcher_done) = crossbeam_channel::bounded(1);
-        let batcher = thread::Builder::new()
+        let receiving = Receiving::start(Arc::clone(&counters));
+        // Detached: it outlives the handle while tracers do.
+        thread::Builder::new()
             .name(BATCHER_THREAD.to_owned())
             .spawn(move || {
                 let _ = losses_tx.send(batcher.run(&span_rx, &control_rx));
+                batcher::count_late_spans(&span_rx, &receiving.0);
             })?;
         Ok(Reporter {
             span_tx,
@@ -211,7 +237,7 @@ impl Reporter {
             stop_tx: Some(stop_tx),
             counters,
             destination: shown,
-            batcher: Some(batcher),
+            advice,
             batcher_done,
             sender: Some(sender),
             sender_done,
@@ -248,6 +274,13 @@ impl Reporter {
         self.counters.snapshot()
     }
 
+    /// A handle on the delivery counters that stays valid after this
+    /// reporter is dropped, e.g. to see spans finished too late
+    /// ([`ReporterStats::late`]).
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle::new(Arc::clone(&self.counters))
+    }
+
     /// Where spans go: `udp://host:port` for an agent, or the collector URL
     /// (without credentials).
     pub fn destination(&self) -> &str {
@@ -271,12 +304,8 @@ impl Drop for Reporter {
         // the sender's channel: the sender delivers the rest and stops too.
         let _ = self.control_tx.send(Control::Shutdown);
         // Bounded: the batcher could be stuck writing `log_spans` lines.
+        // (Not joined: it goes on counting late spans while tracers live.)
         let losses = self.batcher_done.recv_timeout(DROP_FLUSH_TIMEOUT).ok();
-        if losses.is_some() {
-            if let Some(batcher) = self.batcher.take() {
-                let _ = batcher.join();
-            }
-        }
         let grace = if flushed {
             DROP_FLUSH_TIMEOUT
         } else {
@@ -298,7 +327,27 @@ impl Drop for Reporter {
                 self.stats().pending()
             );
         }
-        losses.unwrap_or_default().warn_if_due(&self.counters, true);
+        losses
+            .unwrap_or_else(|| LossLog::new(self.advice.clone()))
+            .warn_if_due(&self.counters, true);
+    }
+}
+
+/// Marks the batcher thread as receiving spans (see
+/// [`StatsHandle::is_receiving`]) until dropped, when the thread ends
+/// (even by a panic).
+struct Receiving(Arc<Counters>);
+
+impl Receiving {
+    fn start(counters: Arc<Counters>) -> Self {
+        counters.receiving.store(true, Ordering::Release);
+        Receiving(counters)
+    }
+}
+
+impl Drop for Receiving {
+    fn drop(&mut self) {
+        self.0.receiving.store(false, Ordering::Release);
     }
 }
 
@@ -312,6 +361,9 @@ struct Destination {
     max_len: usize,
     /// For logs and [`Reporter::destination`]: without credentials.
     shown: String,
+    /// For warnings: the agent's host and port, or the collector's URL
+    /// without credentials.
+    target: Target,
     /// The address resolved now, for the `ip` process tag.
     resolved: Option<SocketAddr>,
     make_transport: MakeTransport,
@@ -335,7 +387,11 @@ fn destination(config: &ReporterConfig) -> io::Result<Destination> {
     let resolved = match agent::resolve(&host, port) {
         Ok(addr) => Some(addr),
         Err(e) => {
-            log::warn!("jaeger reporter: agent {host}:{port}: {e}; will retry");
+            // Not a warning yet: the first span that cannot be delivered
+            // gets one, saying what to change.
+            log::info!(
+                "jaeger reporter: agent {host}:{port}: {e}; resolved again when spans are sent"
+            );
             None
         }
     };
@@ -343,6 +399,10 @@ fn destination(config: &ReporterConfig) -> io::Result<Destination> {
         wire: Wire::Agent,
         max_len: MAX_DATAGRAM_SIZE,
         shown: format!("udp://{host}:{port}"),
+        target: Target::Agent {
+            host: host.clone(),
+            port,
+        },
         resolved,
         make_transport: Box::new(move || {
             Ok(Box::new(agent::UdpAgent::new(&host, port, resolved)) as Box<dyn Transport>)
