@@ -255,6 +255,9 @@ impl Fairing for OpenTracingFairing {
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        for warning in crate::config::misplaced_sections(rocket.figment()) {
+            log::warn!("rocket_opentracing: {warning}");
+        }
         let config = match Config::from_figment(rocket.figment()) {
             Ok(config) => config,
             Err(e) => {
@@ -262,6 +265,10 @@ impl Fairing for OpenTracingFairing {
                 return Err(rocket);
             }
         };
+        log::info!(
+            "rocket_opentracing: {}",
+            crate::config::settings_summary(&config, rocket.figment())
+        );
         #[cfg(feature = "viewer")]
         let store = viewer::store_for(&config);
         #[cfg(feature = "viewer")]

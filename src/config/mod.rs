@@ -42,10 +42,8 @@ pub use crate::sampler::SamplerType;
 pub use crate::skip::SkipPaths;
 pub use crate::trust::UntrustedContext;
 
-// For the fairing's `on_ignite` (allowed unused until it calls them).
-#[allow(unused_imports)]
+// For the fairing's `on_ignite`.
 pub(crate) use self::sections::misplaced_sections;
-#[allow(unused_imports)]
 pub(crate) use self::summary::settings_summary;
 
 use self::error::invalid;

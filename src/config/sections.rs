@@ -19,8 +19,6 @@ const OTHER_NAMES: [&str; 2] = ["tracing", "jaeger"];
 /// profile whose name is `opentracing` misspelt (at most two edits away),
 /// `tracing` or `jaeger`. Each line names the section found, where it was
 /// found, and the section that is read. Empty when there is none.
-// Called by the fairing at ignition; allowed unused until it is wired.
-#[allow(dead_code)]
 pub(crate) fn misplaced_sections(figment: &Figment) -> Vec<String> {
     let Ok(data) = figment.data() else {
         // The figment does not evaluate: reading the section says why.

@@ -16,8 +16,6 @@ use crate::redact::redact_credentials;
 /// `config` was read from; the `JAEGER_*` variables are those of the
 /// process. Passwords, tokens and the credentials of an endpoint URL show
 /// as `<redacted>`.
-// Called by the fairing at ignition; allowed unused until it is wired.
-#[allow(dead_code)]
 pub(crate) fn settings_summary(config: &Config, figment: &Figment) -> String {
     summary_with_env(config, figment, |name| std::env::var(name).ok())
 }
