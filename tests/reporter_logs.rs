@@ -119,12 +119,14 @@ fn no_agent_means_one_clear_warning_then_counted_summaries() {
     let summary = &all[1];
     assert!(
         summary.contains(&format!(
-            "{} more could not be delivered to the Jaeger agent at {destination} (UDP) \
-             ({failed} failed in all; last error: ",
-            match failed - warned_first {
-                1 => "1 span".to_owned(),
-                n => format!("{n} spans"),
-            }
+            "jaeger reporter: {} more {} could not be delivered to the Jaeger agent at \
+             {destination} (UDP) ({failed} failed in all; last error: ",
+            failed - warned_first,
+            if failed - warned_first == 1 {
+                "span"
+            } else {
+                "spans"
+            },
         )),
         "{summary} after {advice}"
     );

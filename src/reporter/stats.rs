@@ -205,13 +205,18 @@ pub(super) struct Advice {
     pub(super) log_spans: bool,
 }
 
-/// `n span` or `n spans`.
-fn spans(n: u64) -> String {
+/// `span` or `spans`, for `n` of them.
+fn noun(n: u64) -> &'static str {
     if n == 1 {
-        "1 span".to_owned()
+        "span"
     } else {
-        format!("{n} spans")
+        "spans"
     }
+}
+
+/// `1 span` or `n spans`.
+fn spans(n: u64) -> String {
+    format!("{n} {}", noun(n))
 }
 
 /// The warning logged on the first delivery failure of a reporter: what
@@ -305,9 +310,9 @@ impl LossLog {
             let error = error.as_deref().unwrap_or("unknown error");
             if self.advised {
                 log::warn!(
-                    "jaeger reporter: {} more could not be delivered to {} ({} failed in all; \
-                     last error: {error})",
-                    spans(undelivered),
+                    "jaeger reporter: {undelivered} more {} could not be delivered to {} \
+                     ({} failed in all; last error: {error})",
+                    noun(undelivered),
                     self.advice.target,
                     now.failed,
                 );
