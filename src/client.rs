@@ -2,15 +2,23 @@
 //! injected into the request headers.
 //!
 //! ```no_run
-//! use rocket::get;
+//! use rocket::{get, launch, routes, State};
 //! use rocket_opentracing::client::TracedRequest;
-//! use rocket_opentracing::ActiveSpan;
+//! use rocket_opentracing::{ActiveSpan, OpenTracingFairing};
 //!
 //! #[get("/call/<name>")]
-//! async fn call(name: &str, span: ActiveSpan<'_>) -> Option<String> {
+//! async fn call(name: &str, span: ActiveSpan<'_>, http: &State<reqwest::Client>) -> Option<String> {
 //!     let url = format!("http://127.0.0.1:8000/hello/{name}");
-//!     let response = reqwest::Client::new().get(url).send_traced(&span).await.ok()?;
+//!     let response = http.get(url).send_traced(&span).await.ok()?;
 //!     response.text().await.ok()
+//! }
+//!
+//! #[launch]
+//! fn rocket() -> _ {
+//!     rocket::build()
+//!         .attach(OpenTracingFairing::from_config())
+//!         .manage(reqwest::Client::new()) // one client, its connections reused
+//!         .mount("/", routes![call])
 //! }
 //! ```
 //!
