@@ -12,6 +12,7 @@ use rocket::{get, routes};
 use rocket_opentracing::client::TracedRequest;
 use rocket_opentracing::propagation::parse_trace_header;
 use rocket_opentracing::rustracing::tag::TagValue;
+use rocket_opentracing::rustracing_jaeger::span::FinishedSpan;
 use rocket_opentracing::{ActiveSpan, OpenTracingFairing};
 use std::time::Duration;
 
@@ -58,20 +59,30 @@ fn int(value: i64) -> TagValue {
     TagValue::Integer(value)
 }
 
-#[rocket::async_test]
-async fn a_call_gets_a_client_span_whose_context_travels() {
+/// Serves `routes` and asks `route` (which takes `?url=`) to call `path` on
+/// a stand-in server, answered `202 Accepted`: the spans finished, the
+/// stand-in and the URL called.
+async fn call_via(
+    routes: Vec<rocket::Route>,
+    route: &str,
+    path: &str,
+) -> (Vec<FinishedSpan>, Collector, String) {
     let target = Collector::bind();
     let (tracer, rx) = tracer();
-    let client = client(OpenTracingFairing::all(tracer), routes![proxy]).await;
-    let url = format!("http://127.0.0.1:{}/downstream?q=1", target.addr.port());
+    let client = client(OpenTracingFairing::all(tracer), routes).await;
+    let url = format!("http://127.0.0.1:{}{path}", target.addr.port());
     let response = client
-        .get(format!("/proxy?url={}", urlencode(&url)))
+        .get(format!("{route}?url={}", urlencode(&url)))
         .dispatch()
         .await;
     assert_eq!(response.status(), Status::Accepted);
     drop(response);
+    (drain(&rx), target, url)
+}
 
-    let spans = drain(&rx);
+#[rocket::async_test]
+async fn a_call_gets_a_client_span_whose_context_travels() {
+    let (spans, target, url) = call_via(routes![proxy], "/proxy", "/downstream?q=1").await;
     assert_eq!(spans.len(), 2, "{spans:#?}");
     let (call, entry) = (&spans[0], &spans[1]);
     assert_eq!(
@@ -103,18 +114,7 @@ async fn a_call_gets_a_client_span_whose_context_travels() {
 
 #[rocket::async_test]
 async fn a_call_can_sit_under_a_child_span() {
-    let target = Collector::bind();
-    let (tracer, rx) = tracer();
-    let client = client(OpenTracingFairing::all(tracer), routes![nested]).await;
-    let url = format!("http://127.0.0.1:{}/downstream", target.addr.port());
-    let response = client
-        .get(format!("/nested?url={}", urlencode(&url)))
-        .dispatch()
-        .await;
-    assert_eq!(response.status(), Status::Accepted);
-    drop(response);
-
-    let spans = drain(&rx);
+    let (spans, target, url) = call_via(routes![nested], "/nested", "/downstream").await;
     let names: Vec<&str> = spans.iter().map(|s| s.operation_name()).collect();
     let call_name = format!("GET 127.0.0.1:{}", target.addr.port());
     assert_eq!(names, [call_name.as_str(), "fetch", "GET /nested?<url>"]);
@@ -206,17 +206,7 @@ async fn an_unsampled_caller_gets_no_client_span_but_its_decision_travels() {
 
 #[rocket::async_test]
 async fn the_blocking_client_is_traced_too() {
-    let target = Collector::bind();
-    let (tracer, rx) = tracer();
-    let client = client(OpenTracingFairing::all(tracer), routes![blocking]).await;
-    let url = format!("http://127.0.0.1:{}/upload", target.addr.port());
-    let response = client
-        .get(format!("/blocking?url={}", urlencode(&url)))
-        .dispatch()
-        .await;
-    assert_eq!(response.status(), Status::Accepted);
-    drop(response);
-    let spans = drain(&rx);
+    let (spans, target, _) = call_via(routes![blocking], "/blocking", "/upload").await;
     assert_eq!(spans.len(), 2, "{spans:#?}");
     assert_eq!(spans[0].operation_name(), "upload");
     assert_eq!(tag(&spans[0], "http.method"), Some(s("POST")));
