@@ -11,7 +11,6 @@ use rustracing_jaeger::{Span, Tracer};
 
 use crate::callback::StartSpanCallback;
 use crate::config::{Config, Mode, OperationName};
-use crate::ids::DisplayTraceId;
 use crate::lifecycle::{LifecycleState, SpanLifecycle};
 use crate::reporter::{Reporter, ReporterStats, SpanConsumer};
 use crate::request_state::Slot;
@@ -346,11 +345,14 @@ impl Fairing for OpenTracingFairing {
                 .trace_id_header
                 .filter(|_| span.context.is_sampled());
             if let Some(name) = header {
-                if !res.headers().contains(name) {
-                    let id = DisplayTraceId(span.context.trace_id)
-                        .encode(&mut [0; 32])
-                        .to_owned();
-                    res.set_raw_header(name, id);
+                // A scan of the few headers set so far is cheaper than a
+                // lookup, which hashes the name.
+                let present = res
+                    .headers()
+                    .iter()
+                    .any(|h| h.name().as_str().eq_ignore_ascii_case(name));
+                if !present {
+                    res.set_raw_header(name, span.trace_id_text());
                 }
             }
         }

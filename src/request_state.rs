@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use rocket::Request;
 use rustracing_jaeger::Span;
 
+use crate::ids::DisplayTraceId;
 use crate::propagation::TraceContext;
 
 /// What the fairing leaves in a request's local cache.
@@ -73,6 +74,9 @@ pub(crate) struct RequestSpan {
     /// The caller's W3C `tracestate`, sent on with every `traceparent`.
     pub(crate) tracestate: Option<String>,
     pub(crate) state: Mutex<SpanState>,
+    /// The trace id's digits, encoded once when a response header needs
+    /// them, and borrowed by that header (no allocation).
+    trace_id_digits: OnceLock<[u8; 32]>,
 }
 
 /// The mutable part of a request span, behind a short-lived lock (never held
@@ -127,7 +131,22 @@ impl RequestSpan {
                 error_recorded: false,
                 finished: false,
             }),
+            trace_id_digits: OnceLock::new(),
         }
+    }
+
+    /// The trace id as `X-Trace-Id` writes it (16 or 32 lower-case hex
+    /// digits; see [`DisplayTraceId`]), living as long as the request.
+    pub(crate) fn trace_id_text(&self) -> &str {
+        let trace_id = self.context.trace_id;
+        let digits = self.trace_id_digits.get_or_init(|| {
+            let mut digits = [0; 32];
+            DisplayTraceId(trace_id).encode(&mut digits);
+            digits
+        });
+        let len = if trace_id.high == 0 { 16 } else { 32 };
+        // Only ASCII hex digits were written.
+        std::str::from_utf8(&digits[..len]).unwrap_or_default()
     }
 }
 

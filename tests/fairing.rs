@@ -593,3 +593,24 @@ async fn panicking_callback_does_not_fail_the_request() {
     assert_eq!(tag(&span, "error"), None);
     assert_eq!(tag(&span, "http.status_code"), Some(TagValue::Integer(200)));
 }
+
+/// A response carrying its own trace id header, in another casing.
+#[derive(rocket::Responder)]
+struct WithOwnTraceId(&'static str, Header<'static>);
+
+#[get("/own_trace_id")]
+fn own_trace_id() -> WithOwnTraceId {
+    WithOwnTraceId("mine", Header::new("x-trace-id", "set-by-the-handler"))
+}
+
+#[rocket::async_test]
+async fn a_trace_id_header_the_handler_set_is_kept() {
+    let (tracer, rx) = tracer();
+    let client = client(OpenTracingFairing::all(tracer), routes![own_trace_id]).await;
+    let response = client.get("/own_trace_id").dispatch().await;
+    let values: Vec<&str> = response.headers().get("X-Trace-Id").collect();
+    assert_eq!(values, ["set-by-the-handler"]);
+    drop(response);
+    // The request was traced all the same.
+    assert_eq!(drain(&rx).len(), 1);
+}
