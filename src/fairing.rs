@@ -41,9 +41,8 @@ pub struct OpenTracingFairing {
     naming: Option<OperationName>,
     on_start: Option<StartSpanCallback>,
     lifecycle: OnceLock<Arc<SpanLifecycle>>,
-    /// The reporter given with [`OpenTracingFairing::with_reporter`].
-    given_reporter: Option<Arc<Reporter>>,
-    /// The reporter this fairing owns once ignited, started or given
+    /// The reporter this fairing owns, given
+    /// ([`OpenTracingFairing::with_reporter`]) or started at ignition
     /// (flushed at shutdown).
     reporter: OnceLock<Arc<Reporter>>,
 }
@@ -56,7 +55,6 @@ impl OpenTracingFairing {
             naming: None,
             on_start: None,
             lifecycle: OnceLock::new(),
-            given_reporter: None,
             reporter: OnceLock::new(),
         }
     }
@@ -111,9 +109,11 @@ impl OpenTracingFairing {
     /// Without it, the `Reporter` must be kept alive some other way: spans
     /// finished after it is dropped are not delivered (they are counted and
     /// a warning says so).
-    pub fn with_reporter(mut self, reporter: Reporter) -> Self {
-        self.given_reporter = Some(Arc::new(reporter));
-        self
+    pub fn with_reporter(self, reporter: Reporter) -> Self {
+        OpenTracingFairing {
+            reporter: OnceLock::from(Arc::new(reporter)),
+            ..self
+        }
     }
 
     /// Names spans with `naming` instead of the configured strategy.
@@ -138,9 +138,9 @@ impl OpenTracingFairing {
         self
     }
 
-    /// The reporter's counters, when this fairing owns the reporter
-    /// ([`OpenTracingFairing::from_config`] or
-    /// [`OpenTracingFairing::with_reporter`]) and Rocket has ignited.
+    /// The reporter's counters, when this fairing owns a reporter: given
+    /// ([`OpenTracingFairing::with_reporter`]) or started at ignition
+    /// ([`OpenTracingFairing::from_config`]).
     pub fn reporter_stats(&self) -> Option<ReporterStats> {
         Some(self.reporter.get()?.stats())
     }
@@ -148,8 +148,9 @@ impl OpenTracingFairing {
     /// The reporter's counters, from a Rocket this fairing was attached to
     /// with [`OpenTracingFairing::from_config`] or
     /// [`OpenTracingFairing::with_reporter`] (`None` before ignition, or
-    /// with a tracer of your own and no reporter given). Works on the instance `launch()` returns
-    /// after shutdown, once the shutdown flush is done:
+    /// with a tracer of your own and no reporter given). Works on the
+    /// instance `launch()` returns after shutdown, once the shutdown flush
+    /// is done:
     ///
     /// ```rust,no_run
     /// # #[rocket::main]
@@ -177,7 +178,7 @@ impl OpenTracingFairing {
         config: &Config,
         consumer: Option<Box<dyn SpanConsumer>>,
     ) -> Result<Option<Arc<Reporter>>, String> {
-        if let Some(reporter) = &self.given_reporter {
+        if let Some(reporter) = self.reporter.get() {
             return Ok(Some(Arc::clone(reporter)));
         }
         if self.tracer.is_some() || config.disabled {
@@ -304,6 +305,7 @@ impl Fairing for OpenTracingFairing {
         let rocket = rocket.manage(LifecycleState(lifecycle));
         Ok(match reporter {
             Some(reporter) => {
+                // Already set when the reporter was given.
                 let _ = self.reporter.set(Arc::clone(&reporter));
                 rocket.manage(OwnReporter(reporter))
             }

@@ -237,13 +237,6 @@ impl<'r> ActiveSpan<'r> {
             &lifecycle.inject,
         )
     }
-
-    /// The headers for an outgoing call made inside `child`, as
-    /// [`ChildSpan::headers`]: the child's ids when it is sampled, else this
-    /// request's (so an unsampled decision still travels).
-    pub fn headers_for(&self, child: &ChildSpan) -> Vec<(String, String)> {
-        child.headers()
-    }
 }
 
 impl Drop for ActiveSpan<'_> {

@@ -106,8 +106,9 @@
 //! # The `ActiveSpan` guard
 //!
 //! Tags, logs, errors ([`ActiveSpan::set_error`]), baggage, trace and span
-//! ids, child spans, and the headers to inject into outgoing calls ([`ActiveSpan::headers`],
-//! [`ActiveSpan::headers_for`]) in the configured `inject_formats` (default
+//! ids, child spans, and the headers to inject into outgoing calls
+//! ([`ActiveSpan::headers`], [`ChildSpan::headers`]) in the configured
+//! `inject_formats` (default
 //! Jaeger and W3C). It never fails a request: untraced, it is a
 //! no-op. Other guards and fairings reach the span with [`ActiveSpan::get`].
 //! A child span ([`ChildSpan`], from [`ActiveSpan::child`]) offers the same

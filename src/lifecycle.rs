@@ -87,7 +87,7 @@ pub(crate) struct SpanLifecycle {
     pub(crate) trace_id_header: Option<&'static str>,
     /// Formats read from incoming requests, in the order tried.
     extract: Vec<Format>,
-    /// Formats written by `ActiveSpan::headers` and `headers_for`.
+    /// Formats written by `ActiveSpan::headers` and `ChildSpan::headers`.
     pub(crate) inject: Vec<Format>,
     /// Traced requests still alive (counted only with a reporter of ours).
     pub(crate) in_flight: InFlight,

@@ -74,9 +74,9 @@ pub(crate) struct RequestSpan {
     /// The caller's W3C `tracestate`, sent on with every `traceparent`.
     pub(crate) tracestate: Option<String>,
     pub(crate) state: Mutex<SpanState>,
-    /// The trace id's digits, encoded once when a response header needs
-    /// them, and borrowed by that header (no allocation).
-    trace_id_digits: OnceLock<[u8; 32]>,
+    /// The trace id's digits and their count, encoded once when a response
+    /// header needs them, and borrowed by that header (no allocation).
+    trace_id_digits: OnceLock<([u8; 32], usize)>,
 }
 
 /// The mutable part of a request span, behind a short-lived lock (never held
@@ -138,15 +138,15 @@ impl RequestSpan {
     /// The trace id as `X-Trace-Id` writes it (16 or 32 lower-case hex
     /// digits; see [`DisplayTraceId`]), living as long as the request.
     pub(crate) fn trace_id_text(&self) -> &str {
-        let trace_id = self.context.trace_id;
-        let digits = self.trace_id_digits.get_or_init(|| {
+        let (digits, len) = self.trace_id_digits.get_or_init(|| {
             let mut digits = [0; 32];
-            DisplayTraceId(trace_id).encode(&mut digits);
-            digits
+            let len = DisplayTraceId(self.context.trace_id)
+                .encode(&mut digits)
+                .len();
+            (digits, len)
         });
-        let len = if trace_id.high == 0 { 16 } else { 32 };
         // Only ASCII hex digits were written.
-        std::str::from_utf8(&digits[..len]).unwrap_or_default()
+        std::str::from_utf8(&digits[..*len]).unwrap_or_default()
     }
 }
 

@@ -19,7 +19,7 @@ fn work(span: ActiveSpan<'_>) -> String {
         log.std().event("working").message("step 1");
     });
     let child = span.child("step");
-    let headers = span.headers_for(&child);
+    let headers = child.headers();
     let ids = format!(
         "{:x}:{:x}",
         span.trace_id().unwrap().low,

@@ -47,7 +47,7 @@ fn out(span: ActiveSpan<'_>) -> String {
 #[get("/child-out")]
 fn child_out(span: ActiveSpan<'_>) -> String {
     let child = span.child("call");
-    lines(span.headers_for(&child))
+    lines(child.headers())
 }
 
 /// Baggage as seen by the route, after trying to add more.
@@ -262,7 +262,7 @@ async fn the_configured_inject_formats_appear_in_order() {
         "no Jaeger: no uberctx-*; no traceparent: no tracestate"
     );
 
-    // headers_for uses the same formats, with the child's ids.
+    // A child's headers use the same formats, with the child's ids.
     let injected = get_with(&client, "/child-out", &[]).await;
     assert_eq!(names(&injected)[0], "b3");
     assert_eq!(names(&injected).len(), 4, "a root span has no parent id");
