@@ -13,7 +13,7 @@ use rocket_opentracing::client::TracedRequest;
 use rocket_opentracing::propagation::parse_trace_header;
 use rocket_opentracing::rustracing::tag::TagValue;
 use rocket_opentracing::rustracing_jaeger::span::FinishedSpan;
-use rocket_opentracing::{ActiveSpan, OpenTracingFairing};
+use rocket_opentracing::{ActiveSpan, OpenTracingFairing, TraceContext};
 use std::time::Duration;
 
 /// Calls `url` with async reqwest; answers with its status (or 502).
@@ -80,6 +80,16 @@ async fn call_via(
     (drain(&rx), target, url)
 }
 
+/// The context the stand-in server received in the first call's
+/// `uber-trace-id` header.
+fn injected(target: &Collector) -> TraceContext {
+    let received = target.drain(QUIET);
+    let header = received[0]
+        .header("uber-trace-id")
+        .expect("context injected");
+    parse_trace_header(header).unwrap()
+}
+
 #[rocket::async_test]
 async fn a_call_gets_a_client_span_whose_context_travels() {
     let (spans, target, url) = call_via(routes![proxy], "/proxy", "/downstream?q=1").await;
@@ -102,11 +112,7 @@ async fn a_call_gets_a_client_span_whose_context_travels() {
     assert_eq!(tag(call, "error"), None);
 
     // The call was answered before the route returned: it is recorded.
-    let received = target.drain(QUIET);
-    let header = received[0]
-        .header("uber-trace-id")
-        .expect("context injected");
-    let context = parse_trace_header(header).unwrap();
+    let context = injected(&target);
     assert_eq!(context.span_id, call.context().state().span_id());
     assert_eq!(context.trace_id, entry.context().state().trace_id());
     assert!(context.is_sampled());
@@ -122,11 +128,7 @@ async fn a_call_can_sit_under_a_child_span() {
     assert_eq!(parent_id(call), Some(step.context().state().span_id()));
     assert_eq!(tag(call, "span.kind"), Some(s("client")));
     assert_eq!(tag(call, "http.url"), Some(s(&url)));
-    let received = target.drain(QUIET);
-    let header = received[0]
-        .header("uber-trace-id")
-        .expect("context injected");
-    let context = parse_trace_header(header).unwrap();
+    let context = injected(&target);
     assert_eq!(context.span_id, call.context().state().span_id());
 }
 
@@ -189,11 +191,7 @@ async fn an_unsampled_caller_gets_no_client_span_but_its_decision_travels() {
     drop(response);
     assert!(drain(&rx).is_empty(), "nothing reported");
 
-    let received = target.drain(QUIET);
-    let header = received[0]
-        .header("uber-trace-id")
-        .expect("context injected");
-    let context = parse_trace_header(header).unwrap();
+    let context = injected(&target);
     assert!(!context.is_sampled());
     assert_eq!(
         format!(
