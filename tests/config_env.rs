@@ -23,14 +23,17 @@ const VARIABLES: &[&str] = &[
 static ENVIRONMENT: Mutex<()> = Mutex::new(());
 
 /// The environment to one test at a time, cleared before and after.
-struct Environment(#[allow(dead_code)] MutexGuard<'static, ()>);
+struct Environment {
+    /// Held, never read: the other tests wait until it is dropped.
+    _turn: MutexGuard<'static, ()>,
+}
 
 impl Environment {
     fn take() -> Self {
         // A failed test poisons the lock; the others still run.
         let guard = ENVIRONMENT.lock().unwrap_or_else(|e| e.into_inner());
         clear();
-        Environment(guard)
+        Environment { _turn: guard }
     }
 
     fn set(&self, name: &str, value: &str) {

@@ -6,8 +6,8 @@ use std::fmt;
 use rocket::figment::error::{Actual, Kind};
 
 use super::origin::Origin;
+use super::values::redact_value;
 use super::{KEYS, SECTION};
-use crate::redact::redact_credentials;
 
 /// A configuration value that was refused. Its `Display` is one line naming
 /// the key as written in `Rocket.toml` (`opentracing.agent_port`) or the
@@ -244,12 +244,7 @@ fn shown(key: &str, actual: &Actual) -> String {
         Actual::Map => "{...}".to_owned(),
         other => other.to_string(),
     };
-    let field = key.rsplit('.').next().unwrap_or(key);
-    match field {
-        "password" | "auth_token" => "<redacted>".to_owned(),
-        "endpoint" => redact_credentials(&text),
-        _ => text,
-    }
+    redact_value(key.rsplit('.').next().unwrap_or(key), text)
 }
 
 /// Prefixes the Jaeger client variables have that the keys do not
@@ -276,21 +271,26 @@ pub(crate) fn closest_key(name: &str) -> Option<&'static str> {
     if let Some((_, key)) = SYNONYMS.iter().find(|(synonym, _)| *synonym == bare) {
         return Some(key);
     }
-    let limit = if bare.len() <= 4 { 1 } else { 2 };
-    let close = KEYS
-        .iter()
-        .map(|known| (edit_distance(bare, known), *known))
-        .filter(|(distance, _)| *distance <= limit)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, known)| known);
-    if close.is_some() {
-        return close;
+    if let Some(close) = closest(bare, KEYS.iter().copied()) {
+        return Some(close);
     }
     let mut starting = KEYS.iter().filter(|known| known.starts_with(bare));
     match (starting.next(), starting.next()) {
         (Some(only), None) if bare.len() >= 4 => Some(only),
         _ => None,
     }
+}
+
+/// The name of `known` closest to `name` (ASCII case ignored), if one is at
+/// most two edits away (one for names of four letters or fewer); the first
+/// of equally close ones.
+pub(crate) fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = if name.len() <= 4 { 1 } else { 2 };
+    known
+        .map(|known| (edit_distance(name, known), known))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, known)| known)
 }
 
 /// The Levenshtein distance between `a` and `b` (ASCII case ignored).

@@ -4,7 +4,7 @@
 //! a top-level table as a profile). Each draws a warning at ignition naming
 //! what was found and the section that is read.
 
-use rocket::figment::{Figment, Profile, Provider, Source};
+use rocket::figment::{Figment, Profile, Provider};
 
 use super::error::edit_distance;
 use super::origin::Origin;
@@ -28,16 +28,13 @@ pub(crate) fn misplaced_sections(figment: &Figment) -> Vec<String> {
     let mut warnings = Vec::new();
     for (profile, dict) in &data {
         if profile != selected && looks_meant(profile.as_str().as_str()) {
-            let file = dict
+            let found = dict
                 .values()
                 .find_map(|value| figment.get_metadata(value.tag()))
-                .map(|metadata| match &metadata.source {
-                    Some(source @ Source::File(_)) => format!(" in {source}"),
-                    _ => format!(" (from {})", metadata.name),
-                })
+                .map(|metadata| found_in(&Origin::of(metadata, None, &[profile.as_str().as_str()])))
                 .unwrap_or_default();
             warnings.push(format!(
-                "[{profile}]{file} is not read: a top-level table is a Rocket profile, and \
+                "[{profile}]{found} is not read: a top-level table is a Rocket profile, and \
                  the tracing settings are read from [default.{SECTION}] (or [<profile>.{SECTION}])",
             ));
         }
@@ -75,21 +72,20 @@ fn not_read(profile: &Profile, key: &str, origin: Option<Origin>) -> String {
                  from {wanted} and from [default.{SECTION}] in Rocket.toml"
             )
         }
-        Some(Origin::File { file, .. }) => format!(
-            "section [{profile}.{key}] in {file} is not read: the tracing settings are read \
-             from {read}"
+        origin => format!(
+            "section [{profile}.{key}]{} is not read: the tracing settings are read from {read}",
+            origin.as_ref().map(found_in).unwrap_or_default()
         ),
-        Some(Origin::Other { name, .. }) => format!(
-            "section [{profile}.{key}] (from {name}) is not read: the tracing settings are read \
-             from {read}"
-        ),
-        Some(origin) => format!(
-            "section [{profile}.{key}] (from {origin}) is not read: the tracing settings are \
-             read from {read}"
-        ),
-        None => format!(
-            "section [{profile}.{key}] is not read: the tracing settings are read from {read}"
-        ),
+    }
+}
+
+/// ` in <file>` or ` (from <provider>)`: where a section was found, without
+/// the table (the warning names it).
+fn found_in(origin: &Origin) -> String {
+    match origin {
+        Origin::File { file, .. } => format!(" in {file}"),
+        Origin::Other { name, .. } => format!(" (from {name})"),
+        Origin::Env(_) | Origin::Code(_) => format!(" (from {origin})"),
     }
 }
 

@@ -6,8 +6,8 @@ use rocket::figment::value::{Dict, Num, Value};
 use rocket::figment::Figment;
 
 use super::origin::Origin;
+use super::values::redact_value;
 use super::{Config, KEYS, SECTION};
-use crate::redact::redact_credentials;
 
 /// One line naming the settings of `config` that differ from the defaults,
 /// grouped by where they came from, e.g. `settings (others at their
@@ -91,6 +91,7 @@ fn render(value: &Value) -> String {
     }
 }
 
+/// A number as written in `Rocket.toml`.
 fn number(n: Num) -> String {
     match n {
         Num::U8(v) => v.to_string(),
@@ -113,10 +114,10 @@ fn number(n: Num) -> String {
 /// `value` of `key` as it may be logged: secrets and URL credentials
 /// replaced by `<redacted>`.
 fn redacted(key: &str, value: String) -> String {
-    match key {
-        "password" | "auth_token" if value != "unset" => "<redacted>".to_owned(),
-        "endpoint" => redact_credentials(&value),
-        _ => value,
+    if value == "unset" {
+        value
+    } else {
+        redact_value(key, value)
     }
 }
 

@@ -7,7 +7,7 @@ use rocket::serde::de::{Error as _, Unexpected};
 use rocket::serde::ser::SerializeSeq;
 use rocket::serde::{Deserialize, Deserializer, Serializer};
 
-use super::error::{edit_distance, invalid};
+use super::error::{closest, invalid};
 use super::ConfigError;
 use crate::attributes::{self, Attribute};
 use crate::propagation::Format;
@@ -50,15 +50,11 @@ pub(crate) mod attribute_list {
 /// an unknown `name`, if one is at most two edits away (one for short
 /// names).
 pub(crate) fn attribute_suggestion(name: &str) -> Option<&'static str> {
-    let limit = if name.len() <= 4 { 1 } else { 2 };
-    attributes::ACCEPTED
+    let known = attributes::ACCEPTED
         .split(", ")
         .chain(attributes::FLASK_ACCEPTED.split(", "))
-        .filter(|known| !known.contains('<'))
-        .map(|known| (edit_distance(name, known), known))
-        .filter(|(distance, _)| *distance <= limit)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, known)| known)
+        .filter(|known| !known.contains('<'));
+    closest(name, known)
 }
 
 /// `extract_formats`, `inject_formats`: names into [`Format`]s (any case,
@@ -150,6 +146,17 @@ pub(crate) fn check_endpoint(key: &str, endpoint: &str) -> Result<(), ConfigErro
     }
 }
 
+/// The value of the key `field` (`password`, `endpoint`) as it may be
+/// shown: a password or token as `<redacted>`, an endpoint URL without its
+/// credentials.
+pub(crate) fn redact_value(field: &str, value: String) -> String {
+    match field {
+        "password" | "auth_token" => "<redacted>".to_owned(),
+        "endpoint" => redact_credentials(&value),
+        _ => value,
+    }
+}
+
 /// Milliseconds from `"250"`, `"250ms"`, `"2s"` or `"1m"`.
 pub(crate) fn parse_millis(value: &str) -> Option<u64> {
     let value = value.trim();
@@ -167,6 +174,8 @@ pub(crate) fn parse_millis(value: &str) -> Option<u64> {
     number.checked_mul(factor)
 }
 
+/// A flag from `"true"`, `"1"`, `"yes"` or `"on"` (and their opposites),
+/// in any case.
 pub(crate) fn parse_bool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Some(true),
