@@ -13,6 +13,7 @@ use common::agent::{as_i64, field, span_name, string_tag, Agent};
 use common::logs;
 use common::server::Server;
 use log::Level;
+use rocket::figment::Figment;
 use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
 use rocket::tokio::net::TcpStream;
 use rocket_opentracing::OpenTracingFairing;
@@ -46,20 +47,31 @@ fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// The test server's settings, tracing as `service_name` into `agent`.
+fn traced(service_name: &str, agent: &Agent) -> Figment {
+    common::server::figment()
+        .merge(("opentracing.service_name", service_name))
+        .merge(("opentracing.agent_port", agent.port()))
+}
+
+/// The example server's routes with the fairing from `figment`'s
+/// settings, running.
+async fn launch(figment: Figment) -> Server {
+    let rocket = rocket::custom(figment)
+        .attach(OpenTracingFairing::from_config())
+        .mount("/", server::routes());
+    Server::launch(rocket).await
+}
+
 #[rocket::async_test]
 async fn spans_of_a_real_server_reach_the_agent() {
     // (The binary's logger: installed before any Rocket ignites.)
     logs::install();
     let agent = Agent::bind();
-    let figment = common::server::figment()
-        .merge(("opentracing.service_name", "e2e-service"))
-        .merge(("opentracing.agent_port", agent.port()))
+    let figment = traced("e2e-service", &agent)
         // Longer than the test: only the shutdown flush can deliver the spans.
         .merge(("opentracing.flush_interval_ms", 600_000));
-    let rocket = rocket::custom(figment)
-        .attach(OpenTracingFairing::from_config())
-        .mount("/", server::routes());
-    let running = Server::launch(rocket).await;
+    let running = launch(figment).await;
     let port = running.port;
 
     let hello = http_get(
@@ -136,16 +148,11 @@ fn span_line(operation: &str, trace_id: &str) -> String {
 async fn the_trace_id_header_log_line_agent_and_viewer_agree() {
     logs::install();
     let agent = Agent::bind();
-    let figment = common::server::figment()
-        .merge(("opentracing.service_name", "ids-service"))
-        .merge(("opentracing.agent_port", agent.port()))
+    let figment = traced("ids-service", &agent)
         .merge(("opentracing.log_spans", true))
         .merge(("opentracing.viewer", cfg!(feature = "viewer")))
         .merge(("opentracing.flush_interval_ms", 50));
-    let rocket = rocket::custom(figment)
-        .attach(OpenTracingFairing::from_config())
-        .mount("/", server::routes());
-    let running = Server::launch(rocket).await;
+    let running = launch(figment).await;
     let port = running.port;
 
     // Callers' trace ids with leading zeros (which rustracing's own Display

@@ -62,6 +62,13 @@ fn count_before(text: &str, marker: &str) -> u64 {
         .unwrap_or_else(|_| panic!("a count before {marker:?} in {text}"))
 }
 
+/// Asserts that `text` contains each of `expected`.
+fn assert_contains_all<'a>(text: &str, expected: impl IntoIterator<Item = &'a str>) {
+    for expected in expected {
+        assert!(text.contains(expected), "{expected:?} in {text}");
+    }
+}
+
 /// The warnings so far that contain `needle`.
 fn warnings(needle: &str) -> Vec<String> {
     logs::messages(Level::Warn, needle)
@@ -80,16 +87,18 @@ fn no_agent_means_one_clear_warning_then_counted_summaries() {
     let first = logs::wait_for(Level::Warn, &destination, 1, TIMEOUT);
     assert_eq!(first.len(), 1, "{first:#?}");
     let advice = &first[0];
-    for expected in [
-        format!("cannot deliver spans to the Jaeger agent at {destination} (UDP): "),
-        "refused".to_owned(),
-        "`agent_host`/`agent_port` (JAEGER_AGENT_HOST/JAEGER_AGENT_PORT)".to_owned(),
-        "`endpoint` (JAEGER_ENDPOINT)".to_owned(),
-        "`disabled = true` (JAEGER_DISABLED=true)".to_owned(),
-        "`log_spans = true`".to_owned(),
-    ] {
-        assert!(advice.contains(&expected), "{expected:?} in {advice}");
-    }
+    let failed_at = format!("cannot deliver spans to the Jaeger agent at {destination} (UDP): ");
+    assert_contains_all(
+        advice,
+        [
+            failed_at.as_str(),
+            "refused",
+            "`agent_host`/`agent_port` (JAEGER_AGENT_HOST/JAEGER_AGENT_PORT)",
+            "`endpoint` (JAEGER_ENDPOINT)",
+            "`disabled = true` (JAEGER_DISABLED=true)",
+            "`log_spans = true`",
+        ],
+    );
 
     // More failures within 10 s: counted, not logged.
     for _ in 0..5 {
@@ -168,14 +177,16 @@ fn no_collector_means_one_warning_naming_its_url_without_credentials() {
     let first = logs::wait_for(Level::Warn, &url, 1, TIMEOUT);
     assert_eq!(first.len(), 1, "{first:#?}");
     let advice = &first[0];
-    for expected in [
-        format!("cannot deliver spans to the Jaeger collector at {url}: "),
-        "1 span not delivered".to_owned(),
-        "set `endpoint` (JAEGER_ENDPOINT)".to_owned(),
-        "`disabled = true` (JAEGER_DISABLED=true)".to_owned(),
-    ] {
-        assert!(advice.contains(&expected), "{expected:?} in {advice}");
-    }
+    let failed_at = format!("cannot deliver spans to the Jaeger collector at {url}: ");
+    assert_contains_all(
+        advice,
+        [
+            failed_at.as_str(),
+            "1 span not delivered",
+            "set `endpoint` (JAEGER_ENDPOINT)",
+            "`disabled = true` (JAEGER_DISABLED=true)",
+        ],
+    );
     assert!(
         !advice.contains("s3cret") && !advice.contains("tracer:"),
         "{advice}"
@@ -214,7 +225,7 @@ fn spans_finished_after_the_reporter_is_dropped_are_warned_about() {
         thread::sleep(Duration::from_millis(2));
     }
     thread::sleep(Duration::from_millis(50));
-    assert_eq!(logs::messages(Level::Warn, LATE).len(), 1);
+    assert_eq!(warnings(LATE).len(), 1);
     drop(tracer);
     let all = logs::wait_for(Level::Warn, LATE, 2, TIMEOUT);
     assert_eq!(all.len(), 2, "{all:#?}");

@@ -42,8 +42,8 @@ impl fmt::Display for SpanLine<'_> {
 }
 
 /// Writes the one-line summary of `span`: operation name, trace, span and
-/// parent ids (zero-padded hex, see [`crate::ids`]), duration, `http.status_code` tag (if any) and `error`
-/// tag (`false` if absent).
+/// parent ids (zero-padded hex, see [`crate::ids`]), duration,
+/// `http.status_code` tag (if any) and `error` tag (`false` if absent).
 pub(crate) fn write_span_line<W: fmt::Write>(out: &mut W, span: &FinishedSpan) -> fmt::Result {
     let state = span.context().state();
     write!(

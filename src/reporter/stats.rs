@@ -251,6 +251,13 @@ pub(super) fn first_failure_warning(advice: &Advice, lost: u64, error: &str) -> 
     )
 }
 
+/// Whether a rate-limited warning may be logged now: there was none yet,
+/// or the last one (at `last_warning`) is at least [`WARN_INTERVAL`] old.
+/// [`LossLog`] and [`LateLog`] share this limit.
+fn interval_passed(last_warning: Option<Instant>) -> bool {
+    last_warning.is_none_or(|last| last.elapsed() >= WARN_INTERVAL)
+}
+
 /// Spans dropped because the queue was full (not because they were late).
 fn queue_full(stats: &ReporterStats) -> u64 {
     stats.dropped.saturating_sub(stats.late)
@@ -291,10 +298,7 @@ impl LossLog {
         if dropped + failed + trimmed == 0 {
             return;
         }
-        let due = self
-            .last_warning
-            .is_none_or(|last| last.elapsed() >= WARN_INTERVAL);
-        if !(due || force) {
+        if !(force || interval_passed(self.last_warning)) {
             return;
         }
         if dropped > 0 {
@@ -369,10 +373,7 @@ impl LateLog {
     pub(super) fn warn_if_due(&mut self, counters: &Counters, force: bool) {
         let late = counters.late.load(Ordering::Acquire);
         let new = late.saturating_sub(self.warned);
-        let due = self
-            .last_warning
-            .is_none_or(|last| last.elapsed() >= WARN_INTERVAL);
-        if new == 0 || !(due || force) {
+        if new == 0 || !(force || interval_passed(self.last_warning)) {
             return;
         }
         log::warn!("{}", late_warning(new, late));

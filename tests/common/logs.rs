@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Captured {
     pub level: Level,
-    pub target: String,
     pub message: String,
 }
 
@@ -31,7 +30,6 @@ impl Log for Capture {
         if self.enabled(record.metadata()) {
             RECORDS.lock().push(Captured {
                 level: record.level(),
-                target: record.target().to_owned(),
                 message: record.args().to_string(),
             });
         }
