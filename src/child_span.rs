@@ -259,23 +259,31 @@ impl ChildSpan {
 /// [`ActiveSpan`](crate::ActiveSpan) or a [`ChildSpan`] (see
 /// [`TracedRequest`](crate::client::TracedRequest)).
 pub trait ParentSpan {
-    /// Starts a child span carrying `tags`; finished when dropped.
-    fn start_child(&self, operation_name: Cow<'static, str>, tags: Vec<Tag>) -> ChildSpan;
+    /// Starts a child span, the start options at hand (`f` is not called
+    /// when the child would not be sampled); finished when dropped. See
+    /// [`ChildSpan::child_with`].
+    fn child_with<N, F>(&self, operation_name: N, f: F) -> ChildSpan
+    where
+        N: Into<Cow<'static, str>>,
+        F: FnOnce(StartSpanOptions<'_>) -> Span;
 }
 
 impl ParentSpan for ChildSpan {
-    fn start_child(&self, operation_name: Cow<'static, str>, tags: Vec<Tag>) -> ChildSpan {
-        self.child_with(operation_name, |options| with_tags(options, tags).start())
+    fn child_with<N, F>(&self, operation_name: N, f: F) -> ChildSpan
+    where
+        N: Into<Cow<'static, str>>,
+        F: FnOnce(StartSpanOptions<'_>) -> Span,
+    {
+        ChildSpan::child_with(self, operation_name, f)
     }
 }
 
 impl ParentSpan for crate::ActiveSpan<'_> {
-    fn start_child(&self, operation_name: Cow<'static, str>, tags: Vec<Tag>) -> ChildSpan {
-        self.child_with(operation_name, |options| with_tags(options, tags).start())
+    fn child_with<N, F>(&self, operation_name: N, f: F) -> ChildSpan
+    where
+        N: Into<Cow<'static, str>>,
+        F: FnOnce(StartSpanOptions<'_>) -> Span,
+    {
+        crate::ActiveSpan::child_with(self, operation_name, f)
     }
-}
-
-fn with_tags(options: StartSpanOptions<'_>, tags: Vec<Tag>) -> StartSpanOptions<'_> {
-    tags.into_iter()
-        .fold(options, |options, tag| options.tag(tag))
 }

@@ -159,16 +159,18 @@ fn start(
         (None, Some(port)) => format!("{method} {host}:{port}"),
         (None, None) => format!("{method} {host}"),
     };
-    let mut tags = vec![
-        Tag::new("span.kind", "client"),
-        Tag::new("component", "reqwest"),
-        Tag::new("http.method", method.as_str().to_owned()),
-        Tag::new("peer.hostname", host),
-    ];
-    if let Some(port) = port {
-        tags.push(Tag::new("peer.port", i64::from(port)));
-    }
-    let child = span.start_child(operation_name.into(), tags);
+    // The tags are built only for a child that is sampled.
+    let child = span.child_with(operation_name, |options| {
+        let options = options
+            .tag(Tag::new("span.kind", "client"))
+            .tag(Tag::new("component", "reqwest"))
+            .tag(Tag::new("http.method", method.as_str().to_owned()))
+            .tag(Tag::new("peer.hostname", host));
+        match port {
+            Some(port) => options.tag(Tag::new("peer.port", i64::from(port))).start(),
+            None => options.start(),
+        }
+    });
     if child.is_sampled() {
         child.set_tag("http.url", recorded_url(&child, url));
     }

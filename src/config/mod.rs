@@ -127,7 +127,7 @@ use crate::reporter::{
 /// # (uber-trace-id, jaeger-debug-id, uberctx-* baggage), "w3c" (traceparent,
 /// # tracestate), "b3_single" (b3), "b3" (X-B3-*). [] continues no caller's trace.
 /// extract_formats = ["jaeger", "w3c", "b3_single", "b3"]
-/// # Formats written by ActiveSpan::headers/headers_for, in this order;
+/// # Formats written by ActiveSpan::headers and ChildSpan::headers, in this order;
 /// # baggage (uberctx-*) goes only with "jaeger".
 /// inject_formats = ["jaeger", "w3c"]
 /// # Extra Jaeger process tags. Env: JAEGER_TAGS="k=v,k2=v2"
@@ -214,7 +214,7 @@ pub struct Config {
     pub extract_formats: Vec<Format>,
     /// Formats written for outgoing calls by
     /// [`ActiveSpan::headers`](crate::ActiveSpan::headers) and
-    /// [`headers_for`](crate::ActiveSpan::headers_for), in this order.
+    /// [`ChildSpan::headers`](crate::ChildSpan::headers), in this order.
     /// Default `["jaeger", "w3c"]` ([`Format::DEFAULT_INJECT`]).
     #[serde(with = "values::format_list")]
     pub inject_formats: Vec<Format>,
