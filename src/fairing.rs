@@ -6,14 +6,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::{Build, Data, Orbit, Phase, Request, Response, Rocket};
-use rustracing::sampler::{AllSampler, NullSampler, Sampler};
+use rustracing::sampler::NullSampler;
 use rustracing_jaeger::{Span, Tracer};
 
 use crate::callback::StartSpanCallback;
 use crate::config::{Config, Mode, OperationName};
-use crate::lifecycle::{LifecycleState, SpanLifecycle};
+use crate::lifecycle::{FastPath, LifecycleState, SpanLifecycle};
 use crate::reporter::{Reporter, ReporterStats, SpanConsumer};
 use crate::request_state::Slot;
+use crate::sampler::SharedSampler;
 #[cfg(feature = "viewer")]
 use crate::viewer;
 
@@ -212,6 +213,7 @@ impl OpenTracingFairing {
     }
 
     fn build(&self, config: &Config, reporter: Option<&Arc<Reporter>>) -> SpanLifecycle {
+        let root_sampler = Arc::new(config.root_sampler());
         let tracer = match (&self.tracer, reporter) {
             // The user's tracer; the configured sampler replaces its own only
             // when set.
@@ -219,10 +221,7 @@ impl OpenTracingFairing {
                 Some(sampler) => tracer.clone_with_sampler(sampler),
                 None => tracer.clone(),
             },
-            (None, Some(reporter)) => {
-                let sampler = config.sampler().unwrap_or_else(|| AllSampler.boxed());
-                reporter.tracer(sampler)
-            }
+            (None, Some(reporter)) => reporter.tracer(SharedSampler(Arc::clone(&root_sampler))),
             // Disabled: a tracer that samples nothing and reports nowhere.
             (None, None) => {
                 let (tx, _) = crossbeam_channel::bounded(1);
@@ -236,7 +235,16 @@ impl OpenTracingFairing {
             self.on_start.clone(),
             reporter.is_some(),
         );
-        lifecycle.configure(config)
+        let lifecycle = lifecycle.configure(config);
+        match (&self.tracer, reporter) {
+            // The tracer is ours, reporting to our reporter: request spans
+            // can go to it without a rustracing span.
+            (None, Some(reporter)) => lifecycle.with_fast_path(FastPath {
+                sampler: root_sampler,
+                records: Box::new(reporter.record_sender()),
+            }),
+            _ => lifecycle,
+        }
     }
 }
 

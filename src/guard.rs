@@ -112,9 +112,9 @@ impl<'r> ActiveSpan<'r> {
     /// or block inside, and don't call this `ActiveSpan`'s other methods from
     /// `f` (the lock is not re-entrant).
     pub fn with_span<R>(&self, f: impl FnOnce(&mut Span) -> R) -> Option<R> {
-        let span = self.span?;
+        let (span, lifecycle) = (self.span?, self.lifecycle?);
         let mut state = span.state.lock();
-        Some(f(&mut state.span))
+        Some(f(lifecycle.span_mut(span, &mut state)))
     }
 
     /// Sets a tag (replacing one of the same name).
@@ -212,10 +212,10 @@ impl<'r> ActiveSpan<'r> {
     /// Marks the request span as failed: `error=true` and an error log with
     /// `message` (the response status is recorded as usual).
     pub fn set_error(&self, message: impl Into<Cow<'static, str>>) {
-        if let Some(span) = self.span {
+        if let (Some(span), Some(lifecycle)) = (self.span, self.lifecycle) {
             let mut state = span.state.lock();
             state.error_recorded = true;
-            tags::record_error(&mut state.span, message.into());
+            tags::record_error(lifecycle.span_mut(span, &mut state), message.into());
         }
     }
 
@@ -246,11 +246,11 @@ impl Drop for ActiveSpan<'_> {
         if !std::thread::panicking() {
             return;
         }
-        if let Some(span) = self.span {
+        if let (Some(span), Some(lifecycle)) = (self.span, self.lifecycle) {
             let mut state = span.state.lock();
             if !state.error_recorded && !state.finished {
                 state.error_recorded = true;
-                tags::record_panic(&mut state.span);
+                tags::record_panic(lifecycle.span_mut(span, &mut state));
             }
         }
     }

@@ -214,6 +214,7 @@ mod trust;
 // Shared by both sides: limits and id formats.
 mod ids;
 mod limits;
+mod record;
 pub mod propagation;
 
 // The reporting side: finished span → encoder → transport, and the trace

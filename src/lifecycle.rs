@@ -22,11 +22,13 @@ use crate::naming::{OperationName, RouteNames};
 use crate::propagation::{
     self, Format, Incoming, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED,
 };
+use crate::record::{RecordSink, RequestRecord};
 use crate::redact::QueryPolicy;
-use crate::request_state::{BaggageDropped, InFlight, RequestSpan, Slot};
+use crate::request_state::{BaggageDropped, InFlight, Pending, RequestSpan, SpanState, Slot};
+use crate::sampler::RootSampler;
 use crate::skip::MountPath;
 use crate::skip::SkipPaths;
-use crate::tags;
+use crate::tags::{self, RequestTags};
 use crate::trust::UntrustedContext;
 
 /// One line per request that dropped baggage: at warn level when the
@@ -96,6 +98,16 @@ pub(crate) struct SpanLifecycle {
     /// What a caller's context becomes when its sampling decision is not
     /// trusted; `None` when it is.
     untrusted: Option<UntrustedContext>,
+    /// Set when the reporter is the fairing's own: request spans are then
+    /// recorded without a `rustracing` span unless user code asks for one.
+    fast: Option<FastPath>,
+}
+
+/// What recording request spans without a `rustracing` span takes: the
+/// tracer's own root sampler, and the reporter's intake.
+pub(crate) struct FastPath {
+    pub(crate) sampler: Arc<RootSampler>,
+    pub(crate) records: Box<dyn RecordSink>,
 }
 
 impl std::fmt::Debug for SpanLifecycle {
@@ -135,7 +147,19 @@ impl SpanLifecycle {
             in_flight: InFlight::default(),
             limits: Limits::DEFAULT,
             untrusted: None,
+            fast: None,
         }
+    }
+
+    /// Records request spans without a `rustracing` span where user code
+    /// does not need one (the tracer must sample with `fast.sampler` and
+    /// report to the reporter of `fast.records`).
+    pub(crate) fn with_fast_path(mut self, fast: FastPath) -> Self {
+        // A start-span callback takes the span as soon as it starts.
+        if self.on_start.is_none() {
+            self.fast = Some(fast);
+        }
+        self
     }
 
     /// Applies the request-selection settings of `config`.
@@ -216,6 +240,14 @@ impl SpanLifecycle {
         let debug_id = incoming.debug_id.as_deref();
         let debug = debug_id.is_some() || incoming.sampling == Sampling::Debug;
 
+        if let Some(fast) = &self.fast {
+            // Recorded without a rustracing span unless there is more to
+            // it than the standard tags: traced attributes, a debug id or
+            // a link go the general way.
+            if self.attributes.is_empty() && debug_id.is_none() && link.is_none() {
+                return self.start_pending(fast, req, arrival, incoming, debug);
+            }
+        }
         // Jaeger semantics: the sampling decision is made once, at the root,
         // and travels with the trace. Only a new root, or a caller that
         // deferred its decision (B3), asks the sampler.
@@ -253,7 +285,7 @@ impl SpanLifecycle {
             }
         };
         if span.is_sampled() {
-            tags::record_request(&mut span, req, &self.query);
+            tags::record_request(&mut span, &RequestTags::of(req, &self.query));
             attributes::record_request(&self.attributes, &self.query, &self.limits, &mut span, req);
             if let Some(callback) = &self.on_start {
                 callback::run(callback, &mut span, req);
@@ -263,13 +295,84 @@ impl SpanLifecycle {
         }
         RequestSpan::new(
             context,
-            span,
+            (span, None),
             incoming.baggage,
             incoming.baggage_dropped,
             incoming.tracestate,
         )
     }
 
+    /// [`SpanLifecycle::start`] with the fast path: the same decision and
+    /// context, the span kept [`Pending`] when sampled.
+    fn start_pending(
+        &self,
+        fast: &FastPath,
+        req: &Request<'_>,
+        arrival: SystemTime,
+        incoming: Incoming,
+        debug: bool,
+    ) -> RequestSpan {
+        let sampled = match incoming.sampling {
+            _ if debug => true,
+            Sampling::NotSampled => false,
+            Sampling::Sampled | Sampling::Debug => true,
+            Sampling::Deferred => fast.sampler.sample(),
+        };
+        let mut context = match &incoming.parent {
+            Some(parent) => parent.new_child(),
+            None => TraceContext::new_root(true),
+        };
+        context.flags &= !(FLAG_SAMPLED | FLAG_DEBUG);
+        let pending = if sampled {
+            context.flags |= if debug {
+                FLAG_SAMPLED | FLAG_DEBUG
+            } else {
+                FLAG_SAMPLED
+            };
+            Some(Pending {
+                start: arrival,
+                tags: RequestTags::of(req, &self.query),
+                parent: incoming.parent,
+            })
+        } else {
+            None
+        };
+        RequestSpan::new(
+            context,
+            (Span::inactive(), pending),
+            incoming.baggage,
+            incoming.baggage_dropped,
+            incoming.tracestate,
+        )
+    }
+
+    /// The span of `request_span` for user code to change: a pending span
+    /// is built first, as [`SpanLifecycle::start`] would have built it.
+    pub(crate) fn span_mut<'s>(
+        &self,
+        request_span: &RequestSpan,
+        state: &'s mut SpanState,
+    ) -> &'s mut Span {
+        if let Some(pending) = state.pending.take() {
+            state.span = self.build_pending(&request_span.context, pending);
+        }
+        &mut state.span
+    }
+
+    /// The `rustracing` span a pending span stands for (its operation name
+    /// is set when it finishes).
+    fn build_pending(&self, context: &TraceContext, pending: Pending) -> Span {
+        let mut options = self
+            .forced
+            .span(pending.tags.method)
+            .start_time(pending.start);
+        if let Some(parent) = &pending.parent {
+            options = options.child_of(&parent.to_span_context(&[]));
+        }
+        let mut span = options.start_with_state(context.to_state(None));
+        tags::record_request(&mut span, &pending.tags);
+        span
+    }
     /// Options for a child of `parent` (already sampled: always started).
     pub(crate) fn child_options<N>(
         &self,
@@ -290,8 +393,16 @@ impl SpanLifecycle {
             if mem::replace(&mut state.finished, true) {
                 return;
             }
+            let plain = status.code < 500 && state.baggage_dropped.total() == 0;
+            if let (Some(fast), true) = (&self.fast, plain) {
+                if let Some(pending) = state.pending.take() {
+                    drop(state);
+                    fast.records.send(self.record(request_span, pending, req, status));
+                    return;
+                }
+            }
             (
-                mem::replace(&mut state.span, Span::inactive()),
+                mem::replace(self.span_mut(request_span, &mut state), Span::inactive()),
                 state.error_recorded,
                 state.baggage_dropped,
             )
@@ -308,6 +419,36 @@ impl SpanLifecycle {
         log_dropped_baggage(dropped, &self.limits, req);
         // Dropping the span finishes it and hands it to the reporter.
         drop(span);
+    }
+
+    /// The record of a pending span finished now with `status` (below 500:
+    /// a server error has an error log, which takes a `rustracing` span).
+    fn record(
+        &self,
+        request_span: &RequestSpan,
+        pending: Pending,
+        req: &Request<'_>,
+        status: Status,
+    ) -> RequestRecord {
+        let context = &request_span.context;
+        RequestRecord {
+            trace_id: context.trace_id,
+            span_id: context.span_id,
+            parent_span_id: pending.parent.map(|parent| parent.span_id),
+            // As the span's state would have them (`TraceContext::to_state`).
+            flags: if context.is_debug() {
+                FLAG_SAMPLED | FLAG_DEBUG
+            } else {
+                FLAG_SAMPLED
+            },
+            operation_name: self.operation_name(req),
+            start: pending.start,
+            finish: SystemTime::now(),
+            method: pending.tags.method,
+            url: pending.tags.url,
+            peer: pending.tags.peer,
+            status: status.code,
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use rustracing_jaeger::Span;
 
 use crate::ids::DisplayTraceId;
 use crate::propagation::TraceContext;
+use crate::tags::RequestTags;
 
 /// What the fairing leaves in a request's local cache.
 ///
@@ -83,8 +84,13 @@ pub(crate) struct RequestSpan {
 /// across an `.await`).
 #[derive(Debug)]
 pub(crate) struct SpanState {
-    /// The span; inactive when unsampled or once finished.
+    /// The span; inactive when unsampled, once finished, or while the span
+    /// is `pending`.
     pub(crate) span: Span,
+    /// A sampled span not built as a `rustracing` span (yet): it is built
+    /// when user code needs it, else the request is reported as a
+    /// [`RequestRecord`](crate::record::RequestRecord).
+    pub(crate) pending: Option<Pending>,
     /// Baggage items, propagated downstream and inherited by child spans.
     pub(crate) baggage: Vec<(String, String)>,
     /// Baggage items dropped for being over the bounds.
@@ -93,6 +99,16 @@ pub(crate) struct SpanState {
     pub(crate) error_recorded: bool,
     /// Set once the span has been finished.
     pub(crate) finished: bool,
+}
+
+/// What a sampled request span is made of until it is built or recorded.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) start: SystemTime,
+    pub(crate) tags: RequestTags,
+    /// The caller's span, when the trace was continued (the span's
+    /// `child_of` reference).
+    pub(crate) parent: Option<TraceContext>,
 }
 
 /// Baggage items dropped during a request, by origin.
@@ -113,7 +129,7 @@ impl BaggageDropped {
 impl RequestSpan {
     pub(crate) fn new(
         context: TraceContext,
-        span: Span,
+        (span, pending): (Span, Option<Pending>),
         baggage: Vec<(String, String)>,
         baggage_dropped: usize,
         tracestate: Option<String>,
@@ -123,6 +139,7 @@ impl RequestSpan {
             tracestate,
             state: Mutex::new(SpanState {
                 span,
+                pending,
                 baggage,
                 baggage_dropped: BaggageDropped {
                     incoming: baggage_dropped,

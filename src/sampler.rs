@@ -87,6 +87,60 @@ impl SamplerType {
     }
 }
 
+/// The sampler of new root traces when the fairing built the tracer: it
+/// decides without a candidate span (no operation name is built for it),
+/// and the tracer asks the same instance ([`SharedSampler`]), so that a
+/// rate limit is one limit.
+#[derive(Debug)]
+pub(crate) enum RootSampler {
+    Always,
+    Never,
+    Probabilistic(f64),
+    RateLimiting(RateLimitingSampler),
+}
+
+impl RootSampler {
+    /// The sampler `sampler_type` and `param` configure (`param` must have
+    /// passed [`SamplerType::check_param`]); `Always` when none is set.
+    pub(crate) fn configured(sampler_type: Option<SamplerType>, param: f64) -> Self {
+        match sampler_type {
+            None => RootSampler::Always,
+            Some(SamplerType::Const) if param == 0.0 => RootSampler::Never,
+            Some(SamplerType::Const) => RootSampler::Always,
+            Some(SamplerType::Probabilistic) if (0.0..=1.0).contains(&param) => {
+                RootSampler::Probabilistic(param)
+            }
+            Some(SamplerType::Probabilistic) => RootSampler::Never,
+            Some(SamplerType::Ratelimiting) => {
+                RootSampler::RateLimiting(RateLimitingSampler::new(param))
+            }
+        }
+    }
+
+    /// Whether a new root trace is sampled (as rustracing's samplers of the
+    /// same type decide).
+    pub(crate) fn sample(&self) -> bool {
+        match self {
+            RootSampler::Always => true,
+            RootSampler::Never => false,
+            RootSampler::Probabilistic(rate) => rand::random::<f64>() < *rate,
+            RootSampler::RateLimiting(limit) => {
+                limit.per_second > 0.0 && limit.admit(Instant::now())
+            }
+        }
+    }
+}
+
+/// A [`RootSampler`] shared with a tracer.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedSampler(pub(crate) std::sync::Arc<RootSampler>);
+
+impl Sampler<SpanContextState> for SharedSampler {
+    fn is_sampled(&self, _span: &CandidateSpan<'_>) -> bool {
+        self.0.sample()
+    }
+}
+
 /// Samples at most a given number of traces per second (a token bucket
 /// holding at most one second's worth, and at least one trace).
 #[derive(Debug)]
@@ -141,6 +195,19 @@ mod tests {
         assert_eq!(admitted, 2, "a full bucket holds one second's worth");
         assert!(!sampler.admit(start + Duration::from_millis(100)));
         assert!(sampler.admit(start + Duration::from_millis(600)));
+    }
+
+    #[test]
+    fn root_samplers_decide_as_configured() {
+        let always = RootSampler::configured(None, 0.0);
+        assert!((0..100).all(|_| always.sample()));
+        let never = RootSampler::configured(Some(SamplerType::Const), 0.0);
+        assert!((0..100).all(|_| !never.sample()));
+        let half = RootSampler::configured(Some(SamplerType::Probabilistic), 0.5);
+        let sampled = (0..10_000).filter(|_| half.sample()).count();
+        assert!((4_000..6_000).contains(&sampled), "{sampled}");
+        let limited = RootSampler::configured(Some(SamplerType::Ratelimiting), 2.0);
+        assert_eq!((0..10).filter(|_| limited.sample()).count(), 2);
     }
 
     #[test]

@@ -9,66 +9,57 @@
 //! `event=error`, `error.kind=http`, `message=<status>`. A 4xx is not an error.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 
 use rocket::http::Status;
 use rocket::Request;
 use rustracing::tag::{StdTag, Tag};
 use rustracing_jaeger::Span;
 
+use crate::record::{ip_text, peer_ip_tag, COMPONENT};
 use crate::redact::QueryPolicy;
 
-/// The value of the `component` tag.
-pub const COMPONENT: &str = "rocket";
+/// What the request tags of a span are made of, read from the request
+/// when it arrives.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestTags {
+    pub(crate) method: &'static str,
+    /// The request target (`/path?query`) as received, or with its query as
+    /// the configuration keeps it. (Rocket keeps only the path and query of
+    /// an absolute-form target: no scheme, host or user name reach it.)
+    pub(crate) url: String,
+    pub(crate) peer: Option<SocketAddr>,
+}
 
-/// Records the request tags on a span just started (and sampled); `query`
-/// says what `http.url` keeps of the query string.
-pub(crate) fn record_request(span: &mut Span, req: &Request<'_>, query: &QueryPolicy) {
+impl RequestTags {
+    /// The request tags of `req`; `query` says what `http.url` keeps of the
+    /// query string.
+    pub(crate) fn of(req: &Request<'_>, query: &QueryPolicy) -> Self {
+        let uri = req.uri();
+        RequestTags {
+            method: req.method().as_str(),
+            url: query.target(uri.path().as_str(), uri.query().map(|query| query.as_str())),
+            peer: req.remote(),
+        }
+    }
+}
+
+/// Records the request tags on a span just started (and sampled), in the
+/// order a [`RequestRecord`](crate::record::RequestRecord) yields them.
+pub(crate) fn record_request(span: &mut Span, tags: &RequestTags) {
     span.set_tags(|| {
-        let peer = req.remote();
+        let peer = tags.peer;
         [
             Some(StdTag::span_kind("server")),
             Some(StdTag::component(COMPONENT)),
-            Some(StdTag::http_method(req.method().as_str())),
-            Some(StdTag::http_url(request_target(req, query))),
-            peer.map(|peer| peer_ip(peer.ip())),
+            Some(StdTag::http_method(tags.method)),
+            Some(StdTag::http_url(tags.url.clone())),
+            peer.map(|peer| Tag::new(peer_ip_tag(peer.ip()), ip_text(peer.ip()))),
             peer.map(|peer| StdTag::peer_port(peer.port())),
         ]
         .into_iter()
         .flatten()
     });
-}
-
-/// The request target (`/path?query`) as received, or with its query as
-/// `policy` keeps it; copied without the formatting machinery. (Rocket keeps
-/// only the path and query of an absolute-form target: no scheme, host or
-/// user name reach it.)
-fn request_target(req: &Request<'_>, policy: &QueryPolicy) -> String {
-    let uri = req.uri();
-    policy.target(uri.path().as_str(), uri.query().map(|query| query.as_str()))
-}
-
-/// `peer.ipv4` or `peer.ipv6`, as `StdTag::peer_ip` makes it; an IPv4
-/// address is written digit by digit (most peers are IPv4, and `Display`
-/// for `Ipv4Addr` goes through the formatting machinery twice).
-fn peer_ip(ip: IpAddr) -> Tag {
-    let IpAddr::V4(v4) = ip else {
-        return StdTag::peer_ip(ip);
-    };
-    let mut text = String::with_capacity(15);
-    for (i, octet) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            text.push('.');
-        }
-        if octet >= 100 {
-            text.push(char::from(b'0' + octet / 100));
-        }
-        if octet >= 10 {
-            text.push(char::from(b'0' + octet / 10 % 10));
-        }
-        text.push(char::from(b'0' + octet % 10));
-    }
-    Tag::new("peer.ipv4", text)
 }
 
 /// Records the response status on a finishing span.
@@ -109,22 +100,14 @@ mod tests {
     use rustracing::tag::TagValue;
 
     #[test]
-    fn peer_ip_is_written_as_display_writes_it() {
-        for ip in [
-            "0.0.0.0",
-            "127.0.0.1",
-            "10.0.100.9",
-            "192.168.1.20",
-            "255.255.255.255",
-        ] {
-            let tag = peer_ip(ip.parse().unwrap());
-            assert_eq!(tag.name(), "peer.ipv4");
-            assert_eq!(tag.value(), &TagValue::String(ip.into()));
-        }
-        for ip in ["::1", "::ffff:10.0.0.1"] {
-            let tag = peer_ip(ip.parse().unwrap());
-            assert_eq!(tag.name(), "peer.ipv6");
-            assert_eq!(tag.value(), &TagValue::String(ip.into()));
+    fn peer_tags_are_written_as_rustracing_writes_them() {
+        for ip in ["10.0.100.9", "::ffff:10.0.0.1"] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            let ours = Tag::new(peer_ip_tag(ip), ip_text(ip));
+            let theirs = StdTag::peer_ip(ip);
+            assert_eq!(ours.name(), theirs.name());
+            assert_eq!(ours.value(), theirs.value());
+            assert_eq!(theirs.value(), &TagValue::String(ip.to_string().into()));
         }
     }
 }

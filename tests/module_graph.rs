@@ -9,8 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Modules both sides may use: limits, id formats, URL redaction.
-const SHARED: &[&str] = &["limits", "ids", "redact"];
+/// Modules both sides may use: limits, id formats, URL redaction, and the
+/// finished-span record, where the two sides meet.
+const SHARED: &[&str] = &["limits", "ids", "redact", "record"];
 
 /// Each top-level module of `src/` and the top-level modules its code
 /// (comments left out) names through `crate::`.

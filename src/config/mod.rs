@@ -566,6 +566,15 @@ impl Config {
         Some(kind.build(self.sampler_param.unwrap_or(1.0)))
     }
 
+    /// The sampler of new root traces when the fairing builds the tracer
+    /// (always sample when none is configured).
+    pub(crate) fn root_sampler(&self) -> crate::sampler::RootSampler {
+        crate::sampler::RootSampler::configured(
+            self.sampler_type,
+            self.sampler_param.unwrap_or(1.0),
+        )
+    }
+
     /// The viewer's mount path, without a trailing slash, when the viewer
     /// is on.
     pub(crate) fn viewer_base(&self) -> Option<&str> {

@@ -10,13 +10,16 @@
 //! without blocking and would otherwise lose them without a trace.
 
 use super::consumer::SpanConsumer;
+use super::intake::Intake;
 use super::logging::log_span;
 use super::sender::{Outbound, Settled, Shipment};
 use super::stats::{Advice, Counters, LateLog, LossLog};
 use super::thrift::{Batch, Fit};
+use crate::record::{Record, RequestRecord};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rustracing_jaeger::span::FinishedSpan;
 use std::sync::atomic::Ordering;
+use std::mem;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -93,6 +96,12 @@ pub(super) struct Batcher {
     /// Sees every span received, when the reporter was given a consumer.
     consumer: Option<Box<dyn SpanConsumer>>,
     losses: LossLog,
+    /// The request records the fairing hands over, and the signal that a
+    /// buffer of them is full.
+    intake: Arc<Intake>,
+    wake: Receiver<()>,
+    /// Reused: the records taken from the intake.
+    records: Vec<RequestRecord>,
 }
 
 impl Batcher {
@@ -104,8 +113,12 @@ impl Batcher {
         flush_interval: Duration,
         advice: Advice,
         consumer: Option<Box<dyn SpanConsumer>>,
+        (intake, wake): (Arc<Intake>, Receiver<()>),
     ) -> Self {
         Batcher {
+            intake,
+            wake,
+            records: Vec::new(),
             span_buf: Vec::with_capacity(batch.max_span_len().min(64 * 1024)),
             batch,
             batch_span_bytes: 0,
@@ -125,10 +138,12 @@ impl Batcher {
     ///
     /// The thread does not wake for each span: it sleeps on the control
     /// channel and drains the span channel in bulk every [`BUSY_TICK`]
-    /// while spans keep coming, backing off to the flush interval when
-    /// they stop. A tracer's send then never has a sleeping receiver to
-    /// wake, and each span costs its encoding and little else. Every span
-    /// received before a flush deadline is shipped at that deadline.
+    /// while `rustracing` spans keep coming, backing off to the flush
+    /// interval when they stop; request records wake it only when a
+    /// buffer of them fills. A tracer's send then never has a sleeping
+    /// receiver to wake, and each span costs its encoding and little else.
+    /// Every span received before a flush deadline is shipped at that
+    /// deadline.
     pub(super) fn run(
         mut self,
         spans: &Receiver<FinishedSpan>,
@@ -138,14 +153,19 @@ impl Batcher {
         let mut tick = BUSY_TICK;
         loop {
             let wake = (Instant::now() + tick).min(next_flush);
-            match control.recv_deadline(wake) {
-                Ok(Control::Flush(ack)) => {
-                    self.flush(spans);
-                    let _ = self.outbound.send(Outbound::Flush(ack));
-                }
-                Ok(Control::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {}
+            crossbeam_channel::select! {
+                recv(control) -> message => match message {
+                    Ok(Control::Flush(ack)) => {
+                        self.flush(spans);
+                        let _ = self.outbound.send(Outbound::Flush(ack));
+                    }
+                    Ok(Control::Shutdown) | Err(_) => break,
+                },
+                // Never disconnected: the intake holds a sender.
+                recv(self.wake) -> _ => {}
+                default(wake.saturating_duration_since(Instant::now())) => {}
             }
+            self.take_records();
             let drained = self.drain(spans, MAX_DRAIN);
             tick = match drained {
                 // More may be waiting: only check for control messages.
@@ -160,12 +180,32 @@ impl Batcher {
             self.losses.warn_if_due(&self.counters, false);
         }
         self.flush(spans);
+        let mut last = mem::take(&mut self.records);
+        self.intake.close(&mut last);
+        self.add_records(&mut last);
+        self.ship();
         self.losses
+    }
+
+    /// Adds the request records buffered so far.
+    fn take_records(&mut self) {
+        let mut records = mem::take(&mut self.records);
+        self.intake.take(&mut records);
+        self.add_records(&mut records);
+        // The buffer (now empty) is kept for the next time.
+        self.records = records;
+    }
+
+    fn add_records(&mut self, records: &mut Vec<RequestRecord>) {
+        for record in records.drain(..) {
+            self.add(Record::Request(record));
+        }
     }
 
     /// Ships every span received so far (not those arriving meanwhile, so
     /// that a flush ends even under a constant load).
     fn flush(&mut self, spans: &Receiver<FinishedSpan>) {
+        self.take_records();
         self.drain(spans, spans.len());
         self.ship();
     }
@@ -174,7 +214,7 @@ impl Batcher {
     fn drain(&mut self, spans: &Receiver<FinishedSpan>, max: usize) -> usize {
         for n in 0..max {
             match spans.try_recv() {
-                Ok(span) => self.add(span),
+                Ok(span) => self.add(Record::Span(span)),
                 Err(_) => return n,
             }
         }
@@ -184,7 +224,7 @@ impl Batcher {
     /// Counts `span` (and shows it to the consumer, if any), then encodes it
     /// into the current batch (shipping the batch first if the span does
     /// not fit), or drops it if the queue is full.
-    fn add(&mut self, span: FinishedSpan) {
+    fn add(&mut self, span: Record) {
         self.counters.finished.fetch_add(1, Ordering::AcqRel);
         // The consumer sees every span, delivered to Jaeger or not.
         if let Some(consumer) = &self.consumer {
@@ -280,7 +320,12 @@ mod tests {
         use crate::reporter::thrift::testing::finish;
         let counters = Arc::new(Counters::default());
         let (tx, rx) = crossbeam_channel::unbounded();
-        let late = || finish(|tracer| tracer.span("late").start());
+        let late = || {
+            let Record::Span(span) = finish(|tracer| tracer.span("late").start()) else {
+                unreachable!("a rustracing span")
+            };
+            span
+        };
         tx.send(late()).unwrap();
         let thread = {
             let counters = Arc::clone(&counters);

@@ -2,7 +2,7 @@
 //! sees every finished span the reporter receives. The reporter knows
 //! nothing else of it.
 
-use rustracing_jaeger::span::FinishedSpan;
+use crate::record::Record;
 
 /// Sees every finished span a [`Reporter`](super::Reporter) receives, on
 /// the reporter's batcher thread, before the queue bound applies: delivered
@@ -10,5 +10,5 @@ use rustracing_jaeger::span::FinishedSpan;
 /// block (the batcher's other spans wait meanwhile).
 pub(crate) trait SpanConsumer: Send {
     /// Takes note of `span`.
-    fn consume(&self, span: &FinishedSpan);
+    fn consume(&self, span: &Record);
 }

@@ -14,10 +14,8 @@
 //!
 //! [`ReporterConfig::log_spans`]: super::ReporterConfig::log_spans
 
-use super::finished::parent_span_id;
 use crate::ids::{DisplaySpanId, DisplayTraceId};
-use rustracing::tag::TagValue;
-use rustracing_jaeger::span::FinishedSpan;
+use crate::record::{Record, TagRef};
 use std::fmt;
 
 /// Tag holding the HTTP status code of a request span.
@@ -26,14 +24,14 @@ const STATUS_TAG: &str = "http.status_code";
 const ERROR_TAG: &str = "error";
 
 /// Logs `span` on one line at `info` level (if that level is enabled).
-pub(crate) fn log_span(span: &FinishedSpan) {
+pub(crate) fn log_span(span: &Record) {
     if log::log_enabled!(log::Level::Info) {
         log::info!("{}", SpanLine(span));
     }
 }
 
 /// Displays a span as one log line (see [`write_span_line`]).
-pub(crate) struct SpanLine<'a>(pub(crate) &'a FinishedSpan);
+pub(crate) struct SpanLine<'a>(pub(crate) &'a Record);
 
 impl fmt::Display for SpanLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -44,31 +42,33 @@ impl fmt::Display for SpanLine<'_> {
 /// Writes the one-line summary of `span`: operation name, trace, span and
 /// parent ids (zero-padded hex, see [`crate::ids`]), duration,
 /// `http.status_code` tag (if any) and `error` tag (`false` if absent).
-pub(crate) fn write_span_line<W: fmt::Write>(out: &mut W, span: &FinishedSpan) -> fmt::Result {
-    let state = span.context().state();
+pub(crate) fn write_span_line<W: fmt::Write>(out: &mut W, span: &Record) -> fmt::Result {
     write!(
         out,
         "span {} trace={} span={} parent={} duration=",
         span.operation_name(),
-        DisplayTraceId(state.trace_id()),
-        DisplaySpanId(state.span_id()),
-        DisplaySpanId(parent_span_id(span)),
+        DisplayTraceId(span.trace_id()),
+        DisplaySpanId(span.span_id()),
+        DisplaySpanId(span.parent_span_id()),
     )?;
     write_duration(out, span)?;
-    if let Some(status) = tag_value(span, STATUS_TAG) {
-        write!(out, " status=")?;
-        write_tag_value(out, status)?;
-    }
+    span.with_tag(STATUS_TAG, |status| match status {
+        Some(status) => {
+            write!(out, " status=")?;
+            write_tag_value(out, status)
+        }
+        None => Ok(()),
+    })?;
     write!(out, " error=")?;
-    match tag_value(span, ERROR_TAG) {
+    span.with_tag(ERROR_TAG, |error| match error {
         Some(value) => write_tag_value(out, value),
         None => write!(out, "false"),
-    }
+    })
 }
 
 /// Writes the duration of `span` in milliseconds (0 if it finished before it
 /// started).
-fn write_duration<W: fmt::Write>(out: &mut W, span: &FinishedSpan) -> fmt::Result {
+fn write_duration<W: fmt::Write>(out: &mut W, span: &Record) -> fmt::Result {
     let duration = span
         .finish_time()
         .duration_since(span.start_time())
@@ -76,20 +76,12 @@ fn write_duration<W: fmt::Write>(out: &mut W, span: &FinishedSpan) -> fmt::Resul
     write!(out, "{:.3}ms", duration.as_secs_f64() * 1000.0)
 }
 
-/// The value of the tag named `name`, if `span` has one.
-fn tag_value<'a>(span: &'a FinishedSpan, name: &str) -> Option<&'a TagValue> {
-    span.tags()
-        .iter()
-        .find(|tag| tag.name() == name)
-        .map(|tag| tag.value())
-}
-
-fn write_tag_value<W: fmt::Write>(out: &mut W, value: &TagValue) -> fmt::Result {
+fn write_tag_value<W: fmt::Write>(out: &mut W, value: TagRef<'_>) -> fmt::Result {
     match value {
-        TagValue::String(s) => out.write_str(s),
-        TagValue::Boolean(b) => write!(out, "{b}"),
-        TagValue::Integer(i) => write!(out, "{i}"),
-        TagValue::Float(x) => write!(out, "{x}"),
+        TagRef::Str(s) => out.write_str(s),
+        TagRef::Bool(b) => write!(out, "{b}"),
+        TagRef::Long(i) => write!(out, "{i}"),
+        TagRef::Double(x) => write!(out, "{x}"),
     }
 }
 
@@ -101,7 +93,7 @@ mod tests {
     use rustracing_jaeger::span::{SpanContext, SpanContextStateBuilder, TraceId};
     use std::time::{Duration, SystemTime};
 
-    fn line(span: &FinishedSpan) -> String {
+    fn line(span: &Record) -> String {
         SpanLine(span).to_string()
     }
 
@@ -168,7 +160,7 @@ mod tests {
 
     /// A span of trace `trace_id` (given as the `X-Trace-Id` header shows
     /// it), with span id `span_id`, as a child of span `parent` if not 0.
-    fn span_in(trace_id: &str, span_id: u64, parent: u64) -> FinishedSpan {
+    fn span_in(trace_id: &str, span_id: u64, parent: u64) -> Record {
         let trace_id = crate::ids::parse_trace_id(trace_id).unwrap();
         let state = |span_id| {
             SpanContextStateBuilder::new()
@@ -238,7 +230,7 @@ mod tests {
             let span = span_in(trace_id, span_id, parent);
             let line = line(&span);
             assert_eq!(ids_of(&line), expected, "{line}");
-            let header = DisplayTraceId(span.context().state().trace_id()).to_string();
+            let header = DisplayTraceId(span.trace_id()).to_string();
             assert_eq!(ids_of(&line)[0], header, "the X-Trace-Id format");
         }
     }

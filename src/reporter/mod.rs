@@ -69,7 +69,7 @@ mod batcher;
 mod collector;
 mod config;
 mod consumer;
-pub(crate) mod finished;
+mod intake;
 mod logging;
 mod process;
 mod sender;
@@ -84,6 +84,7 @@ pub use config::{
     DEFAULT_QUEUE_SIZE,
 };
 pub(crate) use consumer::SpanConsumer;
+pub(crate) use intake::RecordSender;
 pub use stats::{ReporterStats, StatsHandle};
 
 use batcher::{Batcher, Control, QueueBound};
@@ -136,6 +137,7 @@ const SENDER_STOP_TIMEOUT: Duration = Duration::from_secs(6);
 /// [`OpenTracingFairing::with_reporter`](crate::OpenTracingFairing::with_reporter)).
 pub struct Reporter {
     span_tx: SpanSender,
+    records: RecordSender,
     control_tx: Sender<Control>,
     /// Dropped to stop the sender (a closed channel wakes every wait).
     stop_tx: Option<Sender<()>>,
@@ -213,6 +215,8 @@ impl Reporter {
             target,
             log_spans: config.log_spans,
         };
+        let (intake, wake) = intake::Intake::new(Arc::clone(&counters));
+        let records = RecordSender(Arc::clone(&intake));
         let batcher = Batcher::new(
             batch,
             QueueBound::new(config.queue_size, MAX_QUEUED_BYTES, settled),
@@ -221,6 +225,7 @@ impl Reporter {
             config.flush_interval,
             advice.clone(),
             consumer,
+            (intake, wake),
         );
         let (losses_tx, batcher_done) = crossbeam_channel::bounded(1);
         let receiving = Receiving::start(Arc::clone(&counters));
@@ -233,6 +238,7 @@ impl Reporter {
             })?;
         Ok(Reporter {
             span_tx,
+            records,
             control_tx,
             stop_tx: Some(stop_tx),
             counters,
@@ -248,6 +254,12 @@ impl Reporter {
     /// [`rustracing_jaeger::Tracer::with_sender`].
     pub fn span_sender(&self) -> SpanSender {
         self.span_tx.clone()
+    }
+
+    /// Where the fairing hands request spans it records without a
+    /// `rustracing` span.
+    pub(crate) fn record_sender(&self) -> RecordSender {
+        self.records.clone()
     }
 
     /// A tracer reporting its spans here, sampling with `sampler`.

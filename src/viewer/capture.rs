@@ -4,14 +4,12 @@
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-use rustracing::tag::TagValue as RustracingValue;
-use rustracing_jaeger::span::FinishedSpan;
 
 use super::model::{Baggage, Log, Reference, ReferenceKind, SpanRecord, Tag, TagValue};
 use super::store::TraceStore;
 use crate::ids::trace_id_u128;
 use crate::limits::{count_value, kept_logs, truncate, DROPPED_LOGS_TAG};
-use crate::reporter::finished::{is_reported, micros_between, parent_span_id};
+use crate::record::{micros_between, Record, TagRef};
 use crate::reporter::thrift::wire::DEBUG_ID_TAG;
 use crate::reporter::SpanConsumer;
 
@@ -42,26 +40,23 @@ impl Capture {
     }
 
     /// `span` as the viewer keeps it.
-    pub(crate) fn to_record(&self, span: &FinishedSpan) -> SpanRecord {
+    pub(crate) fn to_record(&self, span: &Record) -> SpanRecord {
         let cut = |s: &str| truncate(s, self.max_str_len).into_owned();
-        let state = span.context().state();
-        let id = state.trace_id();
-        let trace_id = trace_id_u128(id);
+        let trace_id = trace_id_u128(span.trace_id());
 
-        let mut tags: Vec<Tag> = span
-            .tags()
-            .iter()
-            .map(|tag| Tag {
-                key: tag.name().to_owned(),
-                value: match tag.value() {
-                    RustracingValue::String(s) => TagValue::String(cut(s)),
-                    RustracingValue::Boolean(b) => TagValue::Bool(*b),
-                    RustracingValue::Integer(i) => TagValue::Long(*i),
-                    RustracingValue::Float(f) => TagValue::Double(*f),
+        let mut tags: Vec<Tag> = Vec::with_capacity(span.tag_count());
+        span.for_each_tag(|key, value| {
+            tags.push(Tag {
+                key: key.to_owned(),
+                value: match value {
+                    TagRef::Str(s) => TagValue::String(cut(s)),
+                    TagRef::Bool(b) => TagValue::Bool(b),
+                    TagRef::Long(i) => TagValue::Long(i),
+                    TagRef::Double(f) => TagValue::Double(f),
                 },
-            })
-            .collect();
-        if let Some(debug_id) = state.debug_id() {
+            });
+        });
+        if let Some(debug_id) = span.debug_id() {
             tags.push(string_tag(DEBUG_ID_TAG, cut(debug_id)));
         }
         let (kept, dropped) = kept_logs(span.logs(), self.max_logs);
@@ -82,37 +77,30 @@ impl Capture {
                     .collect(),
             })
             .collect();
-        let references = span
-            .references()
-            .iter()
-            // As on the wire: references to unsampled spans are not reported.
-            .filter(is_reported)
-            .map(|r| {
-                let target = r.span();
-                Reference {
-                    kind: if r.is_child_of() {
-                        ReferenceKind::ChildOf
-                    } else {
-                        ReferenceKind::FollowsFrom
-                    },
-                    trace_id: trace_id_u128(target.trace_id()),
-                    span_id: target.span_id(),
-                }
-            })
-            .collect();
-        let baggage = span
-            .context()
-            .baggage_items()
-            .iter()
-            .map(|item| Baggage {
-                key: item.name().to_owned(),
-                value: cut(item.value()),
-            })
-            .collect();
+        // As on the wire: references to unsampled spans are not reported.
+        let mut references = Vec::with_capacity(span.reference_count());
+        span.for_each_reference(|r| {
+            references.push(Reference {
+                kind: if r.child_of {
+                    ReferenceKind::ChildOf
+                } else {
+                    ReferenceKind::FollowsFrom
+                },
+                trace_id: trace_id_u128(r.trace_id),
+                span_id: r.span_id,
+            });
+        });
+        let mut baggage = Vec::new();
+        span.for_each_baggage_item(|key, value| {
+            baggage.push(Baggage {
+                key: key.to_owned(),
+                value: cut(value),
+            });
+        });
         SpanRecord {
             trace_id,
-            span_id: state.span_id(),
-            parent_span_id: Some(parent_span_id(span)).filter(|id| *id != 0),
+            span_id: span.span_id(),
+            parent_span_id: Some(span.parent_span_id()).filter(|id| *id != 0),
             references,
             service: self.service.clone(),
             operation: cut(span.operation_name()),
@@ -128,7 +116,7 @@ impl Capture {
 
 impl SpanConsumer for Capture {
     /// Stores `span`.
-    fn consume(&self, span: &FinishedSpan) {
+    fn consume(&self, span: &Record) {
         self.store.insert(self.to_record(span));
     }
 }
@@ -153,11 +141,11 @@ mod tests {
     }
 
     /// Spans finished by `build`, in finishing order.
-    fn finished(build: impl FnOnce(&Tracer)) -> Vec<FinishedSpan> {
+    fn finished(build: impl FnOnce(&Tracer)) -> Vec<Record> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let tracer = Tracer::with_sender(AllSampler, tx);
         build(&tracer);
-        rx.try_iter().collect()
+        rx.try_iter().map(Record::Span).collect()
     }
 
     #[test]
@@ -222,7 +210,7 @@ mod tests {
     fn a_follows_from_link_into_another_trace_is_no_parent() {
         let caller: SpanContext = {
             let spans = finished(|tracer| drop(tracer.span("caller").start()));
-            spans[0].context().clone()
+            spans[0].span().context().clone()
         };
         // A new trace linked to the caller's span, as an untrusted caller's
         // request starts one.

@@ -1,6 +1,6 @@
 //! A batch of encoded spans behind a precomputed prefix, for either wire.
 
-use rustracing_jaeger::span::FinishedSpan;
+use crate::record::Record;
 
 use super::protocol::{
     write_str_limited, write_varint, Binary, Compact, ListHeader, Protocol, StructWriter,
@@ -152,7 +152,7 @@ impl Batch {
     /// Encodes `span` for this batch's wire into `buf` (cleared first),
     /// trimming it to at most [`Batch::max_span_len`] bytes if needed:
     /// first its logs are dropped, then long strings are truncated.
-    pub(crate) fn encode(&self, buf: &mut Vec<u8>, span: &FinishedSpan) -> Fit {
+    pub(crate) fn encode(&self, buf: &mut Vec<u8>, span: &Record) -> Fit {
         let max_len = self.max_span_len();
         match self.wire {
             Wire::Agent => encode_span_within::<Compact>(buf, span, max_len, self.limits),

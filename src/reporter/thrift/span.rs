@@ -1,8 +1,6 @@
 //! One finished span as a jaeger.thrift `Span` struct, in either protocol,
 //! within the configured limits; and how an oversized span is trimmed.
 
-use rustracing::tag::TagValue;
-use rustracing_jaeger::span::{FinishedSpan, SpanReference};
 use std::time::UNIX_EPOCH;
 
 use super::protocol::{Protocol, StructWriter};
@@ -10,30 +8,11 @@ use super::wire::{
     DEBUG_ID_TAG, REF_CHILD_OF, REF_FOLLOWS_FROM, TAG_BOOL, TAG_DOUBLE, TAG_LONG, TAG_STRING,
 };
 use crate::limits::{count_value, kept_logs, DROPPED_LOGS_TAG};
-use crate::reporter::finished::{is_reported, micros_between, parent_span_id};
+pub(crate) use crate::record::TagRef;
+use crate::record::{micros_between, Record, Reference};
 
 /// Length (in bytes) string tag values are cut to when trimming.
 pub(crate) const TRIMMED_STRING_LEN: usize = 1024;
-
-/// A borrowed Jaeger tag value.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum TagRef<'a> {
-    Str(&'a str),
-    Double(f64),
-    Bool(bool),
-    Long(i64),
-}
-
-impl<'a> From<&'a TagValue> for TagRef<'a> {
-    fn from(value: &'a TagValue) -> Self {
-        match value {
-            TagValue::String(s) => TagRef::Str(s),
-            TagValue::Boolean(b) => TagRef::Bool(*b),
-            TagValue::Integer(i) => TagRef::Long(*i),
-            TagValue::Float(f) => TagRef::Double(*f),
-        }
-    }
-}
 
 /// Appends a jaeger.thrift `Tag` struct; string values are cut to
 /// `max_str_len` bytes if given.
@@ -68,18 +47,17 @@ pub(super) fn write_tag<P: Protocol>(
 }
 
 /// Appends a jaeger.thrift `SpanRef` struct.
-pub(super) fn write_span_ref<P: Protocol>(buf: &mut Vec<u8>, reference: &SpanReference) {
-    let kind = if reference.is_child_of() {
+pub(super) fn write_span_ref<P: Protocol>(buf: &mut Vec<u8>, reference: Reference) {
+    let kind = if reference.child_of {
         REF_CHILD_OF
     } else {
         REF_FOLLOWS_FROM
     };
-    let target = reference.span();
     let mut w = StructWriter::<P>::new(buf);
     w.i32(1, kind);
-    w.i64(2, target.trace_id().low as i64);
-    w.i64(3, target.trace_id().high as i64);
-    w.i64(4, target.span_id() as i64);
+    w.i64(2, reference.trace_id.low as i64);
+    w.i64(3, reference.trace_id.high as i64);
+    w.i64(4, reference.span_id as i64);
     w.end();
 }
 
@@ -167,36 +145,35 @@ impl Trim {
 
 /// Encodes `span` as a jaeger.thrift `Span` struct in protocol `P` into
 /// `buf` (cleared first).
-pub(super) fn encode_span<P: Protocol>(buf: &mut Vec<u8>, span: &FinishedSpan, trim: Trim) {
+pub(super) fn encode_span<P: Protocol>(buf: &mut Vec<u8>, span: &Record, trim: Trim) {
     buf.clear();
-    let state = span.context().state();
-    let trace_id = state.trace_id();
-    let ref_count = span.references().iter().filter(is_reported).count();
+    let trace_id = span.trace_id();
+    let ref_count = span.reference_count();
     let (kept_logs, dropped_logs) = kept_logs(span.logs(), trim.max_logs);
+    let debug_id = span.debug_id();
     let tag_count =
-        span.tags().len() + usize::from(state.debug_id().is_some()) + usize::from(dropped_logs > 0);
+        span.tag_count() + usize::from(debug_id.is_some()) + usize::from(dropped_logs > 0);
 
     let mut w = StructWriter::<P>::new(buf);
     w.i64(1, trace_id.low as i64);
     w.i64(2, trace_id.high as i64);
-    w.i64(3, state.span_id() as i64);
-    w.i64(4, parent_span_id(span) as i64);
+    w.i64(3, span.span_id() as i64);
+    w.i64(4, span.parent_span_id() as i64);
     w.string(5, span.operation_name(), trim.max_str_len);
     if ref_count > 0 {
         w.list(6, ref_count, P::STRUCT);
-        for reference in span.references().iter().filter(is_reported) {
-            write_span_ref::<P>(w.buf(), reference);
-        }
+        span.for_each_reference(|reference| write_span_ref::<P>(w.buf(), reference));
     }
-    w.i32(7, i32::from(state.flags()));
-    w.i64(8, micros_between(UNIX_EPOCH, span.start_time()));
-    w.i64(9, micros_between(span.start_time(), span.finish_time()));
+    w.i32(7, i32::from(span.flags()));
+    let start = span.start_time();
+    w.i64(8, micros_between(UNIX_EPOCH, start));
+    w.i64(9, micros_between(start, span.finish_time()));
     if tag_count > 0 {
         w.list(10, tag_count, P::STRUCT);
-        for tag in span.tags() {
-            write_tag::<P>(w.buf(), tag.name(), tag.value().into(), trim.max_str_len);
-        }
-        if let Some(debug_id) = state.debug_id() {
+        span.for_each_tag(|name, value| {
+            write_tag::<P>(w.buf(), name, value, trim.max_str_len);
+        });
+        if let Some(debug_id) = debug_id {
             write_tag::<P>(
                 w.buf(),
                 DEBUG_ID_TAG,
@@ -234,7 +211,7 @@ pub(crate) enum Fit {
 /// then long strings are truncated.
 pub(super) fn encode_span_within<P: Protocol>(
     buf: &mut Vec<u8>,
-    span: &FinishedSpan,
+    span: &Record,
     max_len: usize,
     limits: Trim,
 ) -> Fit {

@@ -4,10 +4,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustracing::sampler::AllSampler;
 use rustracing::tag::Tag;
-use rustracing_jaeger::span::{
-    FinishedSpan, SpanContext, SpanContextState, SpanContextStateBuilder, TraceId,
-};
+use rustracing_jaeger::span::{SpanContext, SpanContextState, SpanContextStateBuilder, TraceId};
 use rustracing_jaeger::Tracer;
+
+use crate::record::Record;
 
 pub(crate) const T0_SECS: u64 = 1_700_000_000;
 
@@ -23,19 +23,19 @@ pub(crate) fn state(high: u64, low: u64, span_id: u64) -> SpanContextState {
 }
 
 /// Finishes the span built by `build` and returns it.
-pub(crate) fn finish<F>(build: F) -> FinishedSpan
+pub(crate) fn finish<F>(build: F) -> Record
 where
     F: FnOnce(&Tracer) -> rustracing_jaeger::Span,
 {
     let (tx, rx) = crossbeam_channel::unbounded();
     let tracer = Tracer::with_sender(AllSampler, tx);
     drop(build(&tracer));
-    rx.try_recv().expect("a finished span")
+    Record::Span(rx.try_recv().expect("a finished span"))
 }
 
 /// A span using every feature: 128-bit trace id, tags of each type,
 /// logs, child-of and follows-from references, a debug id.
-pub(crate) fn full_span() -> FinishedSpan {
+pub(crate) fn full_span() -> Record {
     // The parent is in the span's trace; the cause, in another one.
     let parent = SpanContext::new(state(0x8000_0000_0000_0001, u64::MAX, 0x1111), Vec::new());
     let cause = SpanContext::new(state(0xCCCC, 0xDDDD, 0x2222), Vec::new());

@@ -8,8 +8,7 @@ use super::testing::*;
 use super::wire::*;
 use super::*;
 use crate::limits::{DROPPED_LOGS_TAG, TRUNCATION_MARKER};
-use crate::reporter::finished::parent_span_id;
-use rustracing_jaeger::span::FinishedSpan;
+use crate::record::Record;
 
 const WIRES: [Wire; 2] = [Wire::Agent, Wire::Collector];
 use rustracing::tag::Tag;
@@ -83,7 +82,7 @@ fn full_span_expected() -> Struct {
     ])
 }
 
-fn simple_span(name: &'static str) -> FinishedSpan {
+fn simple_span(name: &'static str) -> Record {
     finish(|tracer| {
         let mut span = tracer
             .span(name)
@@ -108,7 +107,7 @@ fn encode_batch(
     wire: Wire,
     service: &str,
     process_tags: &[(&str, &str)],
-    spans: &[FinishedSpan],
+    spans: &[Record],
 ) -> Vec<u8> {
     let mut batch = Batch::new(wire, service, process_tags, 65_000);
     let mut buf = Vec::new();
@@ -122,12 +121,12 @@ fn encode_batch(
 }
 
 /// Encodes `spans` into one agent datagram (panics if they do not fit).
-fn datagram(service: &str, process_tags: &[(&str, &str)], spans: &[FinishedSpan]) -> Vec<u8> {
+fn datagram(service: &str, process_tags: &[(&str, &str)], spans: &[Record]) -> Vec<u8> {
     encode_batch(Wire::Agent, service, process_tags, spans)
 }
 
 /// `encode_span_within` in the protocol of `wire`.
-fn encode_within(wire: Wire, buf: &mut Vec<u8>, span: &FinishedSpan, max_len: usize) -> Fit {
+fn encode_within(wire: Wire, buf: &mut Vec<u8>, span: &Record, max_len: usize) -> Fit {
     match wire {
         Wire::Agent => encode_span_within::<Compact>(buf, span, max_len, Trim::NONE),
         Wire::Collector => encode_span_within::<Binary>(buf, span, max_len, Trim::NONE),
@@ -135,7 +134,7 @@ fn encode_within(wire: Wire, buf: &mut Vec<u8>, span: &FinishedSpan, max_len: us
 }
 
 /// `encode_span` (untrimmed) in the protocol of `wire`.
-fn encode_whole(wire: Wire, buf: &mut Vec<u8>, span: &FinishedSpan) {
+fn encode_whole(wire: Wire, buf: &mut Vec<u8>, span: &Record) {
     match wire {
         Wire::Agent => encode_span::<Compact>(buf, span, Trim::NONE),
         Wire::Collector => encode_span::<Binary>(buf, span, Trim::NONE),
@@ -230,7 +229,7 @@ fn collector_batch(batch: &Struct) -> (&Struct, &[Struct]) {
 }
 
 /// The jaeger.thrift batch rustracing_jaeger makes for `spans`.
-fn reference_batch(service: &str, tags: &[(&str, &str)], spans: &[FinishedSpan]) -> jaeger::Batch {
+fn reference_batch(service: &str, tags: &[(&str, &str)], spans: &[Record]) -> jaeger::Batch {
     let process = jaeger::Process {
         service_name: service.to_owned(),
         tags: tags
@@ -243,12 +242,12 @@ fn reference_batch(service: &str, tags: &[(&str, &str)], spans: &[FinishedSpan])
     };
     jaeger::Batch {
         process,
-        spans: spans.iter().map(jaeger::Span::from).collect(),
+        spans: spans.iter().map(|span| jaeger::Span::from(span.span())).collect(),
     }
 }
 
 /// The datagram rustracing_jaeger (thrift_codec) encodes for `spans`.
-fn reference_datagram(service: &str, tags: &[(&str, &str)], spans: &[FinishedSpan]) -> Vec<u8> {
+fn reference_datagram(service: &str, tags: &[(&str, &str)], spans: &[Record]) -> Vec<u8> {
     let batch = reference_batch(service, tags, spans);
     let message = Message::from(agent::EmitBatchNotification { batch });
     let mut bytes = Vec::new();
@@ -261,7 +260,7 @@ fn reference_datagram(service: &str, tags: &[(&str, &str)], spans: &[FinishedSpa
 fn reference_collector_body(
     service: &str,
     tags: &[(&str, &str)],
-    spans: &[FinishedSpan],
+    spans: &[Record],
 ) -> Vec<u8> {
     let batch = Struct::from(reference_batch(service, tags, spans));
     let mut bytes = Vec::new();
@@ -554,7 +553,7 @@ fn unsampled_references_are_skipped() {
             .follows_from(&sampled)
             .start()
     });
-    assert_eq!(parent_span_id(&span), 6);
+    assert_eq!(span.parent_span_id(), 6);
     for wire in WIRES {
         let bytes = encode_batch(wire, "svc", &[], std::slice::from_ref(&span));
         let encoded = &decode_batch(wire, &bytes).1[0];
@@ -988,7 +987,7 @@ fn a_reference_to_another_trace_is_a_link_not_a_parent() {
             .follows_from(&other_trace)
             .start_with_state(own)
     });
-    assert_eq!(parent_span_id(&span), 0);
+    assert_eq!(span.parent_span_id(), 0);
     for wire in WIRES {
         let bytes = encode_batch(wire, "svc", &[], std::slice::from_ref(&span));
         let encoded = &decode_batch(wire, &bytes).1[0];

@@ -318,7 +318,7 @@ mod tests {
     use proptest::prelude::*;
     use proptest::sample::Index;
     use rustracing::tag::Tag as OtTag;
-    use rustracing_jaeger::span::FinishedSpan;
+    use crate::record::Record;
 
     // ---------------------------------------------------------------
     // Round trip through our own reporter's encoder.
@@ -511,7 +511,7 @@ mod tests {
     // ---------------------------------------------------------------
     // Limits.
 
-    fn logged(logs: usize) -> FinishedSpan {
+    fn logged(logs: usize) -> Record {
         finish(|tracer| {
             let mut span = tracer
                 .span("operation") // 9 bytes: cut

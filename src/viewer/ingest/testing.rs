@@ -12,7 +12,8 @@ use crate::reporter::MAX_COLLECTOR_BATCH_SIZE;
 use crate::viewer::model::{Log, Reference, ReferenceKind, SpanRecord, Tag, TagValue};
 use proptest::sample::Index;
 use rustracing::tag::Tag as OtTag;
-use rustracing_jaeger::span::{FinishedSpan, SpanContext};
+use rustracing_jaeger::span::SpanContext;
+use crate::record::Record;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ const T0_US: i64 = T0_SECS as i64 * 1_000_000;
 
 /// A collector body, as our reporter POSTs it, holding `spans`,
 /// encoded within `trim`.
-pub(super) fn body_within(service: &str, spans: &[FinishedSpan], trim: Trim) -> Vec<u8> {
+pub(super) fn body_within(service: &str, spans: &[Record], trim: Trim) -> Vec<u8> {
     let process_tags = [("hostname", "box"), ("ip", "10.0.0.1")];
     let mut batch = Batch::new(
         Wire::Collector,
@@ -51,7 +52,7 @@ pub(super) fn body_within(service: &str, spans: &[FinishedSpan], trim: Trim) -> 
     batch.finish().to_vec()
 }
 
-pub(super) fn body(service: &str, spans: &[FinishedSpan]) -> Vec<u8> {
+pub(super) fn body(service: &str, spans: &[Record]) -> Vec<u8> {
     body_within(service, spans, Trim::NONE)
 }
 
@@ -67,7 +68,7 @@ pub(super) fn string(key: &str, value: &str) -> Tag {
 }
 
 /// Three spans covering every field, and what they decode to.
-pub(super) fn round_trip_spans() -> (Vec<FinishedSpan>, Vec<SpanRecord>) {
+pub(super) fn round_trip_spans() -> (Vec<Record>, Vec<SpanRecord>) {
     const HIGH: u64 = 0x8000_0000_0000_0001;
     // The reporter tests' span using every feature: its parent (span
     // 0x1111) is in its trace; its cause, in another one.
