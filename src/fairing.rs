@@ -336,11 +336,13 @@ impl Fairing for OpenTracingFairing {
         if !lifecycle.traces(req.uri().path()) {
             return;
         }
-        // In opt-in mode only the arrival is noted: the guard opens the span.
         let slot = Slot::of(req);
-        let arrival = *slot.arrival.get_or_init(SystemTime::now);
         if lifecycle.mode == Mode::All {
-            lifecycle.open(slot, req, arrival);
+            lifecycle.open(slot, req, SystemTime::now());
+        } else {
+            // In opt-in mode only the arrival is noted: the guard opens the
+            // span.
+            slot.arrival.get_or_init(SystemTime::now);
         }
     }
 

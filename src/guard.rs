@@ -59,10 +59,12 @@ impl<'r> ActiveSpan<'r> {
             };
         };
         let slot = Slot::of(req);
-        let span = slot
-            .arrival
-            .get()
-            .map(|&arrival| lifecycle.open(slot, req, arrival));
+        // Opened on arrival in trace-all mode; in opt-in mode, here.
+        let span = slot.span.get().or_else(|| {
+            slot.arrival
+                .get()
+                .map(|&arrival| lifecycle.open(slot, req, arrival))
+        });
         ActiveSpan {
             span,
             lifecycle: Some(lifecycle),

@@ -121,12 +121,15 @@ pub(crate) fn random_span_id() -> u64 {
     }
 }
 
-/// A new random 128-bit trace id (never 0).
-pub(crate) fn random_trace_id() -> TraceId {
-    TraceId {
-        high: rand::random(),
-        low: random_span_id(),
-    }
+/// A new random 128-bit trace id and span id (neither 0), drawn at once
+/// from the thread's generator (a CSPRNG seeded from the OS: ids cannot be
+/// predicted from outside).
+pub(crate) fn random_root_ids() -> (TraceId, u64) {
+    use rand::Rng;
+    let [high, low, span] = rand::thread_rng().gen::<[u64; 3]>();
+    let low = if low == 0 { random_span_id() } else { low };
+    let span = if span == 0 { random_span_id() } else { span };
+    (TraceId { high, low }, span)
 }
 
 #[cfg(test)]

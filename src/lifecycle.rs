@@ -217,10 +217,13 @@ impl SpanLifecycle {
         req: &Request<'_>,
         arrival: SystemTime,
     ) -> &'s RequestSpan {
-        if self.count_in_flight {
-            slot.in_flight.get_or_init(|| self.in_flight.enter());
-        }
-        slot.span.get_or_init(|| self.start(req, arrival))
+        slot.span.get_or_init(|| {
+            let mut span = self.start(req, arrival);
+            if self.count_in_flight {
+                span.in_flight = Some(self.in_flight.enter());
+            }
+            span
+        })
     }
 
     /// Starts the span of `req`, as of `arrival`, continuing the caller's
@@ -295,7 +298,7 @@ impl SpanLifecycle {
         }
         RequestSpan::new(
             context,
-            (span, None),
+            (Some(Box::new(span)), None),
             incoming.baggage,
             incoming.baggage_dropped,
             incoming.tracestate,
@@ -339,7 +342,7 @@ impl SpanLifecycle {
         };
         RequestSpan::new(
             context,
-            (Span::inactive(), pending),
+            (None, pending),
             incoming.baggage,
             incoming.baggage_dropped,
             incoming.tracestate,
@@ -354,9 +357,13 @@ impl SpanLifecycle {
         state: &'s mut SpanState,
     ) -> &'s mut Span {
         if let Some(pending) = state.pending.take() {
-            state.span = self.build_pending(&request_span.context, pending);
+            state.span = Some(Box::new(
+                self.build_pending(&request_span.context, pending),
+            ));
         }
-        &mut state.span
+        state
+            .span
+            .get_or_insert_with(|| Box::new(Span::inactive()))
     }
 
     /// The `rustracing` span a pending span stands for (its operation name
@@ -401,8 +408,9 @@ impl SpanLifecycle {
                     return;
                 }
             }
+            self.span_mut(request_span, &mut state);
             (
-                mem::replace(self.span_mut(request_span, &mut state), Span::inactive()),
+                state.span.take().map_or_else(Span::inactive, |span| *span),
                 state.error_recorded,
                 state.baggage_dropped,
             )

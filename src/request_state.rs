@@ -15,21 +15,18 @@ use crate::tags::RequestTags;
 
 /// What the fairing leaves in a request's local cache.
 ///
-/// `arrival` stays empty when the request is not traced at all (no fairing
-/// attached, or a path excluded from tracing); `span` is filled in
-/// `on_request` in trace-all mode and by the [`ActiveSpan`] guard in opt-in
-/// mode. Both are set in place, so whoever creates the slot first (another
-/// fairing looking up the span early, say) cannot switch tracing off.
+/// `span` is filled in `on_request` in trace-all mode and by the
+/// [`ActiveSpan`] guard in opt-in mode, where `on_request` notes only the
+/// `arrival` (both stay empty when the request is not traced at all: no
+/// fairing attached, or a path excluded from tracing). Both are set in
+/// place, so whoever creates the slot first (another fairing looking up the
+/// span early, say) cannot switch tracing off.
 ///
 /// [`ActiveSpan`]: crate::ActiveSpan
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
     pub(crate) arrival: OnceLock<SystemTime>,
     pub(crate) span: OnceLock<RequestSpan>,
-    /// Held from the span's start while the request lives, when the fairing
-    /// owns a reporter, so that shutdown can wait for in-flight requests'
-    /// spans. (In opt-in mode a request is counted once its guard has run.)
-    pub(crate) in_flight: OnceLock<InFlightGuard>,
 }
 
 /// The number of traced requests still alive (from `on_request` until the
@@ -78,15 +75,20 @@ pub(crate) struct RequestSpan {
     /// The trace id's digits and their count, encoded once when a response
     /// header needs them, and borrowed by that header (no allocation).
     trace_id_digits: OnceLock<([u8; 32], usize)>,
+    /// Held from the span's start while the request lives, when the fairing
+    /// owns a reporter, so that shutdown can wait for in-flight requests'
+    /// spans. (In opt-in mode a request is counted once its guard has run.)
+    pub(crate) in_flight: Option<InFlightGuard>,
 }
 
 /// The mutable part of a request span, behind a short-lived lock (never held
 /// across an `.await`).
 #[derive(Debug)]
 pub(crate) struct SpanState {
-    /// The span; inactive when unsampled, once finished, or while the span
-    /// is `pending`.
-    pub(crate) span: Span,
+    /// The `rustracing` span, once built (boxed: most requests never build
+    /// one, and the state stays small); none or inactive when unsampled,
+    /// once finished, or while the span is `pending`.
+    pub(crate) span: Option<Box<Span>>,
     /// A sampled span not built as a `rustracing` span (yet): it is built
     /// when user code needs it, else the request is reported as a
     /// [`RequestRecord`](crate::record::RequestRecord).
@@ -129,7 +131,7 @@ impl BaggageDropped {
 impl RequestSpan {
     pub(crate) fn new(
         context: TraceContext,
-        (span, pending): (Span, Option<Pending>),
+        (span, pending): (Option<Box<Span>>, Option<Pending>),
         baggage: Vec<(String, String)>,
         baggage_dropped: usize,
         tracestate: Option<String>,
@@ -149,6 +151,7 @@ impl RequestSpan {
                 finished: false,
             }),
             trace_id_digits: OnceLock::new(),
+            in_flight: None,
         }
     }
 

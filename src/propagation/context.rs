@@ -6,7 +6,7 @@ use std::fmt;
 use rustracing_jaeger::span::{SpanContext, SpanContextState, SpanContextStateBuilder, TraceId};
 
 use super::Format;
-use crate::ids::{random_span_id, random_trace_id, DisplayTraceId};
+use crate::ids::{random_root_ids, random_span_id, DisplayTraceId};
 
 /// Flag bit: the trace is sampled (its spans are reported).
 pub const FLAG_SAMPLED: u8 = 0b01;
@@ -59,9 +59,10 @@ pub struct TraceContext {
 impl TraceContext {
     /// A new root context with random ids and the given sampling decision.
     pub fn new_root(sampled: bool) -> Self {
+        let (trace_id, span_id) = random_root_ids();
         TraceContext {
-            trace_id: random_trace_id(),
-            span_id: random_span_id(),
+            trace_id,
+            span_id,
             parent_span_id: 0,
             flags: if sampled { FLAG_SAMPLED } else { 0 },
         }

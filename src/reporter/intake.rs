@@ -91,7 +91,13 @@ impl Intake {
     pub(super) fn take(&self, out: &mut Vec<RequestRecord>) {
         for shard in self.shards.iter() {
             let mut buffer = shard.0.lock();
-            if !buffer.is_empty() {
+            if buffer.is_empty() {
+                continue;
+            }
+            if out.is_empty() {
+                // The whole buffer, not a copy: the shard keeps `out`'s.
+                std::mem::swap(out, &mut buffer);
+            } else {
                 out.append(&mut buffer);
             }
         }

@@ -10,6 +10,10 @@
 //! - `opt_in`: the opt-in fairing; `/hello/<name>` does not take
 //!   `ActiveSpan`, so it is not traced.
 //!
+//! Every mode also mounts `GET /traced/<name>`, which takes `ActiveSpan`
+//! (so that opt-in mode has a route that asks for the span, as a real app
+//! would); the benchmark does not call it.
+//!
 //! ```sh
 //! BENCH_TRACING=all ROCKET_PORT=8000 cargo run --release --example bench
 //! ```
@@ -23,10 +27,16 @@
 use rocket::figment::providers::{Env, Serialized};
 use rocket::figment::Figment;
 use rocket::{get, routes};
-use rocket_opentracing::OpenTracingFairing;
+use rocket_opentracing::{ActiveSpan, OpenTracingFairing};
 
 #[get("/hello/<name>")]
 fn hello(name: &str) -> String {
+    format!("Hello, {name}!")
+}
+
+#[get("/traced/<name>")]
+fn traced(name: &str, span: ActiveSpan<'_>) -> String {
+    span.set_tag("name", name.to_owned());
     format!("Hello, {name}!")
 }
 
@@ -92,7 +102,7 @@ fn figment(tracing: Tracing) -> Figment {
 #[rocket::main]
 async fn main() -> Result<(), String> {
     let tracing = Tracing::from_env()?;
-    let mut rocket = rocket::custom(figment(tracing)).mount("/", routes![hello]);
+    let mut rocket = rocket::custom(figment(tracing)).mount("/", routes![hello, traced]);
     if tracing != Tracing::None {
         rocket = rocket.attach(OpenTracingFairing::from_config());
     }

@@ -6,7 +6,7 @@ use super::protocol::{
     write_str_limited, write_varint, Binary, Compact, ListHeader, Protocol, StructWriter,
     MAX_LIST_HEADER_LEN,
 };
-use super::span::{encode_span_within, write_process, Fit, Trim};
+use super::span::{encode_span_within, write_process, Fit, RequestTagPrefixes, Trim};
 use super::wire::{METHOD_NAME, PROTOCOL_ID, STOP, VERSION_AND_ONEWAY};
 
 /// Largest buffer a [`Batch`] allocates up front; bigger batches (HTTP
@@ -90,6 +90,8 @@ pub(crate) struct Batch {
     max_len: usize,
     /// The limits every span is encoded within.
     limits: Trim,
+    /// The first tags of request records, encoded for this wire.
+    request_tags: RequestTagPrefixes,
 }
 
 impl Batch {
@@ -114,6 +116,10 @@ impl Batch {
             spans: 0,
             max_len,
             limits: Trim::NONE,
+            request_tags: match wire {
+                Wire::Agent => RequestTagPrefixes::new::<Compact>(),
+                Wire::Collector => RequestTagPrefixes::new::<Binary>(),
+            },
         }
     }
 
@@ -155,8 +161,12 @@ impl Batch {
     pub(crate) fn encode(&self, buf: &mut Vec<u8>, span: &Record) -> Fit {
         let max_len = self.max_span_len();
         match self.wire {
-            Wire::Agent => encode_span_within::<Compact>(buf, span, max_len, self.limits),
-            Wire::Collector => encode_span_within::<Binary>(buf, span, max_len, self.limits),
+            Wire::Agent => {
+                encode_span_within::<Compact>(buf, span, max_len, self.limits, &self.request_tags)
+            }
+            Wire::Collector => {
+                encode_span_within::<Binary>(buf, span, max_len, self.limits, &self.request_tags)
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use super::wire::{
 };
 use crate::limits::{count_value, kept_logs, DROPPED_LOGS_TAG};
 pub(crate) use crate::record::TagRef;
-use crate::record::{micros_between, Record, Reference};
+use crate::record::{micros_between, Record, Reference, COMPONENT};
 
 /// Length (in bytes) string tag values are cut to when trimming.
 pub(crate) const TRIMMED_STRING_LEN: usize = 1024;
@@ -143,9 +143,71 @@ impl Trim {
     }
 }
 
+/// The first three tags of every request record (`span.kind`, `component`,
+/// `http.method`), encoded once per HTTP method for one protocol: a request
+/// record's encoding starts with a copy of them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RequestTagPrefixes(Vec<(&'static str, Vec<u8>)>);
+
+/// The HTTP methods Rocket knows, as `Method::as_str` writes them.
+const METHODS: [&str; 9] = [
+    "GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "TRACE", "CONNECT", "PATCH",
+];
+
+/// The tags [`RequestTagPrefixes`] hold.
+const PREFIX_TAGS: usize = 3;
+
+/// Strings cut shorter than this leave the prefixes unused (theirs are
+/// shorter).
+const PREFIX_MIN_STR_LEN: usize = 16;
+
+impl RequestTagPrefixes {
+    /// The prefixes in protocol `P`.
+    pub(super) fn new<P: Protocol>() -> Self {
+        let prefixes = METHODS
+            .iter()
+            .map(|&method| {
+                let mut buf = Vec::new();
+                write_tag::<P>(&mut buf, "span.kind", TagRef::Str("server"), None);
+                write_tag::<P>(&mut buf, "component", TagRef::Str(COMPONENT), None);
+                write_tag::<P>(&mut buf, "http.method", TagRef::Str(method), None);
+                (method, buf)
+            })
+            .collect();
+        RequestTagPrefixes(prefixes)
+    }
+
+    /// The prefix of `span`'s tags, if it is a request record and `trim`
+    /// leaves its strings whole.
+    fn of(&self, span: &Record, trim: Trim) -> Option<&[u8]> {
+        let Record::Request(record) = span else {
+            return None;
+        };
+        if trim.max_str_len.is_some_and(|max| max < PREFIX_MIN_STR_LEN) {
+            return None;
+        }
+        self.0
+            .iter()
+            .find(|(method, _)| *method == record.method)
+            .map(|(_, encoded)| encoded.as_slice())
+    }
+}
+
 /// Encodes `span` as a jaeger.thrift `Span` struct in protocol `P` into
 /// `buf` (cleared first).
+#[cfg(test)]
 pub(super) fn encode_span<P: Protocol>(buf: &mut Vec<u8>, span: &Record, trim: Trim) {
+    encode_span_with::<P>(buf, span, trim, &RequestTagPrefixes::default());
+}
+
+/// [`encode_span`], the first tags of a request record copied from
+/// `prefixes`.
+fn encode_span_with<P: Protocol>(
+    buf: &mut Vec<u8>,
+    span: &Record,
+    trim: Trim,
+    prefixes: &RequestTagPrefixes,
+) {
     buf.clear();
     let trace_id = span.trace_id();
     let ref_count = span.reference_count();
@@ -170,8 +232,17 @@ pub(super) fn encode_span<P: Protocol>(buf: &mut Vec<u8>, span: &Record, trim: T
     w.i64(9, micros_between(start, span.finish_time()));
     if tag_count > 0 {
         w.list(10, tag_count, P::STRUCT);
+        let mut skip = 0;
+        if let Some(prefix) = prefixes.of(span, trim) {
+            w.buf().extend_from_slice(prefix);
+            skip = PREFIX_TAGS;
+        }
         span.for_each_tag(|name, value| {
-            write_tag::<P>(w.buf(), name, value, trim.max_str_len);
+            if skip > 0 {
+                skip -= 1;
+            } else {
+                write_tag::<P>(w.buf(), name, value, trim.max_str_len);
+            }
         });
         if let Some(debug_id) = debug_id {
             write_tag::<P>(
@@ -214,18 +285,19 @@ pub(super) fn encode_span_within<P: Protocol>(
     span: &Record,
     max_len: usize,
     limits: Trim,
+    prefixes: &RequestTagPrefixes,
 ) -> Fit {
-    encode_span::<P>(buf, span, limits);
+    encode_span_with::<P>(buf, span, limits, prefixes);
     if buf.len() <= max_len {
         return Fit::Whole;
     }
     if limits.max_logs > 0 && !span.logs().is_empty() {
-        encode_span::<P>(buf, span, limits.without_logs());
+        encode_span_with::<P>(buf, span, limits.without_logs(), prefixes);
         if buf.len() <= max_len {
             return Fit::Trimmed;
         }
     }
-    encode_span::<P>(buf, span, limits.truncated());
+    encode_span_with::<P>(buf, span, limits.truncated(), prefixes);
     if buf.len() <= max_len {
         return Fit::Trimmed;
     }

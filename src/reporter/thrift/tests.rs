@@ -3,7 +3,7 @@
 use super::protocol::{
     write_varint, zigzag_i32, zigzag_i64, Binary, Compact, Protocol, StructWriter,
 };
-use super::span::{encode_span, encode_span_within, TRIMMED_STRING_LEN};
+use super::span::{encode_span, encode_span_within, RequestTagPrefixes, TRIMMED_STRING_LEN};
 use super::testing::*;
 use super::wire::*;
 use super::*;
@@ -12,7 +12,7 @@ use crate::record::Record;
 
 const WIRES: [Wire; 2] = [Wire::Agent, Wire::Collector];
 use rustracing::tag::Tag;
-use rustracing_jaeger::span::{SpanContext, SpanContextState};
+use rustracing_jaeger::span::{SpanContext, SpanContextState, TraceId};
 use rustracing_jaeger::thrift::{agent, jaeger};
 use std::time::Duration;
 use thrift_codec::data::{Data, Elements, Field, List, Struct};
@@ -128,8 +128,14 @@ fn datagram(service: &str, process_tags: &[(&str, &str)], spans: &[Record]) -> V
 /// `encode_span_within` in the protocol of `wire`.
 fn encode_within(wire: Wire, buf: &mut Vec<u8>, span: &Record, max_len: usize) -> Fit {
     match wire {
-        Wire::Agent => encode_span_within::<Compact>(buf, span, max_len, Trim::NONE),
-        Wire::Collector => encode_span_within::<Binary>(buf, span, max_len, Trim::NONE),
+        Wire::Agent => {
+            let prefixes = RequestTagPrefixes::new::<Compact>();
+            encode_span_within::<Compact>(buf, span, max_len, Trim::NONE, &prefixes)
+        }
+        Wire::Collector => {
+            let prefixes = RequestTagPrefixes::new::<Binary>();
+            encode_span_within::<Binary>(buf, span, max_len, Trim::NONE, &prefixes)
+        }
     }
 }
 
@@ -997,5 +1003,43 @@ fn a_reference_to_another_trace_is_a_link_not_a_parent() {
         assert_eq!(field(&refs[0], 1), &Data::I32(REF_FOLLOWS_FROM));
         assert_eq!(field(&refs[0], 2), &Data::I64(0xBBBB));
         assert_eq!(field(&refs[0], 4), &Data::I64(0x1111));
+    }
+}
+
+/// A request record as the fairing makes it.
+fn request_record(method: &'static str, peer: Option<&str>) -> Record {
+    Record::Request(crate::record::RequestRecord {
+        trace_id: TraceId { high: 7, low: 8 },
+        span_id: 9,
+        parent_span_id: Some(10),
+        flags: 1,
+        operation_name: "GET /hello/<name>".into(),
+        start: t0(),
+        finish: t0() + Duration::from_micros(1234),
+        method,
+        url: "/hello/world?x=1".to_owned(),
+        peer: peer.map(|peer| peer.parse().unwrap()),
+        status: 404,
+    })
+}
+
+#[test]
+fn request_records_encode_the_same_with_their_prefixes_copied() {
+    for method in ["GET", "PATCH", "CONNECT"] {
+        for peer in [None, Some("10.0.0.1:80"), Some("[::1]:8000")] {
+            let span = request_record(method, peer);
+            for trim in [Trim::NONE, Trim::limits(100, 10), Trim::limits(3, 10)] {
+                let mut plain = Vec::new();
+                let mut copied = Vec::new();
+                encode_span::<Compact>(&mut plain, &span, trim);
+                let prefixes = RequestTagPrefixes::new::<Compact>();
+                encode_span_within::<Compact>(&mut copied, &span, usize::MAX, trim, &prefixes);
+                assert_eq!(plain, copied, "compact {method} {peer:?} {trim:?}");
+                encode_span::<Binary>(&mut plain, &span, trim);
+                let prefixes = RequestTagPrefixes::new::<Binary>();
+                encode_span_within::<Binary>(&mut copied, &span, usize::MAX, trim, &prefixes);
+                assert_eq!(plain, copied, "binary {method} {peer:?} {trim:?}");
+            }
+        }
     }
 }
