@@ -214,8 +214,8 @@ mod trust;
 // Shared by both sides: limits and id formats.
 mod ids;
 mod limits;
-mod record;
 pub mod propagation;
+mod record;
 
 // The reporting side: finished span → encoder → transport, and the trace
 // viewer, a consumer of finished spans.

@@ -24,7 +24,7 @@ use crate::propagation::{
 };
 use crate::record::{RecordSink, RequestRecord};
 use crate::redact::QueryPolicy;
-use crate::request_state::{BaggageDropped, InFlight, Pending, RequestSpan, SpanState, Slot};
+use crate::request_state::{BaggageDropped, InFlight, Pending, RequestSpan, Slot, SpanState};
 use crate::sampler::RootSampler;
 use crate::skip::MountPath;
 use crate::skip::SkipPaths;
@@ -335,7 +335,7 @@ impl SpanLifecycle {
             Some(Pending {
                 start: arrival,
                 tags: RequestTags::of(req, &self.query),
-                parent: incoming.parent,
+                parent_span_id: incoming.parent.as_ref().map(|parent| parent.span_id),
             })
         } else {
             None
@@ -357,13 +357,9 @@ impl SpanLifecycle {
         state: &'s mut SpanState,
     ) -> &'s mut Span {
         if let Some(pending) = state.pending.take() {
-            state.span = Some(Box::new(
-                self.build_pending(&request_span.context, pending),
-            ));
+            state.span = Some(Box::new(self.build_pending(&request_span.context, pending)));
         }
-        state
-            .span
-            .get_or_insert_with(|| Box::new(Span::inactive()))
+        state.span.get_or_insert_with(|| Box::new(Span::inactive()))
     }
 
     /// The `rustracing` span a pending span stands for (its operation name
@@ -373,7 +369,12 @@ impl SpanLifecycle {
             .forced
             .span(pending.tags.method)
             .start_time(pending.start);
-        if let Some(parent) = &pending.parent {
+        if let Some(parent_span_id) = pending.parent_span_id {
+            // The caller's span, in the same trace.
+            let parent = TraceContext {
+                span_id: parent_span_id,
+                ..context.clone()
+            };
             options = options.child_of(&parent.to_span_context(&[]));
         }
         let mut span = options.start_with_state(context.to_state(None));
@@ -404,11 +405,14 @@ impl SpanLifecycle {
             if let (Some(fast), true) = (&self.fast, plain) {
                 if let Some(pending) = state.pending.take() {
                     drop(state);
-                    fast.records.send(self.record(request_span, pending, req, status));
+                    fast.records
+                        .send(self.record(request_span, pending, req, status));
                     return;
                 }
             }
-            self.span_mut(request_span, &mut state);
+            if state.pending.is_some() {
+                self.span_mut(request_span, &mut state);
+            }
             (
                 state.span.take().map_or_else(Span::inactive, |span| *span),
                 state.error_recorded,
@@ -442,7 +446,7 @@ impl SpanLifecycle {
         RequestRecord {
             trace_id: context.trace_id,
             span_id: context.span_id,
-            parent_span_id: pending.parent.map(|parent| parent.span_id),
+            parent_span_id: pending.parent_span_id,
             // As the span's state would have them (`TraceContext::to_state`).
             flags: if context.is_debug() {
                 FLAG_SAMPLED | FLAG_DEBUG

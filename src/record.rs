@@ -51,9 +51,11 @@ pub(crate) struct Reference {
 }
 
 /// A request span recorded without a `rustracing` span: what the fairing
-/// knows of a sampled request nobody else touched.
+/// knows of a sampled request nobody else touched. `U` is how its URL is
+/// held: owned when made, a range of the reporter's text buffer while
+/// queued, borrowed from that buffer when read.
 #[derive(Debug, Clone)]
-pub(crate) struct RequestRecord {
+pub(crate) struct RequestRecord<U = String> {
     pub(crate) trace_id: TraceId,
     pub(crate) span_id: u64,
     /// The caller's span, when the trace was continued (a `child_of`
@@ -66,9 +68,42 @@ pub(crate) struct RequestRecord {
     pub(crate) finish: SystemTime,
     pub(crate) method: &'static str,
     /// `http.url`: the request target as the configuration records it.
-    pub(crate) url: String,
+    pub(crate) url: U,
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) status: u16,
+}
+
+impl<U> RequestRecord<U> {
+    /// The same record with its URL held as `url`; and the URL it had.
+    pub(crate) fn with_url<V>(self, url: V) -> (RequestRecord<V>, U) {
+        let RequestRecord {
+            trace_id,
+            span_id,
+            parent_span_id,
+            flags,
+            operation_name,
+            start,
+            finish,
+            method,
+            url: old,
+            peer,
+            status,
+        } = self;
+        let record = RequestRecord {
+            trace_id,
+            span_id,
+            parent_span_id,
+            flags,
+            operation_name,
+            start,
+            finish,
+            method,
+            url,
+            peer,
+            status,
+        };
+        (record, old)
+    }
 }
 
 /// Where the request side hands request records to the reporting side
@@ -80,11 +115,12 @@ pub(crate) trait RecordSink: Send + Sync {
 
 /// A finished span, however it was recorded.
 #[derive(Debug)]
-pub(crate) enum Record {
+pub(crate) enum Record<'a> {
     /// Finished by a `rustracing` tracer.
     Span(FinishedSpan),
-    /// A request span recorded by the fairing alone.
-    Request(RequestRecord),
+    /// A request span recorded by the fairing alone (its URL borrowed from
+    /// the reporter's buffer).
+    Request(RequestRecord<&'a str>),
 }
 
 /// Text of an IP address, without allocating: at most 45 bytes (the longest
@@ -155,7 +191,7 @@ fn is_reported(reference: &&SpanReference) -> bool {
     reference.span().is_sampled()
 }
 
-impl Record {
+impl Record<'_> {
     pub(crate) fn trace_id(&self) -> TraceId {
         match self {
             Record::Span(span) => span.context().state().trace_id(),
@@ -293,7 +329,7 @@ impl Record {
                 f("span.kind", TagRef::Str("server"));
                 f("component", TagRef::Str(COMPONENT));
                 f("http.method", TagRef::Str(r.method));
-                f("http.url", TagRef::Str(&r.url));
+                f("http.url", TagRef::Str(r.url));
                 if let Some(peer) = r.peer {
                     let ip = IpText::new(peer.ip());
                     f(peer_ip_tag(peer.ip()), TagRef::Str(ip.as_str()));
@@ -342,7 +378,7 @@ impl Record {
 }
 
 #[cfg(test)]
-impl Record {
+impl Record<'_> {
     /// The `rustracing` span of a record made of one.
     pub(crate) fn span(&self) -> &FinishedSpan {
         match self {

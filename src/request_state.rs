@@ -108,9 +108,9 @@ pub(crate) struct SpanState {
 pub(crate) struct Pending {
     pub(crate) start: SystemTime,
     pub(crate) tags: RequestTags,
-    /// The caller's span, when the trace was continued (the span's
-    /// `child_of` reference).
-    pub(crate) parent: Option<TraceContext>,
+    /// The caller's span id, when the trace was continued (the span's
+    /// `child_of` reference, in the span's own trace).
+    pub(crate) parent_span_id: Option<u64>,
 }
 
 /// Baggage items dropped during a request, by origin.

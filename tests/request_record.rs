@@ -68,7 +68,13 @@ async fn client(path: Path, agent: &Agent, extra: &str) -> Client {
 }
 
 /// The one span `GET uri` (from `peer`, with `headers`) is reported as.
-async fn span_of(path: Path, uri: &str, peer: &str, headers: &[(&str, &str)], extra: &str) -> Struct {
+async fn span_of(
+    path: Path,
+    uri: &str,
+    peer: &str,
+    headers: &[(&str, &str)],
+    extra: &str,
+) -> Struct {
     let agent = Agent::bind();
     let client = client(path, &agent, extra).await;
     let mut request = client.get(uri.to_owned());

@@ -10,16 +10,16 @@
 //! without blocking and would otherwise lose them without a trace.
 
 use super::consumer::SpanConsumer;
-use super::intake::Intake;
+use super::intake::{Buffer, Intake, RecordSender};
 use super::logging::log_span;
 use super::sender::{Outbound, Settled, Shipment};
 use super::stats::{Advice, Counters, LateLog, LossLog};
 use super::thrift::{Batch, Fit};
-use crate::record::{Record, RequestRecord};
+use crate::record::Record;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rustracing_jaeger::span::FinishedSpan;
-use std::sync::atomic::Ordering;
 use std::mem;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -101,7 +101,7 @@ pub(super) struct Batcher {
     intake: Arc<Intake>,
     wake: Receiver<()>,
     /// Reused: the records taken from the intake.
-    records: Vec<RequestRecord>,
+    records: Buffer,
 }
 
 impl Batcher {
@@ -113,12 +113,12 @@ impl Batcher {
         flush_interval: Duration,
         advice: Advice,
         consumer: Option<Box<dyn SpanConsumer>>,
-        (intake, wake): (Arc<Intake>, Receiver<()>),
     ) -> Self {
+        let (intake, wake) = Intake::new(Arc::clone(&counters));
         Batcher {
             intake,
             wake,
-            records: Vec::new(),
+            records: Buffer::default(),
             span_buf: Vec::with_capacity(batch.max_span_len().min(64 * 1024)),
             batch,
             batch_span_bytes: 0,
@@ -130,6 +130,11 @@ impl Batcher {
             consumer,
             losses: LossLog::new(advice),
         }
+    }
+
+    /// Where request records for this batcher go.
+    pub(super) fn record_sender(&self) -> RecordSender {
+        RecordSender(Arc::clone(&self.intake))
     }
 
     /// The thread's main loop; returns on [`Control::Shutdown`] or when the
@@ -196,10 +201,8 @@ impl Batcher {
         self.records = records;
     }
 
-    fn add_records(&mut self, records: &mut Vec<RequestRecord>) {
-        for record in records.drain(..) {
-            self.add(Record::Request(record));
-        }
+    fn add_records(&mut self, records: &mut Buffer) {
+        records.drain(|record| self.add(Record::Request(record)));
     }
 
     /// Ships every span received so far (not those arriving meanwhile, so
@@ -224,7 +227,7 @@ impl Batcher {
     /// Counts `span` (and shows it to the consumer, if any), then encodes it
     /// into the current batch (shipping the batch first if the span does
     /// not fit), or drops it if the queue is full.
-    fn add(&mut self, span: Record) {
+    fn add(&mut self, span: Record<'_>) {
         self.counters.finished.fetch_add(1, Ordering::AcqRel);
         // The consumer sees every span, delivered to Jaeger or not.
         if let Some(consumer) = &self.consumer {
@@ -269,12 +272,15 @@ impl Batcher {
         if self.batch.is_empty() {
             return;
         }
+        let spans = self.batch.span_count() as u64;
+        // The batch's buffer itself is sent (the batch takes a new one).
+        let (payload, start) = self.batch.take();
         let shipment = Shipment {
-            payload: self.batch.finish().to_vec(),
-            spans: self.batch.span_count() as u64,
+            payload,
+            start,
+            spans,
             span_bytes: self.batch_span_bytes,
         };
-        self.batch.clear();
         self.batch_span_bytes = 0;
         if let Err(unsent) = self.outbound.send(Outbound::Batch(shipment)) {
             // The sender thread is gone (it panicked): count, don't lose silently.

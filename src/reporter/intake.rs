@@ -23,9 +23,54 @@ const WAKE_AT: usize = 256;
 /// Most buffers (one per CPU, up to this).
 const MAX_SHARDS: usize = 64;
 
+/// Request records waiting for the batcher, their URLs copied into one
+/// text buffer (so that a URL is freed by the thread that made it, and the
+/// batcher frees nothing per record).
+#[derive(Debug, Default)]
+pub(super) struct Buffer {
+    /// Each record's URL is `text[url.0..url.1]`.
+    pub(super) records: Vec<RequestRecord<(usize, usize)>>,
+    pub(super) text: String,
+}
+
+impl Buffer {
+    fn with_capacity(records: usize) -> Self {
+        Buffer {
+            records: Vec::with_capacity(records),
+            text: String::with_capacity(records * 32),
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Moves `other`'s records here.
+    fn append(&mut self, other: &mut Buffer) {
+        let offset = self.text.len();
+        self.text.push_str(&other.text);
+        self.records.extend(other.records.drain(..).map(|r| {
+            let (start, end) = r.url;
+            r.with_url((start + offset, end + offset)).0
+        }));
+        other.text.clear();
+    }
+
+    /// Takes the records out, each with its URL, emptying the buffer (its
+    /// memory is kept).
+    pub(super) fn drain(&mut self, mut f: impl FnMut(RequestRecord<&str>)) {
+        for record in self.records.drain(..) {
+            let (start, end) = record.url;
+            let url = self.text.get(start..end).unwrap_or_default();
+            f(record.with_url(url).0);
+        }
+        self.text.clear();
+    }
+}
+
 /// One buffer, alone on its cache lines.
 #[repr(align(128))]
-struct Shard(Mutex<Vec<RequestRecord>>);
+struct Shard(Mutex<Buffer>);
 
 /// The buffers shared by the request threads and the batcher.
 pub(super) struct Intake {
@@ -47,7 +92,7 @@ impl Intake {
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
         let intake = Intake {
             shards: (0..shards)
-                .map(|_| Shard(Mutex::new(Vec::with_capacity(WAKE_AT))))
+                .map(|_| Shard(Mutex::new(Buffer::with_capacity(WAKE_AT))))
                 .collect(),
             closed: AtomicBool::new(false),
             wake_tx,
@@ -80,15 +125,21 @@ impl Intake {
             self.counters.count_late();
             return;
         }
-        buffer.push(record);
-        if buffer.len() == WAKE_AT {
-            drop(buffer);
+        let start = buffer.text.len();
+        buffer.text.push_str(&record.url);
+        let end = buffer.text.len();
+        let (record, url) = record.with_url((start, end));
+        buffer.records.push(record);
+        let full = buffer.records.len() == WAKE_AT;
+        drop(buffer);
+        drop(url);
+        if full {
             let _ = self.wake_tx.try_send(());
         }
     }
 
     /// Moves every buffered record into `out`.
-    pub(super) fn take(&self, out: &mut Vec<RequestRecord>) {
+    pub(super) fn take(&self, out: &mut Buffer) {
         for shard in self.shards.iter() {
             let mut buffer = shard.0.lock();
             if buffer.is_empty() {
@@ -104,7 +155,7 @@ impl Intake {
     }
 
     /// From now on, records are counted as late; takes the last ones.
-    pub(super) fn close(&self, out: &mut Vec<RequestRecord>) {
+    pub(super) fn close(&self, out: &mut Buffer) {
         for shard in self.shards.iter() {
             let mut buffer = shard.0.lock();
             self.closed.store(true, Ordering::Release);

@@ -31,7 +31,7 @@ pub(crate) fn log_span(span: &Record) {
 }
 
 /// Displays a span as one log line (see [`write_span_line`]).
-pub(crate) struct SpanLine<'a>(pub(crate) &'a Record);
+pub(crate) struct SpanLine<'a>(pub(crate) &'a Record<'a>);
 
 impl fmt::Display for SpanLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -160,7 +160,7 @@ mod tests {
 
     /// A span of trace `trace_id` (given as the `X-Trace-Id` header shows
     /// it), with span id `span_id`, as a child of span `parent` if not 0.
-    fn span_in(trace_id: &str, span_id: u64, parent: u64) -> Record {
+    fn span_in(trace_id: &str, span_id: u64, parent: u64) -> Record<'static> {
         let trace_id = crate::ids::parse_trace_id(trace_id).unwrap();
         let state = |span_id| {
             SpanContextStateBuilder::new()

@@ -29,7 +29,12 @@
 //! when it is full are dropped and counted. The spans go to the batcher over
 //! an unbounded channel, because rustracing drops a span *silently* when a
 //! bounded channel is full; the batcher does no I/O and drains it as fast
-//! as tracers fill it.
+//! as tracers fill it. When the reporter is the fairing's own
+//! ([`OpenTracingFairing::from_config`](crate::OpenTracingFairing::from_config)),
+//! request spans that no user code touched arrive another way: as records
+//! (ids, times, method, URL, peer, status) in per-thread buffers the batcher
+//! swaps out whole, waking only when one fills; they are encoded exactly as
+//! the `rustracing` span of the same request would be.
 //!
 //! Every span ends up counted in [`ReporterStats`]: `reported + dropped +
 //! failed == finished` once flushed. Losses are logged as warnings: the
@@ -215,8 +220,6 @@ impl Reporter {
             target,
             log_spans: config.log_spans,
         };
-        let (intake, wake) = intake::Intake::new(Arc::clone(&counters));
-        let records = RecordSender(Arc::clone(&intake));
         let batcher = Batcher::new(
             batch,
             QueueBound::new(config.queue_size, MAX_QUEUED_BYTES, settled),
@@ -225,8 +228,8 @@ impl Reporter {
             config.flush_interval,
             advice.clone(),
             consumer,
-            (intake, wake),
         );
+        let records = batcher.record_sender();
         let (losses_tx, batcher_done) = crossbeam_channel::bounded(1);
         let receiving = Receiving::start(Arc::clone(&counters));
         // Detached: it outlives the handle while tracers do.

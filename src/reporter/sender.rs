@@ -56,8 +56,9 @@ pub(super) trait Transport: Send {
 /// A batch ready for delivery.
 #[derive(Debug)]
 pub(super) struct Shipment {
-    /// The whole datagram or request body.
+    /// The whole datagram or request body: `payload[start..]`.
     pub(super) payload: Vec<u8>,
+    pub(super) start: usize,
     /// Number of spans in it.
     pub(super) spans: u64,
     /// Encoded size of those spans (what the queue's byte bound counts).
@@ -151,7 +152,8 @@ impl SenderThread {
         let mut backoff = self.initial_backoff;
         let mut retries = 0;
         loop {
-            match self.transport.send(&shipment.payload) {
+            let payload = shipment.payload.get(shipment.start..).unwrap_or_default();
+            match self.transport.send(payload) {
                 Ok(()) => {
                     self.counters.deliver(shipment.spans);
                     break;
@@ -230,7 +232,8 @@ mod tests {
 
     fn shipment(spans: u64) -> Shipment {
         Shipment {
-            payload: vec![spans as u8],
+            payload: vec![0, spans as u8],
+            start: 1,
             spans,
             span_bytes: spans * 10,
         }

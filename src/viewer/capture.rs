@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-
 use super::model::{Baggage, Log, Reference, ReferenceKind, SpanRecord, Tag, TagValue};
 use super::store::TraceStore;
 use crate::ids::trace_id_u128;
@@ -141,7 +140,7 @@ mod tests {
     }
 
     /// Spans finished by `build`, in finishing order.
-    fn finished(build: impl FnOnce(&Tracer)) -> Vec<Record> {
+    fn finished(build: impl FnOnce(&Tracer)) -> Vec<Record<'static>> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let tracer = Tracer::with_sender(AllSampler, tx);
         build(&tracer);

@@ -205,7 +205,22 @@ impl Batch {
         &self.buf[start..]
     }
 
+    /// Completes the message and hands over its buffer, without copying:
+    /// the message is `bytes[start..]`. The batch is left empty, with a new
+    /// buffer.
+    pub(crate) fn take(&mut self) -> (Vec<u8>, usize) {
+        let message_len = self.finish().len();
+        let start = self.buf.len() - message_len;
+        let head_len = self.head_len();
+        let mut fresh = Vec::with_capacity(self.buf.capacity());
+        fresh.resize(head_len, 0);
+        let bytes = std::mem::replace(&mut self.buf, fresh);
+        self.spans = 0;
+        (bytes, start)
+    }
+
     /// Removes all spans, keeping the allocated buffer.
+    #[cfg(test)]
     pub(crate) fn clear(&mut self) {
         let head_len = self.head_len();
         self.buf.truncate(head_len);

@@ -23,7 +23,7 @@ pub(crate) fn state(high: u64, low: u64, span_id: u64) -> SpanContextState {
 }
 
 /// Finishes the span built by `build` and returns it.
-pub(crate) fn finish<F>(build: F) -> Record
+pub(crate) fn finish<F>(build: F) -> Record<'static>
 where
     F: FnOnce(&Tracer) -> rustracing_jaeger::Span,
 {
@@ -35,7 +35,7 @@ where
 
 /// A span using every feature: 128-bit trace id, tags of each type,
 /// logs, child-of and follows-from references, a debug id.
-pub(crate) fn full_span() -> Record {
+pub(crate) fn full_span() -> Record<'static> {
     // The parent is in the span's trace; the cause, in another one.
     let parent = SpanContext::new(state(0x8000_0000_0000_0001, u64::MAX, 0x1111), Vec::new());
     let cause = SpanContext::new(state(0xCCCC, 0xDDDD, 0x2222), Vec::new());

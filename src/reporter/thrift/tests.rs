@@ -82,7 +82,7 @@ fn full_span_expected() -> Struct {
     ])
 }
 
-fn simple_span(name: &'static str) -> Record {
+fn simple_span(name: &'static str) -> Record<'static> {
     finish(|tracer| {
         let mut span = tracer
             .span(name)
@@ -248,7 +248,10 @@ fn reference_batch(service: &str, tags: &[(&str, &str)], spans: &[Record]) -> ja
     };
     jaeger::Batch {
         process,
-        spans: spans.iter().map(|span| jaeger::Span::from(span.span())).collect(),
+        spans: spans
+            .iter()
+            .map(|span| jaeger::Span::from(span.span()))
+            .collect(),
     }
 }
 
@@ -263,11 +266,7 @@ fn reference_datagram(service: &str, tags: &[(&str, &str)], spans: &[Record]) ->
 
 /// The collector body thrift_codec's binary encoder makes from
 /// rustracing_jaeger's batch for `spans`.
-fn reference_collector_body(
-    service: &str,
-    tags: &[(&str, &str)],
-    spans: &[Record],
-) -> Vec<u8> {
+fn reference_collector_body(service: &str, tags: &[(&str, &str)], spans: &[Record]) -> Vec<u8> {
     let batch = Struct::from(reference_batch(service, tags, spans));
     let mut bytes = Vec::new();
     batch.binary_encode(&mut bytes).unwrap();
@@ -1007,7 +1006,7 @@ fn a_reference_to_another_trace_is_a_link_not_a_parent() {
 }
 
 /// A request record as the fairing makes it.
-fn request_record(method: &'static str, peer: Option<&str>) -> Record {
+fn request_record(method: &'static str, peer: Option<&str>) -> Record<'static> {
     Record::Request(crate::record::RequestRecord {
         trace_id: TraceId { high: 7, low: 8 },
         span_id: 9,
@@ -1017,7 +1016,7 @@ fn request_record(method: &'static str, peer: Option<&str>) -> Record {
         start: t0(),
         finish: t0() + Duration::from_micros(1234),
         method,
-        url: "/hello/world?x=1".to_owned(),
+        url: "/hello/world?x=1",
         peer: peer.map(|peer| peer.parse().unwrap()),
         status: 404,
     })

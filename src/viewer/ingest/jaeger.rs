@@ -306,6 +306,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Record;
     use crate::reporter::thrift::testing::finish;
     use crate::reporter::thrift::Trim;
     use crate::viewer::ingest::reader::{T_I32, T_I64, T_LIST, T_STOP, T_STRING};
@@ -318,7 +319,6 @@ mod tests {
     use proptest::prelude::*;
     use proptest::sample::Index;
     use rustracing::tag::Tag as OtTag;
-    use crate::record::Record;
 
     // ---------------------------------------------------------------
     // Round trip through our own reporter's encoder.
@@ -511,7 +511,7 @@ mod tests {
     // ---------------------------------------------------------------
     // Limits.
 
-    fn logged(logs: usize) -> Record {
+    fn logged(logs: usize) -> Record<'static> {
         finish(|tracer| {
             let mut span = tracer
                 .span("operation") // 9 bytes: cut

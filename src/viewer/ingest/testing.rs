@@ -6,6 +6,7 @@ use super::jaeger::TAG_STRING;
 use super::reader::{T_I32, T_I64, T_LIST, T_STOP, T_STRING, T_STRUCT};
 use super::{decode_batch, IngestError, IngestLimits};
 use crate::limits::TRUNCATION_MARKER;
+use crate::record::Record;
 use crate::reporter::thrift::testing::{finish, full_span, state, t0, T0_SECS};
 use crate::reporter::thrift::{Batch, Fit, Trim, Wire};
 use crate::reporter::MAX_COLLECTOR_BATCH_SIZE;
@@ -13,7 +14,6 @@ use crate::viewer::model::{Log, Reference, ReferenceKind, SpanRecord, Tag, TagVa
 use proptest::sample::Index;
 use rustracing::tag::Tag as OtTag;
 use rustracing_jaeger::span::SpanContext;
-use crate::record::Record;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -68,7 +68,7 @@ pub(super) fn string(key: &str, value: &str) -> Tag {
 }
 
 /// Three spans covering every field, and what they decode to.
-pub(super) fn round_trip_spans() -> (Vec<Record>, Vec<SpanRecord>) {
+pub(super) fn round_trip_spans() -> (Vec<Record<'static>>, Vec<SpanRecord>) {
     const HIGH: u64 = 0x8000_0000_0000_0001;
     // The reporter tests' span using every feature: its parent (span
     // 0x1111) is in its trace; its cause, in another one.
