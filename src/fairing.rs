@@ -336,13 +336,14 @@ impl Fairing for OpenTracingFairing {
         if !lifecycle.traces(req.uri().path()) {
             return;
         }
-        let slot = Slot::of(req);
         if lifecycle.mode == Mode::All {
-            lifecycle.open(slot, req, SystemTime::now());
+            if lifecycle.needs_state(req) {
+                lifecycle.open(Slot::of(req), req, SystemTime::now());
+            }
         } else {
             // In opt-in mode only the arrival is noted: the guard opens the
             // span.
-            slot.arrival.get_or_init(SystemTime::now);
+            Slot::of(req).arrival.get_or_init(SystemTime::now);
         }
     }
 
@@ -350,6 +351,10 @@ impl Fairing for OpenTracingFairing {
         let Some(lifecycle) = self.lifecycle.get() else {
             return;
         };
+        // Looking the span up stores an empty slot when there is none.
+        if !lifecycle.may_have_span(req) {
+            return;
+        }
         if let Some(span) = Slot::of(req).span.get() {
             lifecycle.finish(span, req, res.status());
             // Only a sampled trace can be looked up by its id.

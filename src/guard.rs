@@ -13,6 +13,7 @@ use rustracing_jaeger::span::{StartSpanOptions, TraceId};
 use rustracing_jaeger::Span;
 
 use crate::child_span::{ChildSpan, Parent};
+use crate::config::Mode;
 use crate::lifecycle::{LifecycleState, SpanLifecycle};
 use crate::propagation::{self, TraceContext};
 use crate::request_state::{RequestSpan, Slot};
@@ -58,13 +59,9 @@ impl<'r> ActiveSpan<'r> {
                 lifecycle: None,
             };
         };
-        let slot = Slot::of(req);
-        // Opened on arrival in trace-all mode; in opt-in mode, here.
-        let span = slot.span.get().or_else(|| {
-            slot.arrival
-                .get()
-                .map(|&arrival| lifecycle.open(slot, req, arrival))
-        });
+        // Opened on arrival in trace-all mode (unless it can only be
+        // unsampled); in opt-in mode, here.
+        let span = lifecycle.open_on_demand(Slot::of(req), req);
         ActiveSpan {
             span,
             lifecycle: Some(lifecycle),
@@ -77,7 +74,11 @@ impl<'r> ActiveSpan<'r> {
     /// has run.
     pub fn get(req: &'r Request<'_>) -> Option<Self> {
         let LifecycleState(lifecycle) = req.rocket().state::<LifecycleState>()?;
-        let span = Slot::of(req).span.get()?;
+        let slot = Slot::of(req);
+        let span = match lifecycle.mode {
+            Mode::All => lifecycle.open_on_demand(slot, req)?,
+            Mode::OptIn => slot.span.get()?,
+        };
         Some(ActiveSpan {
             span: Some(span),
             lifecycle: Some(lifecycle),

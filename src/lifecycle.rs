@@ -101,6 +101,51 @@ pub(crate) struct SpanLifecycle {
     /// Set when the reporter is the fairing's own: request spans are then
     /// recorded without a `rustracing` span unless user code asks for one.
     fast: Option<FastPath>,
+    /// Set when new root traces are never sampled (const 0 sampler, our
+    /// own tracer): a request without a trace context then has only an
+    /// unsampled span, and nothing is stored for it unless user code asks
+    /// for its span ([`SpanLifecycle::needs_state`]).
+    lazy_unsampled: bool,
+    /// The routes whose requests had their span opened on demand (in
+    /// opt-in mode, every span).
+    asked: RouteMarks,
+}
+
+/// Routes (by address: Rocket's routes live as long as the launched app)
+/// whose requests had a span opened on demand, so that `on_response` knows
+/// where to look for one; `unrouted` once that happened before routing.
+#[derive(Debug, Default)]
+struct RouteMarks {
+    routes: parking_lot::RwLock<Vec<usize>>,
+    unrouted: std::sync::atomic::AtomicBool,
+}
+
+impl RouteMarks {
+    fn address(route: &rocket::Route) -> usize {
+        route as *const rocket::Route as usize
+    }
+
+    fn mark(&self, route: Option<&rocket::Route>) {
+        match route {
+            Some(route) => {
+                let address = Self::address(route);
+                if !self.routes.read().contains(&address) {
+                    let mut routes = self.routes.write();
+                    if !routes.contains(&address) {
+                        routes.push(address);
+                    }
+                }
+            }
+            None => self
+                .unrouted
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    fn contains(&self, route: Option<&rocket::Route>) -> bool {
+        self.unrouted.load(std::sync::atomic::Ordering::Relaxed)
+            || route.is_some_and(|route| self.routes.read().contains(&Self::address(route)))
+    }
 }
 
 /// What recording request spans without a `rustracing` span takes: the
@@ -148,6 +193,8 @@ impl SpanLifecycle {
             limits: Limits::DEFAULT,
             untrusted: None,
             fast: None,
+            lazy_unsampled: false,
+            asked: RouteMarks::default(),
         }
     }
 
@@ -157,9 +204,48 @@ impl SpanLifecycle {
     pub(crate) fn with_fast_path(mut self, fast: FastPath) -> Self {
         // A start-span callback takes the span as soon as it starts.
         if self.on_start.is_none() {
+            self.lazy_unsampled =
+                self.mode == Mode::All && matches!(*fast.sampler, RootSampler::Never);
             self.fast = Some(fast);
         }
         self
+    }
+
+    /// Whether `on_request` must open the span of `req` (in trace-all
+    /// mode): not when it can only be an unsampled new root, which is
+    /// opened on demand ([`SpanLifecycle::open_on_demand`]) if at all.
+    pub(crate) fn needs_state(&self, req: &Request<'_>) -> bool {
+        !self.lazy_unsampled || propagation::carries_context(req.headers())
+    }
+
+    /// Whether `req` may have a span to finish in `on_response`: opened on
+    /// arrival (trace-all mode), or on demand for a request to its route.
+    pub(crate) fn may_have_span(&self, req: &Request<'_>) -> bool {
+        (self.mode == Mode::All && self.needs_state(req)) || self.asked.contains(req.route())
+    }
+
+    /// The span of `req` in `slot`, for user code asking for it: opened
+    /// now if it is traced but `on_request` left it to be opened on demand
+    /// (see [`SpanLifecycle::needs_state`]; in opt-in mode, always).
+    pub(crate) fn open_on_demand<'s>(
+        &self,
+        slot: &'s Slot,
+        req: &Request<'_>,
+    ) -> Option<&'s RequestSpan> {
+        if let Some(span) = slot.span.get() {
+            return Some(span);
+        }
+        let arrival = match self.mode {
+            Mode::OptIn => *slot.arrival.get()?,
+            // What `on_request` leaves to be opened on demand: only an
+            // unsampled span, for which no time is recorded.
+            Mode::All if !self.needs_state(req) && self.traces(req.uri().path()) => {
+                SystemTime::now()
+            }
+            Mode::All => return None,
+        };
+        self.asked.mark(req.route());
+        Some(self.open(slot, req, arrival))
     }
 
     /// Applies the request-selection settings of `config`.

@@ -135,7 +135,7 @@ pub fn extract_bounded(
 }
 
 /// Whether any header of `headers` is one that some format reads.
-fn carries_context(headers: &HeaderMap<'_>) -> bool {
+pub(crate) fn carries_context(headers: &HeaderMap<'_>) -> bool {
     const EXACT: [&str; 5] = [
         jaeger::TRACE_HEADER,
         jaeger::DEBUG_HEADER,
