@@ -74,7 +74,8 @@ impl OpenTracingFairing {
 
     /// Traces only the requests whose route takes an
     /// [`ActiveSpan`](crate::ActiveSpan). Other requests cost next to
-    /// nothing: no span, no channel send.
+    /// nothing: no span, no timestamp, no request-local state (see
+    /// [`Mode::OptIn`] for when a span starts).
     pub fn opt_in(tracer: Tracer) -> Self {
         Self::new(Some(tracer), Some(Mode::OptIn))
     }
@@ -340,9 +341,9 @@ impl Fairing for OpenTracingFairing {
             if lifecycle.needs_state(req) {
                 lifecycle.open(Slot::of(req), req, SystemTime::now());
             }
-        } else {
-            // In opt-in mode only the arrival is noted: the guard opens the
-            // span.
+        } else if lifecycle.may_ask(req) {
+            // In opt-in mode only the arrival is noted, for requests that
+            // may ask for their span: the guard opens it.
             Slot::of(req).arrival.get_or_init(SystemTime::now);
         }
     }

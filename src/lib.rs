@@ -62,7 +62,9 @@
 //!   request that matched no route is `GET <unmatched>`. The alternative
 //!   [`OperationName::Handler`] uses the handler's function name.
 //! - **Times**: it starts when the request arrives (`on_request`), also in
-//!   opt-in mode, and finishes when the response is ready (`on_response`),
+//!   opt-in mode (except on a route's first request there: its span starts
+//!   when the guard runs, and the fairing learns that the route asks), and
+//!   finishes when the response is ready (`on_response`),
 //!   whatever the outcome: success, 4xx, unmatched, failing or forwarding
 //!   guard, handler panic.
 //! - **Tags** (OpenTracing conventions): `span.kind=server`,
@@ -194,6 +196,7 @@
 #![warn(missing_docs)]
 
 // The request side: configuration → fairing → span lifecycle → guard, client.
+mod asked_routes;
 mod attributes;
 mod callback;
 mod child_span;

@@ -14,6 +14,7 @@ use rustracing::sampler::AllSampler;
 use rustracing_jaeger::span::{SpanContext, StartSpanOptions};
 use rustracing_jaeger::{Span, Tracer};
 
+use crate::asked_routes::AskedRoutes;
 use crate::attributes::{self, Attribute};
 use crate::callback::{self, StartSpanCallback};
 use crate::config::{Config, Mode};
@@ -108,44 +109,7 @@ pub(crate) struct SpanLifecycle {
     lazy_unsampled: bool,
     /// The routes whose requests had their span opened on demand (in
     /// opt-in mode, every span).
-    asked: RouteMarks,
-}
-
-/// Routes (by address: Rocket's routes live as long as the launched app)
-/// whose requests had a span opened on demand, so that `on_response` knows
-/// where to look for one; `unrouted` once that happened before routing.
-#[derive(Debug, Default)]
-struct RouteMarks {
-    routes: parking_lot::RwLock<Vec<usize>>,
-    unrouted: std::sync::atomic::AtomicBool,
-}
-
-impl RouteMarks {
-    fn address(route: &rocket::Route) -> usize {
-        route as *const rocket::Route as usize
-    }
-
-    fn mark(&self, route: Option<&rocket::Route>) {
-        match route {
-            Some(route) => {
-                let address = Self::address(route);
-                if !self.routes.read().contains(&address) {
-                    let mut routes = self.routes.write();
-                    if !routes.contains(&address) {
-                        routes.push(address);
-                    }
-                }
-            }
-            None => self
-                .unrouted
-                .store(true, std::sync::atomic::Ordering::Relaxed),
-        }
-    }
-
-    fn contains(&self, route: Option<&rocket::Route>) -> bool {
-        self.unrouted.load(std::sync::atomic::Ordering::Relaxed)
-            || route.is_some_and(|route| self.routes.read().contains(&Self::address(route)))
-    }
+    asked: AskedRoutes,
 }
 
 /// What recording request spans without a `rustracing` span takes: the
@@ -194,7 +158,7 @@ impl SpanLifecycle {
             untrusted: None,
             fast: None,
             lazy_unsampled: false,
-            asked: RouteMarks::default(),
+            asked: AskedRoutes::default(),
         }
     }
 
@@ -218,6 +182,13 @@ impl SpanLifecycle {
         !self.lazy_unsampled || propagation::carries_context(req.headers())
     }
 
+    /// Whether `on_request` notes the arrival of `req` in opt-in mode: only
+    /// when it could be routed to a route that asked for its span before
+    /// (the first request of a route starts its span when it asks).
+    pub(crate) fn may_ask(&self, req: &Request<'_>) -> bool {
+        self.asked.may_ask(req)
+    }
+
     /// Whether `req` may have a span to finish in `on_response`: opened on
     /// arrival (trace-all mode), or on demand for a request to its route.
     pub(crate) fn may_have_span(&self, req: &Request<'_>) -> bool {
@@ -236,7 +207,8 @@ impl SpanLifecycle {
             return Some(span);
         }
         let arrival = match self.mode {
-            Mode::OptIn => *slot.arrival.get()?,
+            // Noted on arrival, unless the route had not asked before.
+            Mode::OptIn => slot.arrival.get().copied().unwrap_or_else(SystemTime::now),
             // What `on_request` leaves to be opened on demand: only an
             // unsampled span, for which no time is recorded.
             Mode::All if !self.needs_state(req) && self.traces(req.uri().path()) => {

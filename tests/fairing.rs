@@ -403,8 +403,13 @@ async fn opt_in_traces_only_routes_asking_for_the_span() {
 async fn opt_in_span_starts_at_arrival_not_when_the_guard_runs() {
     let (tracer, rx) = tracer();
     let client = client(OpenTracingFairing::opt_in(tracer), all_routes()).await;
+    // The route's first request teaches the fairing that it asks for the
+    // span (that one starts when it asks); from then on, at arrival.
+    client.get("/slow").dispatch().await;
+    let first = only_span(&rx);
     client.get("/slow").dispatch().await;
     let span = only_span(&rx);
+    assert!(span.start_time() > first.start_time());
     let Some(TagValue::Integer(guard_done)) = tag(&span, "guard_done_us") else {
         panic!("tag missing");
     };

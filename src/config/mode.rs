@@ -12,6 +12,9 @@ pub enum Mode {
     All,
     /// Only requests whose route takes an [`ActiveSpan`](crate::ActiveSpan)
     /// (Flask-OpenTracing's decorator mode). The span still starts at the
-    /// request's arrival.
+    /// request's arrival, except on a route's first request, whose span
+    /// starts when the guard runs (the fairing learns then that the route
+    /// asks, and notes the arrival of the requests that may be routed to
+    /// it; other requests cost nothing but the hooks).
     OptIn,
 }
