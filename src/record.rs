@@ -125,13 +125,13 @@ pub(crate) enum Record<'a> {
 
 /// Text of an IP address, without allocating: at most 45 bytes (the longest
 /// IPv6 text form).
-struct IpText {
+pub(crate) struct IpText {
     buf: [u8; 45],
     len: usize,
 }
 
 impl IpText {
-    fn new(ip: IpAddr) -> Self {
+    pub(crate) fn new(ip: IpAddr) -> Self {
         let mut text = IpText {
             buf: [0; 45],
             len: 0,
@@ -166,7 +166,12 @@ impl IpText {
         self.len += 1;
     }
 
-    fn as_str(&self) -> &str {
+    /// The text's bytes (ASCII).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
         // Only ASCII was written.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
     }

@@ -18,11 +18,16 @@ pub(crate) fn write_varint(buf: &mut Vec<u8>, mut n: u64) {
         buf.push(n as u8);
         return;
     }
+    // Written on the stack, then appended at once (one capacity check).
+    let mut bytes = [0u8; 10];
+    let mut len = 0;
     while n >= 0x80 {
-        buf.push((n as u8) | 0x80);
+        bytes[len] = (n as u8) | 0x80;
         n >>= 7;
+        len += 1;
     }
-    buf.push(n as u8);
+    bytes[len] = n as u8;
+    buf.extend_from_slice(&bytes[..=len]);
 }
 
 /// Zigzag-encodes a signed 64-bit integer.

@@ -3,13 +3,13 @@
 
 use std::time::UNIX_EPOCH;
 
-use super::protocol::{Protocol, StructWriter};
+use super::protocol::{write_str_limited, Protocol, StructWriter};
 use super::wire::{
-    DEBUG_ID_TAG, REF_CHILD_OF, REF_FOLLOWS_FROM, TAG_BOOL, TAG_DOUBLE, TAG_LONG, TAG_STRING,
+    DEBUG_ID_TAG, REF_CHILD_OF, REF_FOLLOWS_FROM, STOP, TAG_BOOL, TAG_DOUBLE, TAG_LONG, TAG_STRING,
 };
 use crate::limits::{count_value, kept_logs, DROPPED_LOGS_TAG};
 pub(crate) use crate::record::TagRef;
-use crate::record::{micros_between, Record, Reference, COMPONENT};
+use crate::record::{micros_between, IpText, Record, Reference, RequestRecord, COMPONENT};
 
 /// Length (in bytes) string tag values are cut to when trimming.
 pub(crate) const TRIMMED_STRING_LEN: usize = 1024;
@@ -143,28 +143,47 @@ impl Trim {
     }
 }
 
-/// The first three tags of every request record (`span.kind`, `component`,
-/// `http.method`), encoded once per HTTP method for one protocol: a request
-/// record's encoding starts with a copy of them.
+/// The constant parts of a request record's tags, encoded once for one
+/// protocol: its first three tags (`span.kind`, `component`, `http.method`)
+/// whole, per HTTP method, and the others up to their values.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct RequestTagPrefixes(Vec<(&'static str, Vec<u8>)>);
+pub(crate) struct RequestTagPrefixes {
+    first: Vec<(&'static str, Vec<u8>)>,
+    url: Vec<u8>,
+    ipv4: Vec<u8>,
+    ipv6: Vec<u8>,
+    port: Vec<u8>,
+    status: Vec<u8>,
+}
 
 /// The HTTP methods Rocket knows, as `Method::as_str` writes them.
 const METHODS: [&str; 9] = [
     "GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "TRACE", "CONNECT", "PATCH",
 ];
 
-/// The tags [`RequestTagPrefixes`] hold.
-const PREFIX_TAGS: usize = 3;
-
 /// Strings cut shorter than this leave the prefixes unused (theirs are
 /// shorter).
 const PREFIX_MIN_STR_LEN: usize = 16;
 
+/// A tag struct up to its value: key, value type, the value's field header.
+fn tag_head<P: Protocol>(key: &str, long: bool) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut w = StructWriter::<P>::new(&mut buf);
+    w.string(1, key, None);
+    if long {
+        w.i32(2, TAG_LONG);
+        w.field_header(6, P::I64);
+    } else {
+        w.i32(2, TAG_STRING);
+        w.field_header(3, P::STRING);
+    }
+    buf
+}
+
 impl RequestTagPrefixes {
     /// The prefixes in protocol `P`.
     pub(super) fn new<P: Protocol>() -> Self {
-        let prefixes = METHODS
+        let first = METHODS
             .iter()
             .map(|&method| {
                 let mut buf = Vec::new();
@@ -174,22 +193,63 @@ impl RequestTagPrefixes {
                 (method, buf)
             })
             .collect();
-        RequestTagPrefixes(prefixes)
+        RequestTagPrefixes {
+            first,
+            url: tag_head::<P>("http.url", false),
+            ipv4: tag_head::<P>("peer.ipv4", false),
+            ipv6: tag_head::<P>("peer.ipv6", false),
+            port: tag_head::<P>("peer.port", true),
+            status: tag_head::<P>("http.status_code", true),
+        }
     }
 
-    /// The prefix of `span`'s tags, if it is a request record and `trim`
-    /// leaves its strings whole.
-    fn of(&self, span: &Record, trim: Trim) -> Option<&[u8]> {
-        let Record::Request(record) = span else {
-            return None;
-        };
+    /// Writes the tags of `record` (in the order
+    /// [`Record::for_each_tag`] yields them) if `trim` leaves the first
+    /// three whole; returns whether it did.
+    fn write<P: Protocol>(
+        &self,
+        buf: &mut Vec<u8>,
+        record: &RequestRecord<&str>,
+        trim: Trim,
+    ) -> bool {
         if trim.max_str_len.is_some_and(|max| max < PREFIX_MIN_STR_LEN) {
-            return None;
+            return false;
         }
-        self.0
+        let Some((_, first)) = self
+            .first
             .iter()
             .find(|(method, _)| *method == record.method)
-            .map(|(_, encoded)| encoded.as_slice())
+        else {
+            return false;
+        };
+        buf.extend_from_slice(first);
+        buf.extend_from_slice(&self.url);
+        write_str_limited::<P>(buf, record.url, trim.max_str_len);
+        buf.push(STOP);
+        if let Some(peer) = record.peer {
+            let ip = IpText::new(peer.ip());
+            buf.extend_from_slice(if peer.is_ipv4() {
+                &self.ipv4
+            } else {
+                &self.ipv6
+            });
+            let bytes = ip.as_bytes();
+            if trim.max_str_len.is_some_and(|max| max < bytes.len()) {
+                write_str_limited::<P>(buf, ip.as_str(), trim.max_str_len);
+            } else {
+                // ASCII, whole: no need to look for a character boundary.
+                P::string_len(buf, bytes.len());
+                buf.extend_from_slice(bytes);
+            }
+            buf.push(STOP);
+            buf.extend_from_slice(&self.port);
+            P::i64(buf, i64::from(peer.port()));
+            buf.push(STOP);
+        }
+        buf.extend_from_slice(&self.status);
+        P::i64(buf, i64::from(record.status));
+        buf.push(STOP);
+        true
     }
 }
 
@@ -232,18 +292,15 @@ fn encode_span_with<P: Protocol>(
     w.i64(9, micros_between(start, span.finish_time()));
     if tag_count > 0 {
         w.list(10, tag_count, P::STRUCT);
-        let mut skip = 0;
-        if let Some(prefix) = prefixes.of(span, trim) {
-            w.buf().extend_from_slice(prefix);
-            skip = PREFIX_TAGS;
-        }
-        span.for_each_tag(|name, value| {
-            if skip > 0 {
-                skip -= 1;
-            } else {
+        let templated = match span {
+            Record::Request(record) => prefixes.write::<P>(w.buf(), record, trim),
+            Record::Span(_) => false,
+        };
+        if !templated {
+            span.for_each_tag(|name, value| {
                 write_tag::<P>(w.buf(), name, value, trim.max_str_len);
-            }
-        });
+            });
+        }
         if let Some(debug_id) = debug_id {
             write_tag::<P>(
                 w.buf(),

@@ -1025,9 +1025,19 @@ fn request_record(method: &'static str, peer: Option<&str>) -> Record<'static> {
 #[test]
 fn request_records_encode_the_same_with_their_prefixes_copied() {
     for method in ["GET", "PATCH", "CONNECT"] {
-        for peer in [None, Some("10.0.0.1:80"), Some("[::1]:8000")] {
+        for peer in [
+            None,
+            Some("10.0.0.1:80"),
+            Some("[::1]:8000"),
+            Some("[2001:db8:85a3:1234:5678:8a2e:370:7334]:443"),
+        ] {
             let span = request_record(method, peer);
-            for trim in [Trim::NONE, Trim::limits(100, 10), Trim::limits(3, 10)] {
+            for trim in [
+                Trim::NONE,
+                Trim::limits(100, 10),
+                Trim::limits(20, 10),
+                Trim::limits(3, 10),
+            ] {
                 let mut plain = Vec::new();
                 let mut copied = Vec::new();
                 encode_span::<Compact>(&mut plain, &span, trim);
