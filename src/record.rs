@@ -373,6 +373,7 @@ impl Record<'_> {
 
     /// The span's baggage items as (name, value) pairs (a request record
     /// has none: a request's baggage is propagated, not recorded).
+    #[cfg_attr(not(feature = "viewer"), allow(dead_code))]
     pub(crate) fn for_each_baggage_item(&self, mut f: impl FnMut(&str, &str)) {
         if let Record::Span(span) = self {
             for item in span.context().baggage_items() {

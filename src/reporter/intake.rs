@@ -86,9 +86,13 @@ impl Intake {
     /// Buffers feeding a batcher, which `wake` wakes; late records are
     /// counted in `counters`.
     pub(super) fn new(counters: Arc<Counters>) -> (Arc<Intake>, Receiver<()>) {
-        let shards = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .clamp(1, MAX_SHARDS);
+        let shards = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::with_shards(counters, shards)
+    }
+
+    /// [`Intake::new`] with `shards` buffers (at most 64).
+    fn with_shards(counters: Arc<Counters>, shards: usize) -> (Arc<Intake>, Receiver<()>) {
+        let shards = shards.clamp(1, MAX_SHARDS);
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
         let intake = Intake {
             shards: (0..shards)
@@ -180,5 +184,89 @@ impl RecordSink for RecordSender {
 impl std::fmt::Debug for RecordSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecordSender").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::RequestRecord;
+    use rustracing_jaeger::span::TraceId;
+    use std::time::UNIX_EPOCH;
+
+    fn record(span_id: u64, url: &str) -> RequestRecord {
+        RequestRecord {
+            trace_id: TraceId { high: 0, low: 1 },
+            span_id,
+            parent_span_id: None,
+            flags: 1,
+            operation_name: "GET /".into(),
+            start: UNIX_EPOCH,
+            finish: UNIX_EPOCH,
+            method: "GET",
+            url: url.to_owned(),
+            peer: None,
+            status: 200,
+        }
+    }
+
+    fn taken(buffer: &mut Buffer) -> Vec<(u64, String)> {
+        let mut out = Vec::new();
+        buffer.drain(|r| out.push((r.span_id, r.url.to_owned())));
+        out
+    }
+
+    #[test]
+    fn records_from_every_thread_are_taken_with_their_urls() {
+        let (intake, _wake) = Intake::with_shards(Arc::new(Counters::default()), 3);
+        let sender = RecordSender(Arc::clone(&intake));
+        std::thread::scope(|scope| {
+            for thread in 0..4u64 {
+                let sender = sender.clone();
+                scope.spawn(move || {
+                    for i in 0..10 {
+                        sender.send(record(thread * 100 + i, &format!("/t{thread}/{i}")));
+                    }
+                });
+            }
+        });
+        let mut buffer = Buffer::default();
+        intake.take(&mut buffer);
+        let mut records = taken(&mut buffer);
+        records.sort();
+        assert_eq!(records.len(), 40);
+        for (span_id, url) in records {
+            assert_eq!(url, format!("/t{}/{}", span_id / 100, span_id % 100));
+        }
+        intake.take(&mut buffer);
+        assert!(buffer.is_empty(), "taken once");
+    }
+
+    #[test]
+    fn records_after_close_are_counted_late() {
+        let counters = Arc::new(Counters::default());
+        let (intake, _wake) = Intake::with_shards(Arc::clone(&counters), 2);
+        let sender = RecordSender(Arc::clone(&intake));
+        sender.send(record(1, "/before"));
+        let mut last = Buffer::default();
+        intake.close(&mut last);
+        assert_eq!(taken(&mut last), [(1, "/before".to_owned())]);
+        sender.send(record(2, "/after"));
+        let stats = counters.snapshot();
+        assert_eq!((stats.finished, stats.late), (1, 1));
+        intake.take(&mut last);
+        assert!(last.is_empty(), "a late record is not kept");
+    }
+
+    #[test]
+    fn a_full_buffer_wakes_the_batcher() {
+        let (intake, wake) = Intake::with_shards(Arc::new(Counters::default()), 1);
+        let sender = RecordSender(Arc::clone(&intake));
+        for i in 0..WAKE_AT as u64 - 1 {
+            sender.send(record(i, "/"));
+        }
+        assert!(wake.try_recv().is_err(), "not full yet");
+        sender.send(record(0, "/"));
+        assert!(wake.try_recv().is_ok(), "full");
     }
 }
