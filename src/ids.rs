@@ -19,16 +19,22 @@ impl DisplayTraceId {
     /// The id's digits, written into `buf` (cheaper than the formatting
     /// machinery: this runs on every sampled response).
     pub(crate) fn encode(self, buf: &mut [u8; 32]) -> &str {
-        let digits = if self.0.high == 0 {
+        let len = self.encode_digits(buf);
+        // Only ASCII hex digits were written.
+        std::str::from_utf8(&buf[..len]).unwrap_or_default()
+    }
+
+    /// [`DisplayTraceId::encode`], as bytes: the digits are `buf[..len]`
+    /// for the `len` returned (16 or 32).
+    pub(crate) fn encode_digits(self, buf: &mut [u8; 32]) -> usize {
+        if self.0.high == 0 {
             lower_hex_into(&mut buf[..16], self.0.low);
-            &buf[..16]
+            16
         } else {
             lower_hex_into(&mut buf[..16], self.0.high);
             lower_hex_into(&mut buf[16..], self.0.low);
-            &buf[..]
-        };
-        // Only ASCII hex digits were written.
-        std::str::from_utf8(digits).unwrap_or_default()
+            32
+        }
     }
 }
 
@@ -55,11 +61,29 @@ impl fmt::Display for DisplaySpanId {
 /// digits.
 fn lower_hex_into(out: &mut [u8], value: u64) {
     let mut value = value;
-    for byte in out.iter_mut().rev() {
-        *byte = DIGITS[(value & 0xf) as usize];
-        value >>= 4;
+    let mut pairs = out.rchunks_exact_mut(2);
+    for pair in &mut pairs {
+        // Two digits at a time, from a table of every byte's two digits.
+        let at = usize::from(value as u8) * 2;
+        pair.copy_from_slice(&HEX_PAIRS[at..at + 2]);
+        value >>= 8;
+    }
+    if let [last] = pairs.into_remainder() {
+        *last = DIGITS[(value & 0xf) as usize];
     }
 }
+
+/// The two lower-case hex digits of every byte value, in order.
+const HEX_PAIRS: [u8; 512] = {
+    let mut pairs = [0; 512];
+    let mut byte = 0;
+    while byte < 256 {
+        pairs[byte * 2] = DIGITS[byte >> 4];
+        pairs[byte * 2 + 1] = DIGITS[byte & 0xf];
+        byte += 1;
+    }
+    pairs
+};
 
 /// Parses a hexadecimal trace id of 1 to 32 digits (either case).
 pub fn parse_trace_id(s: &str) -> Option<TraceId> {
@@ -135,6 +159,24 @@ pub(crate) fn random_root_ids() -> (TraceId, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_digits_are_what_the_formatter_writes() {
+        let mut value: u64 = 0x0123_4567_89ab_cdef;
+        for _ in 0..200 {
+            value = value.rotate_left(7).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5a;
+            for len in 1..=16 {
+                let mut out = [0u8; 16];
+                lower_hex_into(&mut out[..len], value);
+                let expected = format!("{value:016x}");
+                assert_eq!(
+                    &out[..len],
+                    &expected.as_bytes()[16 - len..],
+                    "{value:x} {len}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn trace_ids_are_zero_padded_16_or_32_digits() {

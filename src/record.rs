@@ -125,6 +125,7 @@ pub(crate) enum Record<'a> {
 
 /// Text of an IP address, without allocating: at most 45 bytes (the longest
 /// IPv6 text form).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct IpText {
     buf: [u8; 45],
     len: usize,

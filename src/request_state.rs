@@ -160,9 +160,7 @@ impl RequestSpan {
     pub(crate) fn trace_id_text(&self) -> &str {
         let (digits, len) = self.trace_id_digits.get_or_init(|| {
             let mut digits = [0; 32];
-            let len = DisplayTraceId(self.context.trace_id)
-                .encode(&mut digits)
-                .len();
+            let len = DisplayTraceId(self.context.trace_id).encode_digits(&mut digits);
             (digits, len)
         });
         // Only ASCII hex digits were written.

@@ -18,7 +18,8 @@ pub(crate) fn write_varint(buf: &mut Vec<u8>, mut n: u64) {
         buf.push(n as u8);
         return;
     }
-    // Written on the stack, then appended at once (one capacity check).
+    // Written on the stack, then appended at once: all ten bytes (a copy of
+    // known size, no call), the unused ones cut off again.
     let mut bytes = [0u8; 10];
     let mut len = 0;
     while n >= 0x80 {
@@ -27,7 +28,9 @@ pub(crate) fn write_varint(buf: &mut Vec<u8>, mut n: u64) {
         len += 1;
     }
     bytes[len] = n as u8;
-    buf.extend_from_slice(&bytes[..=len]);
+    let end = buf.len() + len + 1;
+    buf.extend_from_slice(&bytes);
+    buf.truncate(end);
 }
 
 /// Zigzag-encodes a signed 64-bit integer.

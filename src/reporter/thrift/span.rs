@@ -1,6 +1,8 @@
 //! One finished span as a jaeger.thrift `Span` struct, in either protocol,
 //! within the configured limits; and how an oversized span is trimmed.
 
+use std::cell::Cell;
+use std::net::IpAddr;
 use std::time::UNIX_EPOCH;
 
 use super::protocol::{write_str_limited, Protocol, StructWriter};
@@ -154,6 +156,9 @@ pub(crate) struct RequestTagPrefixes {
     ipv6: Vec<u8>,
     port: Vec<u8>,
     status: Vec<u8>,
+    /// The last peer address written and its text (most requests come
+    /// from a few addresses: proxies, load balancers).
+    last_peer: Cell<Option<(IpAddr, IpText)>>,
 }
 
 /// The HTTP methods Rocket knows, as `Method::as_str` writes them.
@@ -200,6 +205,7 @@ impl RequestTagPrefixes {
             ipv6: tag_head::<P>("peer.ipv6", false),
             port: tag_head::<P>("peer.port", true),
             status: tag_head::<P>("http.status_code", true),
+            last_peer: Cell::new(None),
         }
     }
 
@@ -227,7 +233,14 @@ impl RequestTagPrefixes {
         write_str_limited::<P>(buf, record.url, trim.max_str_len);
         buf.push(STOP);
         if let Some(peer) = record.peer {
-            let ip = IpText::new(peer.ip());
+            let ip = match self.last_peer.get() {
+                Some((last, text)) if last == peer.ip() => text,
+                _ => {
+                    let text = IpText::new(peer.ip());
+                    self.last_peer.set(Some((peer.ip(), text)));
+                    text
+                }
+            };
             buf.extend_from_slice(if peer.is_ipv4() {
                 &self.ipv4
             } else {

@@ -1024,10 +1024,15 @@ fn request_record(method: &'static str, peer: Option<&str>) -> Record<'static> {
 
 #[test]
 fn request_records_encode_the_same_with_their_prefixes_copied() {
+    // Shared, so that the last peer's text is reused and replaced.
+    let compact = RequestTagPrefixes::new::<Compact>();
+    let binary = RequestTagPrefixes::new::<Binary>();
     for method in ["GET", "PATCH", "CONNECT"] {
         for peer in [
             None,
             Some("10.0.0.1:80"),
+            Some("10.0.0.1:81"),
+            Some("10.0.0.2:80"),
             Some("[::1]:8000"),
             Some("[2001:db8:85a3:1234:5678:8a2e:370:7334]:443"),
         ] {
@@ -1041,12 +1046,10 @@ fn request_records_encode_the_same_with_their_prefixes_copied() {
                 let mut plain = Vec::new();
                 let mut copied = Vec::new();
                 encode_span::<Compact>(&mut plain, &span, trim);
-                let prefixes = RequestTagPrefixes::new::<Compact>();
-                encode_span_within::<Compact>(&mut copied, &span, usize::MAX, trim, &prefixes);
+                encode_span_within::<Compact>(&mut copied, &span, usize::MAX, trim, &compact);
                 assert_eq!(plain, copied, "compact {method} {peer:?} {trim:?}");
                 encode_span::<Binary>(&mut plain, &span, trim);
-                let prefixes = RequestTagPrefixes::new::<Binary>();
-                encode_span_within::<Binary>(&mut copied, &span, usize::MAX, trim, &prefixes);
+                encode_span_within::<Binary>(&mut copied, &span, usize::MAX, trim, &binary);
                 assert_eq!(plain, copied, "binary {method} {peer:?} {trim:?}");
             }
         }
