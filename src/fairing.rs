@@ -242,7 +242,7 @@ impl OpenTracingFairing {
             // can go to it without a rustracing span.
             (None, Some(reporter)) => lifecycle.with_fast_path(FastPath {
                 sampler: root_sampler,
-                records: Box::new(reporter.record_sender()),
+                records: Arc::new(reporter.record_sender()),
             }),
             _ => lifecycle,
         }

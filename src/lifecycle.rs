@@ -23,7 +23,7 @@ use crate::naming::{OperationName, RouteNames};
 use crate::propagation::{
     self, Format, Incoming, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED,
 };
-use crate::record::{RecordSink, RequestRecord};
+use crate::record::RecordSink;
 use crate::redact::QueryPolicy;
 use crate::request_state::{BaggageDropped, InFlight, Pending, RequestSpan, Slot, SpanState};
 use crate::sampler::RootSampler;
@@ -116,7 +116,7 @@ pub(crate) struct SpanLifecycle {
 /// tracer's own root sampler, and the reporter's intake.
 pub(crate) struct FastPath {
     pub(crate) sampler: Arc<RootSampler>,
-    pub(crate) records: Box<dyn RecordSink>,
+    pub(crate) records: Arc<dyn RecordSink>,
 }
 
 impl std::fmt::Debug for SpanLifecycle {
@@ -394,6 +394,7 @@ impl SpanLifecycle {
                 start: arrival,
                 tags: RequestTags::of(req, &self.query),
                 parent_span_id: incoming.parent.as_ref().map(|parent| parent.span_id),
+                sink: Arc::clone(&fast.records),
             })
         } else {
             None
@@ -425,7 +426,7 @@ impl SpanLifecycle {
     fn build_pending(&self, context: &TraceContext, pending: Pending) -> Span {
         let mut options = self
             .forced
-            .span(pending.tags.method)
+            .span(pending.tags.method.as_str())
             .start_time(pending.start);
         if let Some(parent_span_id) = pending.parent_span_id {
             // The caller's span, in the same trace.
@@ -459,12 +460,16 @@ impl SpanLifecycle {
             if mem::replace(&mut state.finished, true) {
                 return;
             }
+            // A pending span (the fast path) is recorded as it is unless
+            // its error log or dropped-baggage tag takes a rustracing span.
             let plain = status.code < 500 && state.baggage_dropped.total() == 0;
-            if let (Some(fast), true) = (&self.fast, plain) {
+            if plain {
                 if let Some(pending) = state.pending.take() {
                     drop(state);
-                    fast.records
-                        .send(self.record(request_span, pending, req, status));
+                    let name = self.operation_name(req);
+                    let (record, sink) =
+                        pending.record(&request_span.context, name, Some(status.code));
+                    sink.send(record);
                     return;
                 }
             }
@@ -489,36 +494,6 @@ impl SpanLifecycle {
         log_dropped_baggage(dropped, &self.limits, req);
         // Dropping the span finishes it and hands it to the reporter.
         drop(span);
-    }
-
-    /// The record of a pending span finished now with `status` (below 500:
-    /// a server error has an error log, which takes a `rustracing` span).
-    fn record(
-        &self,
-        request_span: &RequestSpan,
-        pending: Pending,
-        req: &Request<'_>,
-        status: Status,
-    ) -> RequestRecord {
-        let context = &request_span.context;
-        RequestRecord {
-            trace_id: context.trace_id,
-            span_id: context.span_id,
-            parent_span_id: pending.parent_span_id,
-            // As the span's state would have them (`TraceContext::to_state`).
-            flags: if context.is_debug() {
-                FLAG_SAMPLED | FLAG_DEBUG
-            } else {
-                FLAG_SAMPLED
-            },
-            operation_name: self.operation_name(req),
-            start: pending.start,
-            finish: SystemTime::now(),
-            method: pending.tags.method,
-            url: pending.tags.url,
-            peer: pending.tags.peer,
-            status: status.code,
-        }
     }
 }
 

@@ -70,7 +70,9 @@ pub(crate) struct RequestRecord<U = String> {
     /// `http.url`: the request target as the configuration records it.
     pub(crate) url: U,
     pub(crate) peer: Option<SocketAddr>,
-    pub(crate) status: u16,
+    /// The response status; none for a span abandoned before its response
+    /// (its request dropped without one, as when the runtime shuts down).
+    pub(crate) status: Option<u16>,
 }
 
 impl<U> RequestRecord<U> {
@@ -316,14 +318,17 @@ impl Record<'_> {
     pub(crate) fn tag_count(&self) -> usize {
         match self {
             Record::Span(span) => span.tags().len(),
-            Record::Request(r) => 5 + if r.peer.is_some() { 2 } else { 0 },
+            Record::Request(r) => {
+                4 + if r.peer.is_some() { 2 } else { 0 } + usize::from(r.status.is_some())
+            }
         }
     }
 
     /// Calls `f` on each tag, in order. A request record's tags are those
     /// its `rustracing` span would hold: `span.kind`, `component`,
     /// `http.method`, `http.url`, `peer.ipv4`/`peer.ipv6` and `peer.port`
-    /// when the peer is known, `http.status_code`.
+    /// when the peer is known, `http.status_code` when there was a
+    /// response.
     pub(crate) fn for_each_tag(&self, mut f: impl FnMut(&str, TagRef<'_>)) {
         match self {
             Record::Span(span) => {
@@ -341,7 +346,9 @@ impl Record<'_> {
                     f(peer_ip_tag(peer.ip()), TagRef::Str(ip.as_str()));
                     f("peer.port", TagRef::Long(i64::from(peer.port())));
                 }
-                f("http.status_code", TagRef::Long(i64::from(r.status)));
+                if let Some(status) = r.status {
+                    f("http.status_code", TagRef::Long(i64::from(status)));
+                }
             }
         }
     }

@@ -9,8 +9,12 @@ use parking_lot::Mutex;
 use rocket::Request;
 use rustracing_jaeger::Span;
 
+use std::borrow::Cow;
+
 use crate::ids::DisplayTraceId;
-use crate::propagation::TraceContext;
+use crate::naming::unmatched_name;
+use crate::propagation::{TraceContext, FLAG_DEBUG, FLAG_SAMPLED};
+use crate::record::{RecordSink, RequestRecord};
 use crate::tags::RequestTags;
 
 /// What the fairing leaves in a request's local cache.
@@ -104,13 +108,70 @@ pub(crate) struct SpanState {
 }
 
 /// What a sampled request span is made of until it is built or recorded.
-#[derive(Debug)]
 pub(crate) struct Pending {
     pub(crate) start: SystemTime,
     pub(crate) tags: RequestTags,
     /// The caller's span id, when the trace was continued (the span's
     /// `child_of` reference, in the span's own trace).
     pub(crate) parent_span_id: Option<u64>,
+    /// Where the record goes, also when the request is dropped before its
+    /// response.
+    pub(crate) sink: Arc<dyn RecordSink>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("start", &self.start)
+            .field("tags", &self.tags)
+            .field("parent_span_id", &self.parent_span_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pending {
+    /// The record of this span of `context`, finished now: with `status`
+    /// and `operation_name` when it has its response.
+    pub(crate) fn record(
+        self,
+        context: &TraceContext,
+        operation_name: Cow<'static, str>,
+        status: Option<u16>,
+    ) -> (RequestRecord, Arc<dyn RecordSink>) {
+        let record = RequestRecord {
+            trace_id: context.trace_id,
+            span_id: context.span_id,
+            parent_span_id: self.parent_span_id,
+            // As the span's state would have them (`TraceContext::to_state`).
+            flags: if context.is_debug() {
+                FLAG_SAMPLED | FLAG_DEBUG
+            } else {
+                FLAG_SAMPLED
+            },
+            operation_name,
+            start: self.start,
+            finish: SystemTime::now(),
+            method: self.tags.method.as_str(),
+            url: self.tags.url,
+            peer: self.tags.peer,
+            status,
+        };
+        (record, self.sink)
+    }
+}
+
+impl Drop for RequestSpan {
+    /// A span still pending when its request is dropped never had its
+    /// response (the runtime shut down, say): it is reported as it is, like
+    /// a `rustracing` span dropped unfinished, under the name of a request
+    /// not routed.
+    fn drop(&mut self) {
+        if let Some(pending) = self.state.get_mut().pending.take() {
+            let name = Cow::Borrowed(unmatched_name(pending.tags.method));
+            let (record, sink) = pending.record(&self.context, name, None);
+            sink.send(record);
+        }
+    }
 }
 
 /// Baggage items dropped during a request, by origin.

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::net::SocketAddr;
 
-use rocket::http::Status;
+use rocket::http::{Method, Status};
 use rocket::Request;
 use rustracing::tag::{StdTag, Tag};
 use rustracing_jaeger::Span;
@@ -23,7 +23,7 @@ use crate::redact::QueryPolicy;
 /// when it arrives.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestTags {
-    pub(crate) method: &'static str,
+    pub(crate) method: Method,
     /// The request target (`/path?query`) as received, or with its query as
     /// the configuration keeps it. (Rocket keeps only the path and query of
     /// an absolute-form target: no scheme, host or user name reach it.)
@@ -37,7 +37,7 @@ impl RequestTags {
     pub(crate) fn of(req: &Request<'_>, query: &QueryPolicy) -> Self {
         let uri = req.uri();
         RequestTags {
-            method: req.method().as_str(),
+            method: req.method(),
             url: query.target(uri.path().as_str(), uri.query().map(|query| query.as_str())),
             peer: req.remote(),
         }
@@ -52,7 +52,7 @@ pub(crate) fn record_request(span: &mut Span, tags: &RequestTags) {
         [
             Some(StdTag::span_kind("server")),
             Some(StdTag::component(COMPONENT)),
-            Some(StdTag::http_method(tags.method)),
+            Some(StdTag::http_method(tags.method.as_str())),
             Some(StdTag::http_url(tags.url.clone())),
             peer.map(|peer| Tag::new(peer_ip_tag(peer.ip()), ip_text(peer.ip()))),
             peer.map(|peer| StdTag::peer_port(peer.port())),

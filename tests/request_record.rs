@@ -220,3 +220,42 @@ async fn redacted_urls_server_errors_and_user_tags_are_the_same_both_ways() {
     let tagged = assert_same("/tagged", "10.0.0.1:2", &[], false).await;
     assert!(tag_names(&tagged).contains(&"user.tag".to_owned()));
 }
+
+#[rocket::async_test]
+async fn a_span_whose_request_ends_without_a_response_is_still_reported() {
+    let agent = Agent::bind();
+    let toml = format!(
+        "[default.opentracing]\nservice_name = \"svc\"\nagent_port = {}\nflush_interval_ms = 20\nmode = \"opt_in\"\n",
+        agent.port()
+    );
+    let client =
+        common::client_with(&toml, OpenTracingFairing::from_config(), routes![tagged]).await;
+    {
+        // The guard opens the span; the request is then dropped without
+        // being dispatched (as when the runtime shuts down mid-request).
+        let request = client.get("/tagged");
+        let span = ActiveSpan::of(request.inner());
+        assert!(span.is_sampled());
+    }
+    let spans: Vec<Struct> = agent
+        .receive(1, Duration::from_secs(10))
+        .into_iter()
+        .flat_map(|b| b.spans)
+        .collect();
+    assert_eq!(spans.len(), 1, "reported, not lost");
+    assert_eq!(as_string(field(&spans[0], 5)), "GET <unmatched>");
+    let tags = tag_names(&spans[0]);
+    assert_eq!(
+        tags,
+        [
+            "span.kind",
+            "component",
+            "http.method",
+            "http.url",
+            "peer.ipv4",
+            "peer.port"
+        ][..tags.len()],
+        "the request tags, no status"
+    );
+    assert!(!tags.contains(&"http.status_code".to_owned()));
+}

@@ -206,7 +206,7 @@ mod tests {
             method: "GET",
             url: url.to_owned(),
             peer: None,
-            status: 200,
+            status: Some(200),
         }
     }
 

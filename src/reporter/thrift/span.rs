@@ -259,9 +259,11 @@ impl RequestTagPrefixes {
             P::i64(buf, i64::from(peer.port()));
             buf.push(STOP);
         }
-        buf.extend_from_slice(&self.status);
-        P::i64(buf, i64::from(record.status));
-        buf.push(STOP);
+        if let Some(status) = record.status {
+            buf.extend_from_slice(&self.status);
+            P::i64(buf, i64::from(status));
+            buf.push(STOP);
+        }
         true
     }
 }

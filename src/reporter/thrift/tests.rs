@@ -1018,7 +1018,7 @@ fn request_record(method: &'static str, peer: Option<&str>) -> Record<'static> {
         method,
         url: "/hello/world?x=1",
         peer: peer.map(|peer| peer.parse().unwrap()),
-        status: 404,
+        status: (method != "CONNECT").then_some(404),
     })
 }
 
