@@ -1,7 +1,7 @@
 //! The routes whose requests asked for their span (took `ActiveSpan`, or
-//! looked it up), learned as they do: `on_response` looks a span up only for
-//! them, and in opt-in mode `on_request` notes a request's arrival only when
-//! its path could be routed to one of them. Every other request costs the
+//! looked it up), learned as they do: `on_response` looks a span up, and in
+//! opt-in mode `on_request` notes a request's arrival, only when the
+//! request's path could be routed to one of them. Every other request costs the
 //! fairing next to nothing.
 //!
 //! The path test is a superset of Rocket's routing: it compares methods
@@ -110,20 +110,8 @@ impl AskedRoutes {
         }
     }
 
-    /// Whether a request to `route` may have asked for its span.
-    pub(crate) fn contains(&self, route: Option<&Route>) -> bool {
-        if self.unrouted.load(Ordering::Relaxed) {
-            return true;
-        }
-        let Some(route) = route else {
-            return false;
-        };
-        let address = address(route);
-        self.routes.read().iter().any(|m| m.address == address)
-    }
-
-    /// Whether `req`, not routed yet, could be routed to a route that
-    /// asked.
+    /// Whether `req` could be routed to a route that asked (whatever route
+    /// it ends on: a guard may forward it).
     pub(crate) fn may_ask(&self, req: &Request<'_>) -> bool {
         if self.unrouted.load(Ordering::Relaxed) {
             return true;

@@ -190,9 +190,12 @@ impl SpanLifecycle {
     }
 
     /// Whether `req` may have a span to finish in `on_response`: opened on
-    /// arrival (trace-all mode), or on demand for a request to its route.
+    /// arrival (trace-all mode), or on demand for a request that could be
+    /// routed to a route that asked.
     pub(crate) fn may_have_span(&self, req: &Request<'_>) -> bool {
-        (self.mode == Mode::All && self.needs_state(req)) || self.asked.contains(req.route())
+        // By path, not by `req.route()`: a request whose guard opened its
+        // span and then forwarded ends on another route, or on none.
+        (self.mode == Mode::All && self.needs_state(req)) || self.asked.may_ask(req)
     }
 
     /// The span of `req` in `slot`, for user code asking for it: opened

@@ -620,3 +620,42 @@ async fn a_trace_id_header_the_handler_set_is_kept() {
     // The request was traced all the same.
     assert_eq!(drain(&rx).len(), 1);
 }
+
+/// A guard that always forwards.
+struct Forwards;
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for Forwards {
+    type Error = ();
+
+    async fn from_request(_: &'r rocket::Request<'_>) -> rocket::request::Outcome<Self, ()> {
+        rocket::request::Outcome::Forward(Status::NotFound)
+    }
+}
+
+#[get("/forwarded", rank = 1)]
+fn opens_then_forwards(_span: ActiveSpan<'_>, _forwards: Forwards) -> &'static str {
+    "unreachable"
+}
+
+#[get("/forwarded", rank = 2)]
+fn takes_over() -> &'static str {
+    "second"
+}
+
+#[rocket::async_test]
+async fn opt_in_span_opened_before_a_forward_is_finished_with_the_response() {
+    let (tracer, rx) = tracer();
+    let client = client(
+        OpenTracingFairing::opt_in(tracer),
+        routes![opens_then_forwards, takes_over],
+    )
+    .await;
+    for _ in 0..2 {
+        let response = client.get("/forwarded").dispatch().await;
+        assert_eq!(response.into_string().await.unwrap(), "second");
+        let span = only_span(&rx);
+        assert_eq!(tag(&span, "http.status_code"), Some(TagValue::Integer(200)));
+        assert_eq!(span.operation_name(), "GET /forwarded");
+    }
+}
