@@ -211,7 +211,11 @@ impl SpanLifecycle {
         }
         let arrival = match self.mode {
             // Noted on arrival, unless the route had not asked before.
-            Mode::OptIn => slot.arrival.get().copied().unwrap_or_else(SystemTime::now),
+            Mode::OptIn => match slot.arrival.get() {
+                Some(&arrival) => arrival,
+                None if self.traces(req.uri().path()) => SystemTime::now(),
+                None => return None,
+            },
             // What `on_request` leaves to be opened on demand: only an
             // unsampled span, for which no time is recorded.
             Mode::All if !self.needs_state(req) && self.traces(req.uri().path()) => {
@@ -394,6 +398,10 @@ impl SpanLifecycle {
                 FLAG_SAMPLED
             };
             Some(Pending {
+                // As a rustracing span would start: before routing (trace-all
+                // mode), the name of a request not routed; renamed when it
+                // finishes.
+                name: self.operation_name(req),
                 start: arrival,
                 tags: RequestTags::of(req, &self.query),
                 parent_span_id: incoming.parent.as_ref().map(|parent| parent.span_id),
@@ -427,10 +435,7 @@ impl SpanLifecycle {
     /// The `rustracing` span a pending span stands for (its operation name
     /// is set when it finishes).
     fn build_pending(&self, context: &TraceContext, pending: Pending) -> Span {
-        let mut options = self
-            .forced
-            .span(pending.tags.method.as_str())
-            .start_time(pending.start);
+        let mut options = self.forced.span(pending.name).start_time(pending.start);
         if let Some(parent_span_id) = pending.parent_span_id {
             // The caller's span, in the same trace.
             let parent = TraceContext {

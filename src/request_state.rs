@@ -12,7 +12,6 @@ use rustracing_jaeger::Span;
 use std::borrow::Cow;
 
 use crate::ids::DisplayTraceId;
-use crate::naming::unmatched_name;
 use crate::propagation::{TraceContext, FLAG_DEBUG, FLAG_SAMPLED};
 use crate::record::{RecordSink, RequestRecord};
 use crate::tags::RequestTags;
@@ -109,6 +108,8 @@ pub(crate) struct SpanState {
 
 /// What a sampled request span is made of until it is built or recorded.
 pub(crate) struct Pending {
+    /// The name it started with (kept if it never finishes).
+    pub(crate) name: Cow<'static, str>,
     pub(crate) start: SystemTime,
     pub(crate) tags: RequestTags,
     /// The caller's span id, when the trace was continued (the span's
@@ -122,6 +123,7 @@ pub(crate) struct Pending {
 impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pending")
+            .field("name", &self.name)
             .field("start", &self.start)
             .field("tags", &self.tags)
             .field("parent_span_id", &self.parent_span_id)
@@ -163,11 +165,11 @@ impl Pending {
 impl Drop for RequestSpan {
     /// A span still pending when its request is dropped never had its
     /// response (the runtime shut down, say): it is reported as it is, like
-    /// a `rustracing` span dropped unfinished, under the name of a request
-    /// not routed.
+    /// a `rustracing` span dropped unfinished, under the name it started
+    /// with.
     fn drop(&mut self) {
-        if let Some(pending) = self.state.get_mut().pending.take() {
-            let name = Cow::Borrowed(unmatched_name(pending.tags.method));
+        if let Some(mut pending) = self.state.get_mut().pending.take() {
+            let name = std::mem::take(&mut pending.name);
             let (record, sink) = pending.record(&self.context, name, None);
             sink.send(record);
         }

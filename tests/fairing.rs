@@ -659,3 +659,19 @@ async fn opt_in_span_opened_before_a_forward_is_finished_with_the_response() {
         assert_eq!(span.operation_name(), "GET /forwarded");
     }
 }
+
+#[rocket::async_test]
+async fn opt_in_guard_opens_no_span_where_tracing_is_off() {
+    for toml in [
+        "[default.opentracing]\nskip_paths = [\"/traced/*\"]\n",
+        "[default.opentracing]\ndisabled = true\n",
+    ] {
+        let (tracer, rx) = tracer();
+        let client = client_with(toml, OpenTracingFairing::opt_in(tracer), all_routes()).await;
+        for _ in 0..2 {
+            let response = client.get("/traced/zoe").dispatch().await;
+            assert_eq!(response.into_string().await.unwrap(), "Hi, zoe!");
+        }
+        assert!(drain(&rx).is_empty(), "{toml}: no span");
+    }
+}

@@ -237,12 +237,26 @@ async fn a_span_whose_request_ends_without_a_response_is_still_reported() {
         let span = ActiveSpan::of(request.inner());
         assert!(span.is_sampled());
     }
-    let spans: Vec<Struct> = agent
-        .receive(1, Duration::from_secs(10))
+    {
+        // The same, the span built as a rustracing span by a tag.
+        let request = client.get("/tagged");
+        let span = ActiveSpan::of(request.inner());
+        span.set_tag("touched", true);
+    }
+    let mut spans: Vec<Struct> = agent
+        .receive(2, Duration::from_secs(10))
         .into_iter()
         .flat_map(|b| b.spans)
         .collect();
-    assert_eq!(spans.len(), 1, "reported, not lost");
+    assert_eq!(spans.len(), 2, "reported, not lost");
+    let touched = spans
+        .iter()
+        .position(|span| tag_names(span).contains(&"touched".to_owned()))
+        .expect("the touched span");
+    let touched = spans.remove(touched);
+    assert_eq!(as_string(field(&touched, 5)), "GET <unmatched>");
+    assert!(!tag_names(&touched).contains(&"http.status_code".to_owned()));
+    // The name it started with: the request was never routed.
     assert_eq!(as_string(field(&spans[0], 5)), "GET <unmatched>");
     let tags = tag_names(&spans[0]);
     assert_eq!(
