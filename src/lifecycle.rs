@@ -307,34 +307,41 @@ impl SpanLifecycle {
         };
         let debug_id = incoming.debug_id.as_deref();
         let debug = debug_id.is_some() || incoming.sampling == Sampling::Debug;
+        // Jaeger semantics: the sampling decision is made once, at the root,
+        // and travels with the trace. Only a new root, or a caller that
+        // deferred its decision (B3), asks the sampler (`None` here).
+        let decided = match incoming.sampling {
+            _ if debug => Some(true),
+            Sampling::NotSampled => Some(false),
+            Sampling::Sampled | Sampling::Debug => Some(true),
+            Sampling::Deferred => None,
+        };
+        let mut context = match &incoming.parent {
+            Some(parent) => parent.new_child(),
+            None => TraceContext::new_root(true),
+        };
+        // Keep the caller's other flag bits; set the decision's (cleared
+        // again if the span is not sampled).
+        context.flags &= !(FLAG_SAMPLED | FLAG_DEBUG);
+        context.flags |= if debug {
+            FLAG_SAMPLED | FLAG_DEBUG
+        } else {
+            FLAG_SAMPLED
+        };
 
         if let Some(fast) = &self.fast {
             // Recorded without a rustracing span unless there is more to
             // it than the standard tags: traced attributes, a debug id or
             // a link go the general way.
             if self.attributes.is_empty() && debug_id.is_none() && link.is_none() {
-                return self.start_pending(fast, req, arrival, incoming, debug);
+                let sampled = decided.unwrap_or_else(|| fast.sampler.sample());
+                return self.start_pending(fast, req, arrival, incoming, context, sampled);
             }
         }
-        // Jaeger semantics: the sampling decision is made once, at the root,
-        // and travels with the trace. Only a new root, or a caller that
-        // deferred its decision (B3), asks the sampler.
-        let tracer = match incoming.sampling {
-            _ if debug => Some(&self.forced),
-            Sampling::NotSampled => None,
-            Sampling::Sampled | Sampling::Debug => Some(&self.forced),
-            Sampling::Deferred => Some(&self.tracer),
-        };
-        let mut context = match &incoming.parent {
-            Some(parent) => parent.new_child(),
-            None => TraceContext::new_root(true),
-        };
-        // Keep the caller's other flag bits; set the decision's.
-        context.flags &= !(FLAG_SAMPLED | FLAG_DEBUG);
-        context.flags |= if debug {
-            FLAG_SAMPLED | FLAG_DEBUG
-        } else {
-            FLAG_SAMPLED
+        let tracer = match decided {
+            Some(true) => Some(&self.forced),
+            Some(false) => None,
+            None => Some(&self.tracer),
         };
 
         // The sampler sees the operation name and the parent; the request
@@ -370,33 +377,18 @@ impl SpanLifecycle {
         )
     }
 
-    /// [`SpanLifecycle::start`] with the fast path: the same decision and
-    /// context, the span kept [`Pending`] when sampled.
+    /// The end of [`SpanLifecycle::start`] on the fast path: the span of
+    /// `context` kept [`Pending`] when `sampled`.
     fn start_pending(
         &self,
         fast: &FastPath,
         req: &Request<'_>,
         arrival: SystemTime,
         incoming: Incoming,
-        debug: bool,
+        mut context: TraceContext,
+        sampled: bool,
     ) -> RequestSpan {
-        let sampled = match incoming.sampling {
-            _ if debug => true,
-            Sampling::NotSampled => false,
-            Sampling::Sampled | Sampling::Debug => true,
-            Sampling::Deferred => fast.sampler.sample(),
-        };
-        let mut context = match &incoming.parent {
-            Some(parent) => parent.new_child(),
-            None => TraceContext::new_root(true),
-        };
-        context.flags &= !(FLAG_SAMPLED | FLAG_DEBUG);
         let pending = if sampled {
-            context.flags |= if debug {
-                FLAG_SAMPLED | FLAG_DEBUG
-            } else {
-                FLAG_SAMPLED
-            };
             Some(Pending {
                 // As a rustracing span would start: before routing (trace-all
                 // mode), the name of a request not routed; renamed when it
@@ -408,6 +400,7 @@ impl SpanLifecycle {
                 sink: Arc::clone(&fast.records),
             })
         } else {
+            context.flags &= !(FLAG_SAMPLED | FLAG_DEBUG);
             None
         };
         RequestSpan::new(
@@ -426,10 +419,15 @@ impl SpanLifecycle {
         request_span: &RequestSpan,
         state: &'s mut SpanState,
     ) -> &'s mut Span {
+        self.build_if_pending(request_span, state);
+        state.span.get_or_insert_with(|| Box::new(Span::inactive()))
+    }
+
+    /// Builds the `rustracing` span a pending span stands for, if any.
+    fn build_if_pending(&self, request_span: &RequestSpan, state: &mut SpanState) {
         if let Some(pending) = state.pending.take() {
             state.span = Some(Box::new(self.build_pending(&request_span.context, pending)));
         }
-        state.span.get_or_insert_with(|| Box::new(Span::inactive()))
     }
 
     /// The `rustracing` span a pending span stands for (its operation name
@@ -481,9 +479,7 @@ impl SpanLifecycle {
                     return;
                 }
             }
-            if state.pending.is_some() {
-                self.span_mut(request_span, &mut state);
-            }
+            self.build_if_pending(request_span, &mut state);
             (
                 state.span.take().map_or_else(Span::inactive, |span| *span),
                 state.error_recorded,
