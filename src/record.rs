@@ -353,24 +353,6 @@ impl Record<'_> {
         }
     }
 
-    /// The value of the first tag named `name`, passed to `f`.
-    pub(crate) fn with_tag<R>(&self, name: &str, f: impl FnOnce(Option<TagRef<'_>>) -> R) -> R {
-        let mut f = Some(f);
-        let mut result = None;
-        self.for_each_tag(|key, value| {
-            if key == name {
-                if let Some(f) = f.take() {
-                    result = Some(f(Some(value)));
-                }
-            }
-        });
-        match (result, f) {
-            (Some(result), _) => result,
-            (None, Some(f)) => f(None),
-            (None, None) => unreachable!("the function is called once"),
-        }
-    }
-
     /// The logs (a request record has none).
     pub(crate) fn logs(&self) -> &[Log] {
         match self {

@@ -52,18 +52,24 @@ pub(crate) fn write_span_line<W: fmt::Write>(out: &mut W, span: &Record) -> fmt:
         DisplaySpanId(span.parent_span_id()),
     )?;
     write_duration(out, span)?;
-    span.with_tag(STATUS_TAG, |status| match status {
-        Some(status) => {
-            write!(out, " status=")?;
-            write_tag_value(out, status)
+    // The first tag of each name (a span holds one of each).
+    let (mut status, mut error) = (None, None);
+    span.for_each_tag(|key, value| {
+        let found = match key {
+            STATUS_TAG => &mut status,
+            ERROR_TAG => &mut error,
+            _ => return,
+        };
+        if found.is_none() {
+            let mut text = String::new();
+            let _ = write_tag_value(&mut text, value);
+            *found = Some(text);
         }
-        None => Ok(()),
-    })?;
-    write!(out, " error=")?;
-    span.with_tag(ERROR_TAG, |error| match error {
-        Some(value) => write_tag_value(out, value),
-        None => write!(out, "false"),
-    })
+    });
+    if let Some(status) = status {
+        write!(out, " status={status}")?;
+    }
+    write!(out, " error={}", error.as_deref().unwrap_or("false"))
 }
 
 /// Writes the duration of `span` in milliseconds (0 if it finished before it
@@ -95,6 +101,29 @@ mod tests {
 
     fn line(span: &Record) -> String {
         SpanLine(span).to_string()
+    }
+
+    #[test]
+    fn formats_a_request_record_as_its_rustracing_span() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let record = Record::Request(crate::record::RequestRecord {
+            trace_id: "6309ab92c95468edea0dc1a9772ae2dc".parse().unwrap(),
+            span_id: 0x4094_23a2_04bc_17a8,
+            parent_span_id: Some(7),
+            flags: 1,
+            operation_name: "GET /hello/<name>".into(),
+            start,
+            finish: start + Duration::from_micros(1234),
+            method: "GET",
+            url: "/hello/x",
+            peer: Some("10.0.0.1:80".parse().unwrap()),
+            status: Some(404),
+        });
+        assert_eq!(
+            line(&record),
+            "span GET /hello/<name> trace=6309ab92c95468edea0dc1a9772ae2dc \
+             span=409423a204bc17a8 parent=0000000000000007 duration=1.234ms status=404 error=false"
+        );
     }
 
     #[test]
