@@ -6,7 +6,7 @@ use super::protocol::{
     write_str_limited, write_varint, Binary, Compact, ListHeader, Protocol, StructWriter,
     MAX_LIST_HEADER_LEN,
 };
-use super::span::{encode_span_within, write_process, Fit, RequestTagPrefixes, Trim};
+use super::span::{encode_span_within, write_process, Fit, RequestTagTemplates, Trim};
 use super::wire::{METHOD_NAME, PROTOCOL_ID, STOP, VERSION_AND_ONEWAY};
 
 /// Largest buffer a [`Batch`] allocates up front; bigger batches (HTTP
@@ -91,7 +91,7 @@ pub(crate) struct Batch {
     /// The limits every span is encoded within.
     limits: Trim,
     /// The first tags of request records, encoded for this wire.
-    request_tags: RequestTagPrefixes,
+    request_tags: RequestTagTemplates,
 }
 
 impl Batch {
@@ -117,8 +117,8 @@ impl Batch {
             max_len,
             limits: Trim::NONE,
             request_tags: match wire {
-                Wire::Agent => RequestTagPrefixes::new::<Compact>(),
-                Wire::Collector => RequestTagPrefixes::new::<Binary>(),
+                Wire::Agent => RequestTagTemplates::new::<Compact>(),
+                Wire::Collector => RequestTagTemplates::new::<Binary>(),
             },
         }
     }

@@ -149,7 +149,7 @@ impl Trim {
 /// protocol: its first three tags (`span.kind`, `component`, `http.method`)
 /// whole, per HTTP method, and the others up to their values.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct RequestTagPrefixes {
+pub(crate) struct RequestTagTemplates {
     first: Vec<(&'static str, Vec<u8>)>,
     url: Vec<u8>,
     ipv4: Vec<u8>,
@@ -166,9 +166,9 @@ const METHODS: [&str; 9] = [
     "GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "TRACE", "CONNECT", "PATCH",
 ];
 
-/// Strings cut shorter than this leave the prefixes unused (theirs are
+/// Strings cut shorter than this leave the templates unused (their values are
 /// shorter).
-const PREFIX_MIN_STR_LEN: usize = 16;
+const TEMPLATE_MIN_STR_LEN: usize = 16;
 
 /// A tag struct up to its value: key, value type, the value's field header.
 fn tag_head<P: Protocol>(key: &str, long: bool) -> Vec<u8> {
@@ -185,8 +185,8 @@ fn tag_head<P: Protocol>(key: &str, long: bool) -> Vec<u8> {
     buf
 }
 
-impl RequestTagPrefixes {
-    /// The prefixes in protocol `P`.
+impl RequestTagTemplates {
+    /// The templates in protocol `P`.
     pub(super) fn new<P: Protocol>() -> Self {
         let first = METHODS
             .iter()
@@ -198,7 +198,7 @@ impl RequestTagPrefixes {
                 (method, buf)
             })
             .collect();
-        RequestTagPrefixes {
+        RequestTagTemplates {
             first,
             url: tag_head::<P>("http.url", false),
             ipv4: tag_head::<P>("peer.ipv4", false),
@@ -218,7 +218,10 @@ impl RequestTagPrefixes {
         record: &RequestRecord<&str>,
         trim: Trim,
     ) -> bool {
-        if trim.max_str_len.is_some_and(|max| max < PREFIX_MIN_STR_LEN) {
+        if trim
+            .max_str_len
+            .is_some_and(|max| max < TEMPLATE_MIN_STR_LEN)
+        {
             return false;
         }
         let Some((_, first)) = self
@@ -272,16 +275,16 @@ impl RequestTagPrefixes {
 /// `buf` (cleared first).
 #[cfg(test)]
 pub(super) fn encode_span<P: Protocol>(buf: &mut Vec<u8>, span: &Record, trim: Trim) {
-    encode_span_with::<P>(buf, span, trim, &RequestTagPrefixes::default());
+    encode_span_with::<P>(buf, span, trim, &RequestTagTemplates::default());
 }
 
-/// [`encode_span`], the first tags of a request record copied from
-/// `prefixes`.
+/// [`encode_span`], a request record's tags written from
+/// `templates`.
 fn encode_span_with<P: Protocol>(
     buf: &mut Vec<u8>,
     span: &Record,
     trim: Trim,
-    prefixes: &RequestTagPrefixes,
+    templates: &RequestTagTemplates,
 ) {
     buf.clear();
     let trace_id = span.trace_id();
@@ -308,7 +311,7 @@ fn encode_span_with<P: Protocol>(
     if tag_count > 0 {
         w.list(10, tag_count, P::STRUCT);
         let templated = match span {
-            Record::Request(record) => prefixes.write::<P>(w.buf(), record, trim),
+            Record::Request(record) => templates.write::<P>(w.buf(), record, trim),
             Record::Span(_) => false,
         };
         if !templated {
@@ -357,19 +360,19 @@ pub(super) fn encode_span_within<P: Protocol>(
     span: &Record,
     max_len: usize,
     limits: Trim,
-    prefixes: &RequestTagPrefixes,
+    templates: &RequestTagTemplates,
 ) -> Fit {
-    encode_span_with::<P>(buf, span, limits, prefixes);
+    encode_span_with::<P>(buf, span, limits, templates);
     if buf.len() <= max_len {
         return Fit::Whole;
     }
     if limits.max_logs > 0 && !span.logs().is_empty() {
-        encode_span_with::<P>(buf, span, limits.without_logs(), prefixes);
+        encode_span_with::<P>(buf, span, limits.without_logs(), templates);
         if buf.len() <= max_len {
             return Fit::Trimmed;
         }
     }
-    encode_span_with::<P>(buf, span, limits.truncated(), prefixes);
+    encode_span_with::<P>(buf, span, limits.truncated(), templates);
     if buf.len() <= max_len {
         return Fit::Trimmed;
     }

@@ -3,7 +3,7 @@
 use super::protocol::{
     write_varint, zigzag_i32, zigzag_i64, Binary, Compact, Protocol, StructWriter,
 };
-use super::span::{encode_span, encode_span_within, RequestTagPrefixes, TRIMMED_STRING_LEN};
+use super::span::{encode_span, encode_span_within, RequestTagTemplates, TRIMMED_STRING_LEN};
 use super::testing::*;
 use super::wire::*;
 use super::*;
@@ -129,12 +129,12 @@ fn datagram(service: &str, process_tags: &[(&str, &str)], spans: &[Record]) -> V
 fn encode_within(wire: Wire, buf: &mut Vec<u8>, span: &Record, max_len: usize) -> Fit {
     match wire {
         Wire::Agent => {
-            let prefixes = RequestTagPrefixes::new::<Compact>();
-            encode_span_within::<Compact>(buf, span, max_len, Trim::NONE, &prefixes)
+            let templates = RequestTagTemplates::new::<Compact>();
+            encode_span_within::<Compact>(buf, span, max_len, Trim::NONE, &templates)
         }
         Wire::Collector => {
-            let prefixes = RequestTagPrefixes::new::<Binary>();
-            encode_span_within::<Binary>(buf, span, max_len, Trim::NONE, &prefixes)
+            let templates = RequestTagTemplates::new::<Binary>();
+            encode_span_within::<Binary>(buf, span, max_len, Trim::NONE, &templates)
         }
     }
 }
@@ -1023,10 +1023,10 @@ fn request_record(method: &'static str, peer: Option<&str>) -> Record<'static> {
 }
 
 #[test]
-fn request_records_encode_the_same_with_their_prefixes_copied() {
+fn request_records_encode_the_same_from_their_templates() {
     // Shared, so that the last peer's text is reused and replaced.
-    let compact = RequestTagPrefixes::new::<Compact>();
-    let binary = RequestTagPrefixes::new::<Binary>();
+    let compact = RequestTagTemplates::new::<Compact>();
+    let binary = RequestTagTemplates::new::<Binary>();
     for method in ["GET", "PATCH", "CONNECT"] {
         for peer in [
             None,
