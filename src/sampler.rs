@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 use rocket::serde::{Deserialize, Serialize};
-use rustracing::sampler::{AllSampler, BoxSampler, NullSampler, ProbabilisticSampler, Sampler};
+use rustracing::sampler::{BoxSampler, Sampler};
 use rustracing_jaeger::span::{CandidateSpan, SpanContextState};
 
 /// Samplers chosen by configuration, as every Jaeger client offers them:
@@ -75,15 +75,7 @@ impl SamplerType {
     /// The sampler of this type with `param` (which must have passed
     /// [`SamplerType::check_param`]).
     pub fn build(self, param: f64) -> BoxSampler<SpanContextState> {
-        match self {
-            SamplerType::Const if param == 0.0 => NullSampler.boxed(),
-            SamplerType::Const => AllSampler.boxed(),
-            SamplerType::Probabilistic => match ProbabilisticSampler::new(param) {
-                Ok(sampler) => sampler.boxed(),
-                Err(_) => NullSampler.boxed(),
-            },
-            SamplerType::Ratelimiting => RateLimitingSampler::new(param).boxed(),
-        }
+        SharedSampler(std::sync::Arc::new(RootSampler::new(self, param))).boxed()
     }
 }
 
@@ -100,20 +92,17 @@ pub(crate) enum RootSampler {
 }
 
 impl RootSampler {
-    /// The sampler `sampler_type` and `param` configure (`param` must have
-    /// passed [`SamplerType::check_param`]); `Always` when none is set.
-    pub(crate) fn configured(sampler_type: Option<SamplerType>, param: f64) -> Self {
-        match sampler_type {
-            None => RootSampler::Always,
-            Some(SamplerType::Const) if param == 0.0 => RootSampler::Never,
-            Some(SamplerType::Const) => RootSampler::Always,
-            Some(SamplerType::Probabilistic) if (0.0..=1.0).contains(&param) => {
+    /// The sampler of `kind` with `param` (which must have passed
+    /// [`SamplerType::check_param`]; an out-of-range rate samples nothing).
+    pub(crate) fn new(kind: SamplerType, param: f64) -> Self {
+        match kind {
+            SamplerType::Const if param == 0.0 => RootSampler::Never,
+            SamplerType::Const => RootSampler::Always,
+            SamplerType::Probabilistic if (0.0..=1.0).contains(&param) => {
                 RootSampler::Probabilistic(param)
             }
-            Some(SamplerType::Probabilistic) => RootSampler::Never,
-            Some(SamplerType::Ratelimiting) => {
-                RootSampler::RateLimiting(RateLimitingSampler::new(param))
-            }
+            SamplerType::Probabilistic => RootSampler::Never,
+            SamplerType::Ratelimiting => RootSampler::RateLimiting(RateLimitingSampler::new(param)),
         }
     }
 
@@ -199,14 +188,14 @@ mod tests {
 
     #[test]
     fn root_samplers_decide_as_configured() {
-        let always = RootSampler::configured(None, 0.0);
+        let always = RootSampler::new(SamplerType::Const, 1.0);
         assert!((0..100).all(|_| always.sample()));
-        let never = RootSampler::configured(Some(SamplerType::Const), 0.0);
+        let never = RootSampler::new(SamplerType::Const, 0.0);
         assert!((0..100).all(|_| !never.sample()));
-        let half = RootSampler::configured(Some(SamplerType::Probabilistic), 0.5);
+        let half = RootSampler::new(SamplerType::Probabilistic, 0.5);
         let sampled = (0..10_000).filter(|_| half.sample()).count();
         assert!((4_000..6_000).contains(&sampled), "{sampled}");
-        let limited = RootSampler::configured(Some(SamplerType::Ratelimiting), 2.0);
+        let limited = RootSampler::new(SamplerType::Ratelimiting, 2.0);
         assert_eq!((0..10).filter(|_| limited.sample()).count(), 2);
     }
 

@@ -569,10 +569,10 @@ impl Config {
     /// The sampler of new root traces when the fairing builds the tracer
     /// (always sample when none is configured).
     pub(crate) fn root_sampler(&self) -> crate::sampler::RootSampler {
-        crate::sampler::RootSampler::configured(
-            self.sampler_type,
-            self.sampler_param.unwrap_or(1.0),
-        )
+        match self.sampler_type {
+            Some(kind) => crate::sampler::RootSampler::new(kind, self.sampler_param.unwrap_or(1.0)),
+            None => crate::sampler::RootSampler::Always,
+        }
     }
 
     /// The viewer's mount path, without a trailing slash, when the viewer
