@@ -17,6 +17,8 @@ use parking_lot::RwLock;
 use rocket::http::Method;
 use rocket::{Request, Route};
 
+use crate::naming;
+
 /// A segment of a route's path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -27,8 +29,8 @@ enum Segment {
     Rest,
 }
 
-/// A route that asked, by address (Rocket's routes live as long as the
-/// launched app) and by what it matches.
+/// A route that asked, by address ([`naming::key`]) and by what it
+/// matches.
 #[derive(Debug)]
 struct Marked {
     address: usize,
@@ -39,7 +41,7 @@ struct Marked {
 impl Marked {
     fn new(route: &Route) -> Self {
         Marked {
-            address: address(route),
+            address: naming::key(route),
             method: route.method,
             segments: route
                 .uri
@@ -80,10 +82,6 @@ impl Marked {
     }
 }
 
-fn address(route: &Route) -> usize {
-    route as *const Route as usize
-}
-
 /// The routes that asked, and whether a span was asked for before routing
 /// (by another fairing's `on_request`): then every request may ask.
 #[derive(Debug, Default)]
@@ -100,7 +98,7 @@ impl AskedRoutes {
             self.unrouted.store(true, Ordering::Relaxed);
             return;
         };
-        let address = address(route);
+        let address = naming::key(route);
         if self.routes.read().iter().any(|m| m.address == address) {
             return;
         }

@@ -91,7 +91,9 @@ impl RouteNames {
     }
 }
 
-fn key(route: &Route) -> usize {
+/// A route's identity while the app runs: its address (Rocket's routes live
+/// as long as the launched app).
+pub(crate) fn key(route: &Route) -> usize {
     route as *const Route as usize
 }
 
