@@ -69,27 +69,21 @@ async fn client(agent: &Agent) -> Client {
     .await
 }
 
+/// The body of `GET path` with `headers`.
+async fn body(client: &Client, path: &str, headers: &[(&'static str, &'static str)]) -> String {
+    let mut request = client.get(path.to_owned());
+    for &(name, value) in headers {
+        request = request.header(Header::new(name, value));
+    }
+    request.dispatch().await.into_string().await.unwrap()
+}
+
 #[rocket::async_test]
 async fn spans_asked_for_are_opened_unsampled_and_propagate() {
     let agent = Agent::bind();
     let client = client(&agent).await;
-    assert_eq!(
-        client
-            .get("/plain")
-            .dispatch()
-            .await
-            .into_string()
-            .await
-            .unwrap(),
-        "plain"
-    );
-    let body = client
-        .get("/asks")
-        .dispatch()
-        .await
-        .into_string()
-        .await
-        .unwrap();
+    assert_eq!(body(&client, "/plain", &[]).await, "plain");
+    let body = body(&client, "/asks", &[]).await;
     assert!(
         body.starts_with("traced=true sampled=false id=true "),
         "{body}"
@@ -104,21 +98,9 @@ async fn spans_asked_for_are_opened_unsampled_and_propagate() {
         "baggage travels: {body}"
     );
     // Again on the same route (its span is looked up in on_response now).
-    let again = client
-        .get("/asks")
-        .dispatch()
-        .await
-        .into_string()
-        .await
-        .unwrap();
+    let again = self::body(&client, "/asks", &[]).await;
     assert!(again.starts_with("traced=true sampled=false"), "{again}");
-    let looked = client
-        .get("/looks")
-        .dispatch()
-        .await
-        .into_string()
-        .await
-        .unwrap();
+    let looked = self::body(&client, "/looks", &[]).await;
     assert_eq!(looked, "Some(false)", "other guards find the span");
     assert!(
         agent.is_quiet(Duration::from_millis(200)),
@@ -130,7 +112,7 @@ async fn spans_asked_for_are_opened_unsampled_and_propagate() {
 async fn a_sampled_caller_is_still_traced_and_reported() {
     let agent = Agent::bind();
     let client = client(&agent).await;
-    let caller = "6309ab92c95468edea0dc1a9772ae2dc:409423a204bc17a8:0:1";
+    let caller: &'static str = "6309ab92c95468edea0dc1a9772ae2dc:409423a204bc17a8:0:1";
     for path in ["/plain", "/asks"] {
         let response = client
             .get(path)
@@ -148,13 +130,6 @@ async fn a_sampled_caller_is_still_traced_and_reported() {
     for span in spans {
         assert_eq!(as_i64(field(span, 4)), 0x4094_23a2_04bc_17a8);
     }
-    let body = client
-        .get("/asks")
-        .header(Header::new("uber-trace-id", caller))
-        .dispatch()
-        .await
-        .into_string()
-        .await
-        .unwrap();
+    let body = body(&client, "/asks", &[("uber-trace-id", caller)]).await;
     assert!(body.starts_with("traced=true sampled=true"), "{body}");
 }
