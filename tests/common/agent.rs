@@ -9,9 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+use socket2::{Domain, Protocol, Socket, Type};
 use thrift_codec::data::{Data, Elements, Field, Struct};
 use thrift_codec::message::Message;
 use thrift_codec::{BinaryDecode, CompactDecode};
+
+/// The receive buffer an agent asks for.
+const RECEIVE_BUFFER_BYTES: usize = 8 << 20;
 
 /// A fake Jaeger agent: a thread reading datagrams as fast as possible (so
 /// that the kernel does not drop any) and passing them on through a channel.
@@ -23,8 +27,19 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// An agent on an ephemeral loopback port, with a receive buffer as
+    /// large as the kernel allows: the reporter sends a flushed batch as
+    /// back-to-back datagrams of up to 64 KiB, and on a busy machine the
+    /// reading thread may not run before several have arrived.
     pub fn bind() -> Agent {
-        Agent::on(UdpSocket::bind("127.0.0.1:0").expect("bind the agent socket"))
+        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
+            .expect("create the agent socket");
+        // Capped by the kernel at net.core.rmem_max; a smaller buffer is
+        // still a working agent.
+        let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER_BYTES);
+        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        socket.bind(&addr.into()).expect("bind the agent socket");
+        Agent::on(socket.into())
     }
 
     pub fn on(socket: UdpSocket) -> Agent {
