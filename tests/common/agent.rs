@@ -4,12 +4,12 @@
 #![allow(dead_code)]
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
-use socket2::{Domain, Protocol, Socket, Type};
 use thrift_codec::data::{Data, Elements, Field, Struct};
 use thrift_codec::message::Message;
 use thrift_codec::{BinaryDecode, CompactDecode};
