@@ -620,6 +620,8 @@ impl Config {
                 (_, _, Some(token)) => Some(CollectorAuth::Bearer(token.expose().to_owned())),
                 _ => None,
             },
+            // Set from the OTLP settings (not yet read).
+            otlp: None,
             log_spans: self.log_spans,
             queue_size: self.queue_size,
             flush_interval: Duration::from_millis(self.flush_interval_ms),

@@ -20,6 +20,77 @@ pub const DEFAULT_QUEUE_SIZE: usize = 10_000;
 /// Default interval between two sends of pending spans.
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Default OTLP/HTTP traces endpoint: an OpenTelemetry collector, or
+/// Jaeger v2, on this host (OTLP's standard port for HTTP, 4318).
+pub const DEFAULT_OTLP_ENDPOINT: &str = "http://localhost:4318/v1/traces";
+
+/// Default time one OTLP export request may take (OpenTelemetry's default).
+pub const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where and how spans are exported over OTLP/HTTP with protobuf, to
+/// Jaeger v2, Grafana Tempo or any OpenTelemetry collector. Its `Debug`
+/// output hides the header values and the endpoint's credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OtlpConfig {
+    /// The full traces URL, e.g. `"http://localhost:4318/v1/traces"`
+    /// ([`DEFAULT_OTLP_ENDPOINT`] by default); `http` or `https`.
+    pub endpoint: String,
+    /// Headers sent with every export request (name, value), e.g. an API
+    /// key; their values are never logged.
+    pub headers: Vec<(String, String)>,
+    /// Compression of the request bodies (none by default).
+    pub compression: OtlpCompression,
+    /// Longest time one export request may take, connection included
+    /// ([`DEFAULT_OTLP_TIMEOUT`] by default).
+    pub timeout: Duration,
+}
+
+impl OtlpConfig {
+    /// Exports to `endpoint` (the full traces URL), without extra headers
+    /// or compression, with the default timeout.
+    pub fn new(endpoint: impl Into<String>) -> Self {
+        OtlpConfig {
+            endpoint: endpoint.into(),
+            headers: Vec::new(),
+            compression: OtlpCompression::None,
+            timeout: DEFAULT_OTLP_TIMEOUT,
+        }
+    }
+}
+
+impl Default for OtlpConfig {
+    /// [`OtlpConfig::new`] with [`DEFAULT_OTLP_ENDPOINT`].
+    fn default() -> Self {
+        OtlpConfig::new(DEFAULT_OTLP_ENDPOINT)
+    }
+}
+
+impl fmt::Debug for OtlpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, _)| (name.as_str(), "<redacted>"))
+            .collect();
+        f.debug_struct("OtlpConfig")
+            .field("endpoint", &redact_credentials(&self.endpoint))
+            .field("headers", &headers)
+            .field("compression", &self.compression)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// Compression of OTLP request bodies (`OTEL_EXPORTER_OTLP_COMPRESSION`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OtlpCompression {
+    /// Bodies sent as they are.
+    #[default]
+    None,
+    /// Bodies gzip-compressed (`Content-Encoding: gzip`).
+    Gzip,
+}
+
 /// Configuration of a [`Reporter`](super::Reporter). Its `Debug` output hides credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ReporterConfig {
@@ -36,6 +107,9 @@ pub struct ReporterConfig {
     pub endpoint: Option<String>,
     /// Credentials for the collector.
     pub auth: Option<CollectorAuth>,
+    /// Export over OTLP/HTTP instead of Jaeger's formats: when set, spans
+    /// go there, and `endpoint`, `auth` and the agent settings are unused.
+    pub otlp: Option<OtlpConfig>,
     /// Capacity of the bounded span queue ([`DEFAULT_QUEUE_SIZE`] by
     /// default; at least 1): spans finished while this many wait for
     /// delivery are dropped (and counted).
@@ -46,7 +120,7 @@ pub struct ReporterConfig {
     /// Also log every reported span on one line at `info` level.
     pub log_spans: bool,
     /// Extra Jaeger process tags (`key`, `value`), added to `jaeger.version`,
-    /// `hostname` and `ip`.
+    /// `hostname` and `ip`; with OTLP, resource attributes.
     pub process_tags: Vec<(String, String)>,
     /// Longest string tag value, log field value or operation name sent, in
     /// bytes; a longer one is cut (on a character boundary) and ends with
@@ -73,6 +147,7 @@ impl ReporterConfig {
             agent_port: DEFAULT_AGENT_PORT,
             endpoint: None,
             auth: None,
+            otlp: None,
             queue_size: DEFAULT_QUEUE_SIZE,
             flush_interval: DEFAULT_FLUSH_INTERVAL,
             log_spans: false,
@@ -94,6 +169,7 @@ impl fmt::Debug for ReporterConfig {
                 &self.endpoint.as_deref().map(redact_credentials),
             )
             .field("auth", &self.auth)
+            .field("otlp", &self.otlp)
             .field("queue_size", &self.queue_size)
             .field("flush_interval", &self.flush_interval)
             .field("log_spans", &self.log_spans)

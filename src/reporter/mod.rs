@@ -85,7 +85,8 @@ pub(crate) mod thrift;
 pub(crate) use collector::parse_endpoint;
 pub(crate) use config::default_service_name;
 pub use config::{
-    CollectorAuth, ReporterConfig, DEFAULT_AGENT_HOST, DEFAULT_AGENT_PORT, DEFAULT_FLUSH_INTERVAL,
+    CollectorAuth, OtlpCompression, OtlpConfig, ReporterConfig, DEFAULT_AGENT_HOST,
+    DEFAULT_AGENT_PORT, DEFAULT_FLUSH_INTERVAL, DEFAULT_OTLP_ENDPOINT, DEFAULT_OTLP_TIMEOUT,
     DEFAULT_QUEUE_SIZE,
 };
 pub(crate) use consumer::SpanConsumer;

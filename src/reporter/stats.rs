@@ -20,7 +20,7 @@ const WARN_INTERVAL: Duration = Duration::from_secs(10);
 /// Every finished span ends up in exactly one of `reported`, `dropped` and
 /// `failed`: once the reporter has flushed (or when nothing is in flight),
 /// `reported + dropped + failed == finished`. The difference, at any time,
-/// is [`ReporterStats::pending`]. `too_large` (of `failed`), `late` (of
+/// is [`ReporterStats::pending`]. `too_large` and `rejected` (of `failed`), `late` (of
 /// `dropped`) and `trimmed` (of `reported`) tell some of those spans apart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -39,6 +39,10 @@ pub struct ReporterStats {
     pub failed: u64,
     /// Of the `failed` spans, those too large to send even when trimmed.
     pub too_large: u64,
+    /// Of the `failed` spans, those the OTLP receiver refused: a whole
+    /// batch answered with `400 Bad Request`, or the spans a successful
+    /// answer's `partial_success` counts as rejected. Never retried.
+    pub rejected: u64,
     /// Spans sent with their logs dropped or long strings cut so that they
     /// fit in a datagram (counted in `reported` as well).
     pub trimmed: u64,
@@ -75,6 +79,7 @@ pub(super) struct Counters {
     pub(super) dropped: AtomicU64,
     pub(super) failed: AtomicU64,
     pub(super) too_large: AtomicU64,
+    pub(super) rejected: AtomicU64,
     pub(super) trimmed: AtomicU64,
     pub(super) batches: AtomicU64,
     pub(super) late: AtomicU64,
@@ -100,6 +105,7 @@ impl Counters {
             dropped,
             failed,
             too_large: self.too_large.load(Ordering::Acquire),
+            rejected: self.rejected.load(Ordering::Acquire),
             trimmed: self.trimmed.load(Ordering::Acquire),
             batches: self.batches.load(Ordering::Acquire),
             late,
@@ -119,6 +125,14 @@ impl Counters {
     pub(super) fn fail(&self, spans: u64, error: impl ToString) {
         *self.last_error.lock() = Some(error.to_string());
         self.failed.fetch_add(spans, Ordering::AcqRel);
+    }
+
+    /// Counts `spans` spans the receiver refused (failed, and rejected)
+    /// with `error`.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(super) fn reject(&self, spans: u64, error: impl ToString) {
+        self.rejected.fetch_add(spans, Ordering::AcqRel);
+        self.fail(spans, error);
     }
 
     /// The last delivery error recorded.
