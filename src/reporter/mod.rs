@@ -80,6 +80,7 @@ mod process;
 mod sender;
 mod stats;
 pub(crate) mod thrift;
+mod trim;
 
 #[cfg(feature = "collector")]
 pub(crate) use collector::parse_endpoint;
@@ -107,7 +108,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
-use thrift::{Batch, Trim, Wire};
+use thrift::{Batch, Wire};
+use trim::Trim;
 
 /// Maximum size of a datagram sent to the agent (the whole UDP payload).
 pub const MAX_DATAGRAM_SIZE: usize = 65_000;

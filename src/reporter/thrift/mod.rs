@@ -30,7 +30,9 @@ mod span;
 pub(crate) mod wire;
 
 pub(crate) use batch::{Batch, Wire};
-pub(crate) use span::{Fit, Trim};
+pub(crate) use span::Fit;
+#[cfg(test)]
+pub(crate) use span::Trim;
 
 #[cfg(test)]
 pub(crate) mod testing;

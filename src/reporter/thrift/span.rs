@@ -10,11 +10,11 @@ use super::wire::{
     DEBUG_ID_TAG, REF_CHILD_OF, REF_FOLLOWS_FROM, STOP, TAG_BOOL, TAG_DOUBLE, TAG_LONG, TAG_STRING,
 };
 use crate::limits::{count_value, kept_logs, DROPPED_LOGS_TAG};
+pub(crate) use crate::reporter::trim::{fit_within, Fit, Trim};
+#[cfg(test)]
+pub(crate) use crate::reporter::trim::TRIMMED_STRING_LEN;
 pub(crate) use crate::record::TagRef;
 use crate::record::{micros_between, IpText, Record, Reference, RequestRecord, COMPONENT};
-
-/// Length (in bytes) string tag values are cut to when trimming.
-pub(crate) const TRIMMED_STRING_LEN: usize = 1024;
 
 /// Appends a jaeger.thrift `Tag` struct; string values are cut to
 /// `max_str_len` bytes if given.
@@ -95,54 +95,6 @@ pub(super) fn write_process<P: Protocol>(
         }
     }
     w.end();
-}
-
-/// How much of a span to leave out: the configured [limits](crate::Limits),
-/// and more so that an oversized span fits in a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Trim {
-    /// Most logs encoded; the others are counted in a [`DROPPED_LOGS_TAG`]
-    /// tag.
-    pub(crate) max_logs: usize,
-    /// Cut string values (tags, log fields, the operation name) to this
-    /// many bytes.
-    pub(crate) max_str_len: Option<usize>,
-}
-
-impl Trim {
-    /// Encode the span as it is.
-    pub(crate) const NONE: Trim = Trim {
-        max_logs: usize::MAX,
-        max_str_len: None,
-    };
-
-    /// The configured limits: string values of at most `max_str_len` bytes
-    /// (at least 1), at most `max_logs` logs.
-    pub(crate) fn limits(max_str_len: usize, max_logs: usize) -> Trim {
-        Trim {
-            max_logs,
-            max_str_len: Some(max_str_len.max(1)),
-        }
-    }
-
-    /// These limits, and no logs.
-    pub(super) fn without_logs(self) -> Trim {
-        Trim {
-            max_logs: 0,
-            ..self
-        }
-    }
-
-    /// No logs, and strings cut to [`TRIMMED_STRING_LEN`] bytes (or less).
-    pub(super) fn truncated(self) -> Trim {
-        let max = self
-            .max_str_len
-            .map_or(TRIMMED_STRING_LEN, |max| max.min(TRIMMED_STRING_LEN));
-        Trim {
-            max_logs: 0,
-            max_str_len: Some(max),
-        }
-    }
 }
 
 /// The constant parts of a request record's tags, encoded once for one
@@ -341,20 +293,8 @@ fn encode_span_with<P: Protocol>(
     w.end();
 }
 
-/// The outcome of [`Batch::encode`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fit {
-    /// The span was encoded as it is.
-    Whole,
-    /// The span was trimmed to fit.
-    Trimmed,
-    /// The span does not fit even when trimmed; `buf` is empty.
-    TooLarge,
-}
-
 /// Encodes `span` in protocol `P` into `buf` within `limits`, using at
-/// most `max_len` bytes, trimming it if needed: first its logs are dropped,
-/// then long strings are truncated.
+/// most `max_len` bytes, trimming it if needed (see [`fit_within`]).
 pub(super) fn encode_span_within<P: Protocol>(
     buf: &mut Vec<u8>,
     span: &Record,
@@ -362,20 +302,7 @@ pub(super) fn encode_span_within<P: Protocol>(
     limits: Trim,
     templates: &RequestTagTemplates,
 ) -> Fit {
-    encode_span_with::<P>(buf, span, limits, templates);
-    if buf.len() <= max_len {
-        return Fit::Whole;
-    }
-    if limits.max_logs > 0 && !span.logs().is_empty() {
-        encode_span_with::<P>(buf, span, limits.without_logs(), templates);
-        if buf.len() <= max_len {
-            return Fit::Trimmed;
-        }
-    }
-    encode_span_with::<P>(buf, span, limits.truncated(), templates);
-    if buf.len() <= max_len {
-        return Fit::Trimmed;
-    }
-    buf.clear();
-    Fit::TooLarge
+    fit_within(buf, span, max_len, limits, |buf, trim| {
+        encode_span_with::<P>(buf, span, trim, templates)
+    })
 }
