@@ -11,6 +11,7 @@ use rocket::http::uri::Path;
 use rocket::http::Status;
 use rocket::Request;
 use rustracing::sampler::AllSampler;
+use rustracing::tag::Tag;
 use rustracing_jaeger::span::{SpanContext, StartSpanOptions};
 use rustracing_jaeger::{Span, Tracer};
 
@@ -23,7 +24,7 @@ use crate::naming::{OperationName, RouteNames};
 use crate::propagation::{
     self, Format, Incoming, Sampling, TraceContext, FLAG_DEBUG, FLAG_SAMPLED,
 };
-use crate::record::RecordSink;
+use crate::record::{RecordSink, TRACESTATE_TAG};
 use crate::redact::QueryPolicy;
 use crate::request_state::{BaggageDropped, InFlight, Pending, RequestSpan, Slot, SpanState};
 use crate::sampler::RootSampler;
@@ -331,9 +332,13 @@ impl SpanLifecycle {
 
         if let Some(fast) = &self.fast {
             // Recorded without a rustracing span unless there is more to
-            // it than the standard tags: traced attributes, a debug id or
-            // a link go the general way.
-            if self.attributes.is_empty() && debug_id.is_none() && link.is_none() {
+            // it than the standard tags: traced attributes, a debug id, a
+            // link or a caller's `tracestate` go the general way.
+            if self.attributes.is_empty()
+                && debug_id.is_none()
+                && link.is_none()
+                && incoming.tracestate.is_none()
+            {
                 let sampled = decided.unwrap_or_else(|| fast.sampler.sample());
                 return self.start_pending(fast, req, arrival, incoming, context, sampled);
             }
@@ -361,6 +366,9 @@ impl SpanLifecycle {
         };
         if span.is_sampled() {
             tags::record_request(&mut span, &RequestTags::of(req, &self.query));
+            if let Some(state) = &incoming.tracestate {
+                span.set_tag(|| Tag::new(TRACESTATE_TAG, state.clone()));
+            }
             attributes::record_request(&self.attributes, &self.query, &self.limits, &mut span, req);
             if let Some(callback) = &self.on_start {
                 callback::run(callback, &mut span, req);

@@ -21,6 +21,10 @@ use rustracing_jaeger::span::{FinishedSpan, SpanReference, TraceId};
 /// The value of the `component` tag of request spans.
 pub(crate) const COMPONENT: &str = "rocket";
 
+/// The tag carrying the caller's W3C `tracestate` on the request span (and
+/// the trace state of an OTLP span).
+pub(crate) const TRACESTATE_TAG: &str = "w3c.tracestate";
+
 /// A borrowed tag value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum TagRef<'a> {
@@ -350,6 +354,18 @@ impl Record<'_> {
                     f("http.status_code", TagRef::Long(i64::from(status)));
                 }
             }
+        }
+    }
+
+    /// The caller's W3C `tracestate` (a [`TRACESTATE_TAG`] tag), if any.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn trace_state(&self) -> Option<&str> {
+        match self {
+            Record::Span(span) => span.tags().iter().find_map(|tag| match tag.value() {
+                TagValue::String(s) if tag.name() == TRACESTATE_TAG => Some(s.as_ref()),
+                _ => None,
+            }),
+            Record::Request(_) => None,
         }
     }
 

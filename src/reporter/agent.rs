@@ -1,7 +1,7 @@
 //! Delivery to a Jaeger agent over UDP (`Agent.emitBatch`, compact Thrift,
 //! port 6831).
 
-use super::sender::{SendError, Transport};
+use super::sender::{Accepted, SendError, Transport};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
@@ -128,7 +128,7 @@ impl Transport for UdpAgent {
     /// send (that datagram is not sent and is counted failed; the refused
     /// one stays counted as reported). Failures are not retried: the agent is
     /// best effort, and the next datagram follows soon.
-    fn send(&mut self, payload: &[u8]) -> Result<(), SendError> {
+    fn send(&mut self, payload: &[u8]) -> Result<Accepted, SendError> {
         let socket = self.socket()?;
         // A refusal of an earlier datagram that arrived after its check
         // makes this send fail (unsent), and this datagram is counted failed.
@@ -137,7 +137,7 @@ impl Transport for UdpAgent {
             Err(e) => Some(e),
         };
         match refused {
-            None => Ok(()),
+            None => Ok(Accepted::ALL),
             // The warnings name the agent: the error need not.
             Some(e) => Err(SendError::fatal(e.to_string())),
         }

@@ -11,21 +11,18 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 use ureq::http::StatusCode;
-use ureq::tls::{RootCerts, TlsConfig};
 use ureq::Agent;
 use url::Url;
 
-use super::sender::{SendError, Transport};
+use super::http::{http_agent, parse_endpoint, MAX_ANSWER_BODY};
+use super::sender::{Accepted, SendError, Transport};
 use super::stats::Target;
 use super::thrift::Wire;
-use super::{CollectorAuth, Destination, MAX_COLLECTOR_BATCH_SIZE};
+use super::{CollectorAuth, Destination, Encoding, MAX_COLLECTOR_BATCH_SIZE};
 use crate::redact::{redact_credentials, without_credentials};
 
 /// How long one POST may take, connection included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How long connecting to the collector may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The content type of a binary-Thrift Jaeger batch.
 const THRIFT_CONTENT_TYPE: &str = "application/x-thrift";
@@ -49,7 +46,7 @@ pub(super) fn destination(endpoint: &str, auth: Option<CollectorAuth>) -> io::Re
         .ok()
         .and_then(|mut addrs| addrs.next());
     Ok(Destination {
-        wire: Wire::Collector,
+        encoding: Encoding::Thrift(Wire::Collector),
         max_len: MAX_COLLECTOR_BATCH_SIZE,
         shown: without_credentials(&url),
         target: Target::Collector(without_credentials(&url)),
@@ -60,24 +57,8 @@ pub(super) fn destination(endpoint: &str, auth: Option<CollectorAuth>) -> io::Re
     })
 }
 
-/// Parses and checks a collector endpoint: an absolute `http` or `https`
-/// URL, e.g. `http://jaeger-collector:14268/api/traces`.
-pub(crate) fn parse_endpoint(endpoint: &str) -> Result<Url, String> {
-    let url = Url::parse(endpoint.trim()).map_err(|e| e.to_string())?;
-    match url.scheme() {
-        "http" | "https" if url.host_str().is_some() => Ok(url),
-        "http" | "https" => Err("the URL has no host".to_owned()),
-        other => Err(format!("unsupported scheme {other:?}; use http or https")),
-    }
-}
-
-/// The HTTP transport: ureq's blocking agent, on the sender thread.
-///
-/// `https` endpoints use rustls with the crypto provider the application
-/// installed as the process default, or *ring* when it installed none (this
-/// crate installs none), and the platform's certificate verifier (the
-/// operating system's trust store). Proxies come from `HTTPS_PROXY`,
-/// `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`, as for most HTTP clients.
+/// The HTTP transport: ureq's blocking agent (see [`http_agent`]), on the
+/// sender thread.
 #[derive(Debug)]
 pub(super) struct HttpCollector {
     agent: Agent,
@@ -91,19 +72,7 @@ impl HttpCollector {
     /// Builds the HTTP client; `auth` wins over credentials in the URL
     /// (`https://user:password@collector/api/traces`).
     pub(super) fn new(endpoint: Url, auth: Option<CollectorAuth>) -> Self {
-        let agent = Agent::config_builder()
-            .timeout_global(Some(REQUEST_TIMEOUT))
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            // Answers outside 2xx are read below, not turned into errors.
-            .http_status_as_error(false)
-            .user_agent(concat!("rocket_opentracing/", env!("CARGO_PKG_VERSION")))
-            .tls_config(
-                TlsConfig::builder()
-                    .root_certs(RootCerts::PlatformVerifier)
-                    .build(),
-            )
-            .build()
-            .new_agent();
+        let agent = http_agent(REQUEST_TIMEOUT);
         let auth = auth.or_else(|| credentials_in(&endpoint));
         HttpCollector {
             agent,
@@ -135,14 +104,10 @@ fn authorization(auth: &CollectorAuth) -> String {
     }
 }
 
-/// How much of an answer's body is read (and dropped) so that the
-/// connection can be reused.
-const MAX_ANSWER_BODY: u64 = 64 * 1024;
-
 impl Transport for HttpCollector {
     /// POSTs one batch. Connection errors, timeouts, `408`, `429` and `5xx`
     /// answers may be retried; other answers outside `2xx` may not.
-    fn send(&mut self, payload: &[u8]) -> Result<(), SendError> {
+    fn send(&mut self, payload: &[u8]) -> Result<Accepted, SendError> {
         let mut request = self
             .agent
             .post(&self.endpoint)
@@ -161,7 +126,7 @@ impl Transport for HttpCollector {
             .read_to_vec();
         let status = response.status();
         if status.is_success() {
-            return Ok(());
+            return Ok(Accepted::ALL);
         }
         let message = format!("the jaeger collector answered {status}");
         if is_retryable(status) {
@@ -182,18 +147,6 @@ fn is_retryable(status: StatusCode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn endpoints_must_be_http_urls_with_a_host() {
-        let url = parse_endpoint(" http://collector:14268/api/traces ").unwrap();
-        assert_eq!(url.host_str(), Some("collector"));
-        assert_eq!(url.port(), Some(14268));
-        assert!(parse_endpoint("https://collector/api/traces").is_ok());
-        assert!(parse_endpoint("collector:14268").is_err());
-        assert!(parse_endpoint("udp://collector:6831").is_err());
-        assert!(parse_endpoint("/api/traces").is_err());
-        assert!(parse_endpoint("").is_err());
-    }
 
     #[test]
     fn only_transient_answers_are_retried() {

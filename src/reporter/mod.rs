@@ -69,21 +69,28 @@
 //! [`Reporter::flush`] and when the reporter is dropped.
 
 mod agent;
+mod batch;
 mod batcher;
 #[cfg(feature = "collector")]
 mod collector;
 mod config;
 mod consumer;
+#[cfg(any(feature = "collector", feature = "otlp"))]
+mod http;
 mod intake;
 mod logging;
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp;
 mod process;
 mod sender;
 mod stats;
 pub(crate) mod thrift;
 mod trim;
 
-#[cfg(feature = "collector")]
-pub(crate) use collector::parse_endpoint;
+#[cfg(any(feature = "collector", feature = "otlp"))]
+pub(crate) use http::parse_endpoint;
+#[cfg(feature = "otlp")]
+pub use otlp::{MAX_OTLP_BATCH_SIZE, MAX_OTLP_BATCH_SPANS};
 pub(crate) use config::default_service_name;
 pub use config::{
     CollectorAuth, OtlpCompression, OtlpConfig, ReporterConfig, DEFAULT_AGENT_HOST,
@@ -108,7 +115,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
-use thrift::{Batch, Wire};
+use batch::{Batch, Encoding};
+use thrift::Wire;
 use trim::Trim;
 
 /// Maximum size of a datagram sent to the agent (the whole UDP payload).
@@ -185,7 +193,7 @@ impl Reporter {
         consumer: Option<Box<dyn SpanConsumer>>,
     ) -> io::Result<Reporter> {
         let Destination {
-            wire,
+            encoding,
             max_len,
             shown,
             target,
@@ -195,11 +203,11 @@ impl Reporter {
         let tags = process::process_tags(resolved, &config.process_tags);
         let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let limits = Trim::limits(config.max_tag_value_length, config.max_logs_per_span);
-        let batch = Batch::new(wire, &config.service_name, &tags, max_len).with_limits(limits);
+        let batch = Batch::new(encoding, &config.service_name, &tags, max_len, limits);
         if batch.prefix_len() > max_len / 2 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "service name and process tags are too large for a Jaeger batch",
+                "service name and process tags are too large for a batch",
             ));
         }
 
@@ -374,7 +382,7 @@ type MakeTransport = Box<dyn FnOnce() -> io::Result<Box<dyn Transport>> + Send>;
 
 /// Where spans go, as [`Reporter::spawn`] needs to know it.
 struct Destination {
-    wire: Wire,
+    encoding: Encoding,
     /// Largest datagram or request body.
     max_len: usize,
     /// For logs and [`Reporter::destination`]: without credentials.
@@ -388,6 +396,19 @@ struct Destination {
 }
 
 fn destination(config: &ReporterConfig) -> io::Result<Destination> {
+    if let Some(otlp) = &config.otlp {
+        #[cfg(feature = "otlp")]
+        return otlp::destination(otlp);
+        #[cfg(not(feature = "otlp"))]
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "an OTLP endpoint ({}) needs the `otlp` feature of rocket_opentracing, \
+                 which this build leaves out",
+                crate::redact::redact_credentials(&otlp.endpoint)
+            ),
+        ));
+    }
     if let Some(endpoint) = &config.endpoint {
         #[cfg(feature = "collector")]
         return collector::destination(endpoint, config.auth.clone());
@@ -414,7 +435,7 @@ fn destination(config: &ReporterConfig) -> io::Result<Destination> {
         }
     };
     Ok(Destination {
-        wire: Wire::Agent,
+        encoding: Encoding::Thrift(Wire::Agent),
         max_len: MAX_DATAGRAM_SIZE,
         shown: format!("udp://{host}:{port}"),
         target: Target::Agent {

@@ -19,21 +19,31 @@ const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 /// Longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// Longest wait a receiver's `Retry-After` may ask for before a retry.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
 /// Why a batch was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct SendError {
     /// Whether trying again later may succeed.
     pub(super) retryable: bool,
+    /// Whether the receiver refused the batch itself (never retried,
+    /// counted as rejected).
+    pub(super) rejected: bool,
+    /// How long the receiver asked to wait before a retry, if it did.
+    pub(super) retry_after: Option<Duration>,
     /// What went wrong, for the log.
     pub(super) message: String,
 }
 
 impl SendError {
     /// A failure worth retrying (timeout, connection refused, 5xx...).
-    #[cfg_attr(not(feature = "collector"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "collector", feature = "otlp")), allow(dead_code))]
     pub(super) fn retryable(message: impl Into<String>) -> Self {
         SendError {
             retryable: true,
+            rejected: false,
+            retry_after: None,
             message: message.into(),
         }
     }
@@ -42,15 +52,54 @@ impl SendError {
     pub(super) fn fatal(message: impl Into<String>) -> Self {
         SendError {
             retryable: false,
+            rejected: false,
+            retry_after: None,
             message: message.into(),
         }
     }
+
+    /// The receiver refused the batch as invalid: not retried.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(super) fn rejected(message: impl Into<String>) -> Self {
+        SendError {
+            rejected: true,
+            ..SendError::fatal(message)
+        }
+    }
+
+    /// This failure, the receiver having asked to wait `delay` before a
+    /// retry.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(super) fn with_retry_after(self, delay: Option<Duration>) -> Self {
+        SendError {
+            retry_after: delay,
+            ..self
+        }
+    }
+}
+
+/// What the receiver accepted of a delivered batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Accepted {
+    /// Spans of the batch the receiver says it rejected (OTLP's
+    /// `partial_success`).
+    pub(super) rejected: u64,
+    /// Why, as the receiver put it.
+    pub(super) message: String,
+}
+
+impl Accepted {
+    /// Every span accepted.
+    pub(super) const ALL: Accepted = Accepted {
+        rejected: 0,
+        message: String::new(),
+    };
 }
 
 /// A way to deliver one encoded batch.
 pub(super) trait Transport: Send {
     /// Delivers `payload`, blocking for at most the transport's timeout.
-    fn send(&mut self, payload: &[u8]) -> Result<(), SendError>;
+    fn send(&mut self, payload: &[u8]) -> Result<Accepted, SendError>;
 }
 
 /// A batch ready for delivery.
@@ -154,13 +203,25 @@ impl SenderThread {
         loop {
             let payload = shipment.payload.get(shipment.start..).unwrap_or_default();
             match self.transport.send(payload) {
-                Ok(()) => {
-                    self.counters.deliver(shipment.spans);
+                Ok(accepted) => {
+                    let rejected = accepted.rejected.min(shipment.spans);
+                    self.counters.deliver(shipment.spans - rejected);
+                    if rejected > 0 {
+                        let message = format!(
+                            "the receiver rejected {rejected} of {} spans: {}",
+                            shipment.spans, accepted.message
+                        );
+                        self.counters.reject(rejected, message);
+                    }
                     break;
                 }
                 Err(error) if error.retryable && retries < MAX_RETRIES => {
                     retries += 1;
-                    if !self.wait(jitter(backoff)) {
+                    let delay = match error.retry_after {
+                        Some(asked) => asked.min(MAX_RETRY_AFTER),
+                        None => jitter(backoff),
+                    };
+                    if !self.wait(delay) {
                         let message =
                             format!("{} (the reporter stopped while retrying)", error.message);
                         self.settle_failed(&shipment, message);
@@ -174,7 +235,12 @@ impl SenderThread {
                     } else {
                         error.message
                     };
-                    self.settle_failed(&shipment, message);
+                    if error.rejected {
+                        self.counters.reject(shipment.spans, message);
+                        self.release(&shipment);
+                    } else {
+                        self.settle_failed(&shipment, message);
+                    }
                     return;
                 }
             }
@@ -219,14 +285,14 @@ mod tests {
 
     /// A transport answering from a script, recording payloads.
     struct Scripted {
-        answers: VecDeque<Result<(), SendError>>,
+        answers: VecDeque<Result<Accepted, SendError>>,
         sent: Arc<parking_lot::Mutex<Vec<Vec<u8>>>>,
     }
 
     impl Transport for Scripted {
-        fn send(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        fn send(&mut self, payload: &[u8]) -> Result<Accepted, SendError> {
             self.sent.lock().push(payload.to_vec());
-            self.answers.pop_front().unwrap_or(Ok(()))
+            self.answers.pop_front().unwrap_or(Ok(Accepted::ALL))
         }
     }
 
@@ -240,7 +306,7 @@ mod tests {
     }
 
     fn run(
-        answers: Vec<Result<(), SendError>>,
+        answers: Vec<Result<Accepted, SendError>>,
         shipments: Vec<Shipment>,
     ) -> (Arc<Counters>, Arc<Settled>, usize) {
         let sent = Arc::default();

@@ -196,6 +196,9 @@ pub(super) enum Target {
     /// A Jaeger collector: its URL without credentials.
     #[cfg_attr(not(feature = "collector"), allow(dead_code))]
     Collector(String),
+    /// An OTLP/HTTP endpoint: its URL without credentials.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    Otlp(String),
 }
 
 impl fmt::Display for Target {
@@ -206,6 +209,7 @@ impl fmt::Display for Target {
             }
             Target::Agent { host, port } => write!(f, "the Jaeger agent at {host}:{port} (UDP)"),
             Target::Collector(url) => write!(f, "the Jaeger collector at {url}"),
+            Target::Otlp(url) => write!(f, "the OTLP endpoint {url}"),
         }
     }
 }
@@ -248,6 +252,11 @@ pub(super) fn first_failure_warning(advice: &Advice, lost: u64, error: &str) -> 
             "Is the collector running? To report elsewhere, set `endpoint` (JAEGER_ENDPOINT), \
              or unset it to use the agent at `agent_host`/`agent_port` \
              (JAEGER_AGENT_HOST/JAEGER_AGENT_PORT)"
+        }
+        Target::Otlp(_) => {
+            "Is the OpenTelemetry collector (or Jaeger v2) running? To export elsewhere, set \
+             `otlp_endpoint` (OTEL_EXPORTER_OTLP_ENDPOINT), or `exporter = \"jaeger\"` \
+             (OTEL_TRACES_EXPORTER=jaeger) to report to Jaeger's agent or collector"
         }
     };
     let locally = if advice.log_spans {

@@ -30,9 +30,8 @@ mod span;
 pub(crate) mod wire;
 
 pub(crate) use batch::{Batch, Wire};
-pub(crate) use span::Fit;
 #[cfg(test)]
-pub(crate) use span::Trim;
+pub(crate) use span::{Fit, Trim};
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -1,0 +1,67 @@
+//! What the HTTP transports (the Jaeger collector's and OTLP's) share: the
+//! blocking HTTP client and how an endpoint URL is checked.
+
+use std::time::Duration;
+
+use ureq::tls::{RootCerts, TlsConfig};
+use ureq::Agent;
+use url::Url;
+
+/// How long connecting may take (within a request's own timeout).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How much of an answer's body is read (the rest is dropped).
+pub(super) const MAX_ANSWER_BODY: u64 = 64 * 1024;
+
+/// Parses and checks an endpoint: an absolute `http` or `https` URL with
+/// a host, e.g. `http://jaeger-collector:14268/api/traces`.
+pub(crate) fn parse_endpoint(endpoint: &str) -> Result<Url, String> {
+    let url = Url::parse(endpoint.trim()).map_err(|e| e.to_string())?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some() => Ok(url),
+        "http" | "https" => Err("the URL has no host".to_owned()),
+        other => Err(format!("unsupported scheme {other:?}; use http or https")),
+    }
+}
+
+/// ureq's blocking agent, for requests of at most `timeout` each
+/// (connecting within 2 s of it), answers outside `2xx` read rather than
+/// turned into errors.
+///
+/// `https` endpoints use rustls with the crypto provider the application
+/// installed as the process default, or *ring* when it installed none (this
+/// crate installs none), and the platform's certificate verifier (the
+/// operating system's trust store). Proxies come from `HTTPS_PROXY`,
+/// `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`, as for most HTTP clients.
+pub(super) fn http_agent(timeout: Duration) -> Agent {
+    Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .timeout_connect(Some(CONNECT_TIMEOUT.min(timeout)))
+        .http_status_as_error(false)
+        .user_agent(concat!("rocket_opentracing/", env!("CARGO_PKG_VERSION")))
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::PlatformVerifier)
+                .build(),
+        )
+        .build()
+        .new_agent()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_must_be_http_urls_with_a_host() {
+        let url = parse_endpoint(" http://collector:14268/api/traces ").unwrap();
+        assert_eq!(url.host_str(), Some("collector"));
+        assert_eq!(url.port(), Some(14268));
+        assert!(parse_endpoint("https://collector/api/traces").is_ok());
+        assert!(parse_endpoint("collector:14268").is_err());
+        assert!(parse_endpoint("udp://collector:6831").is_err());
+        assert!(parse_endpoint("/api/traces").is_err());
+        assert!(parse_endpoint("").is_err());
+    
+    }
+}

@@ -1,0 +1,196 @@
+//! A batch of encoded spans: one `ExportTraceServiceRequest` body holding
+//! one `ResourceSpans` (this process) with one `ScopeSpans` (this crate).
+
+use super::span::{encode_span, put_attribute, put_str, put_string_array_attribute};
+use super::wire::*;
+use crate::record::{Record, TagRef};
+use crate::reporter::trim::{fit_within, Fit, Trim};
+
+/// The instrumentation scope's name, and `telemetry.sdk.name`.
+const SDK_NAME: &str = "rocket_opentracing";
+/// The instrumentation scope's version, and `telemetry.sdk.version`.
+const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Most bytes of a length's varint in the head.
+const MAX_VARINT_LEN: usize = 10;
+
+/// Largest buffer a [`Batch`] allocates up front.
+const MAX_PREALLOCATED_LEN: usize = 1 << 16;
+
+/// The `Resource` attributes of this process: `service.name`, the
+/// `telemetry.sdk.*` attributes, and the process tags (`hostname` as
+/// `host.name`, `ip` as `host.ip`; Jaeger's `jaeger.version` left out, the
+/// others as they are).
+fn write_resource(buf: &mut Vec<u8>, service_name: &str, process_tags: &[(&str, &str)]) {
+    let resource = begin_message(buf, RESOURCE_SPANS_RESOURCE);
+    let mut attribute = |key: &str, value: &str| {
+        put_attribute(buf, RESOURCE_ATTRIBUTES, key, TagRef::Str(value), None);
+    };
+    attribute("service.name", service_name);
+    attribute("telemetry.sdk.name", SDK_NAME);
+    attribute("telemetry.sdk.language", "rust");
+    attribute("telemetry.sdk.version", SDK_VERSION);
+    for &(key, value) in process_tags {
+        match key {
+            "jaeger.version" | "service.name" => {}
+            "hostname" => attribute("host.name", value),
+            "ip" => {}
+            _ => attribute(key, value),
+        }
+    }
+    if let Some((_, ip)) = process_tags.iter().find(|(key, _)| *key == "ip") {
+        put_string_array_attribute(buf, RESOURCE_ATTRIBUTES, "host.ip", "", ip, None);
+    }
+    end_message(buf, resource);
+}
+
+/// The `ScopeSpans.scope` field: this crate, and its version.
+fn write_scope(buf: &mut Vec<u8>) {
+    let scope = begin_message(buf, SCOPE_SPANS_SCOPE);
+    put_str(buf, SCOPE_NAME, SDK_NAME, None);
+    put_str(buf, SCOPE_VERSION, SDK_VERSION, None);
+    end_message(buf, scope);
+}
+
+/// A batch of encoded spans being filled: at most `max_len` bytes and
+/// `max_spans` spans in all.
+///
+/// The buffer reserves room for the head (the message lengths before the
+/// resource and the scope, then those) in front of the spans, so that
+/// finishing a batch never moves the span bytes.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    /// The encoded `ResourceSpans.resource` field.
+    resource: Vec<u8>,
+    /// The encoded `ScopeSpans.scope` field.
+    scope: Vec<u8>,
+    /// [`Batch::head_room`] reserved bytes, then the spans, each a
+    /// `ScopeSpans.spans` field.
+    buf: Vec<u8>,
+    spans: usize,
+    max_len: usize,
+    max_spans: usize,
+    limits: Trim,
+}
+
+impl Batch {
+    /// An empty batch of at most `max_len` bytes and `max_spans` spans
+    /// (at least 1), for the process `service_name` with `process_tags`,
+    /// encoding spans within `limits`.
+    pub(crate) fn new(
+        service_name: &str,
+        process_tags: &[(&str, &str)],
+        max_len: usize,
+        max_spans: usize,
+        limits: Trim,
+    ) -> Batch {
+        let mut resource = Vec::new();
+        write_resource(&mut resource, service_name, process_tags);
+        let mut scope = Vec::new();
+        write_scope(&mut scope);
+        let mut batch = Batch {
+            resource,
+            scope,
+            buf: Vec::new(),
+            spans: 0,
+            max_len,
+            max_spans: max_spans.max(1),
+            limits,
+        };
+        batch.buf = batch.fresh_buffer(max_len.min(MAX_PREALLOCATED_LEN));
+        batch
+    }
+
+    /// Bytes reserved in front of the spans.
+    fn head_room(&self) -> usize {
+        2 * (1 + MAX_VARINT_LEN) + self.resource.len() + self.scope.len()
+    }
+
+    fn fresh_buffer(&self, capacity: usize) -> Vec<u8> {
+        let head_room = self.head_room();
+        let mut buf = Vec::with_capacity(head_room + capacity);
+        buf.resize(head_room, 0);
+        buf
+    }
+
+    /// The lengths of the `ScopeSpans` and `ResourceSpans` messages holding
+    /// `spans_len` bytes of spans.
+    fn message_lens(&self, spans_len: usize) -> (usize, usize) {
+        let scope_spans = self.scope.len() + spans_len;
+        let resource_spans =
+            self.resource.len() + len_field_size(RESOURCE_SPANS_SCOPE_SPANS, scope_spans);
+        (scope_spans, resource_spans)
+    }
+
+    /// The size of the request body holding `spans_len` bytes of spans.
+    fn total_len(&self, spans_len: usize) -> usize {
+        let (_, resource_spans) = self.message_lens(spans_len);
+        len_field_size(REQUEST_RESOURCE_SPANS, resource_spans)
+    }
+
+    /// Size of the body without spans: the resource and the scope.
+    pub(crate) fn prefix_len(&self) -> usize {
+        self.total_len(0)
+    }
+
+    /// The largest encoded span that fits in an otherwise empty batch.
+    pub(crate) fn max_span_len(&self) -> usize {
+        // A span's own field header takes at most 1 + 5 bytes.
+        self.max_len.saturating_sub(self.total_len(0) + 6)
+    }
+
+    /// Encodes `span` into `buf` (cleared first), within the limits and
+    /// trimmed to at most [`Batch::max_span_len`] bytes if needed.
+    pub(crate) fn encode(&self, buf: &mut Vec<u8>, span: &Record) -> Fit {
+        fit_within(buf, span, self.max_span_len(), self.limits, |buf, trim| {
+            encode_span(buf, span, trim)
+        })
+    }
+
+    /// Number of spans in the batch.
+    pub(crate) fn span_count(&self) -> usize {
+        self.spans
+    }
+
+    /// Whether the batch holds no span.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.spans == 0
+    }
+
+    fn spans_len(&self) -> usize {
+        self.buf.len() - self.head_room()
+    }
+
+    /// Whether a span encoded in `span_len` bytes can be added.
+    pub(crate) fn fits(&self, span_len: usize) -> bool {
+        self.spans < self.max_spans
+            && self.total_len(self.spans_len() + len_field_size(SCOPE_SPANS_SPANS, span_len))
+                <= self.max_len
+    }
+
+    /// Appends a span encoded by [`Batch::encode`] (check [`Batch::fits`]
+    /// first).
+    pub(crate) fn push(&mut self, encoded_span: &[u8]) {
+        put_len_header(&mut self.buf, SCOPE_SPANS_SPANS, encoded_span.len());
+        self.buf.extend_from_slice(encoded_span);
+        self.spans += 1;
+    }
+
+    /// Completes the request body and hands over its buffer, without
+    /// copying the spans: the body is `bytes[start..]`. The batch is left
+    /// empty, with a new buffer.
+    pub(crate) fn take(&mut self) -> (Vec<u8>, usize) {
+        let (scope_spans, resource_spans) = self.message_lens(self.spans_len());
+        let mut head = Vec::with_capacity(self.head_room());
+        put_len_header(&mut head, REQUEST_RESOURCE_SPANS, resource_spans);
+        head.extend_from_slice(&self.resource);
+        put_len_header(&mut head, RESOURCE_SPANS_SCOPE_SPANS, scope_spans);
+        head.extend_from_slice(&self.scope);
+        let start = self.head_room() - head.len();
+        self.buf[start..start + head.len()].copy_from_slice(&head);
+        let fresh = self.fresh_buffer(self.buf.capacity() - self.head_room());
+        let bytes = std::mem::replace(&mut self.buf, fresh);
+        self.spans = 0;
+        (bytes, start)
+    }
+}

@@ -1,0 +1,67 @@
+//! Export over OTLP/HTTP with protobuf, to Jaeger v2, Grafana Tempo or any
+//! OpenTelemetry collector: a hand-written encoder of the OTLP trace
+//! messages ([`wire`], [`span`], [`batch`]), the mapping of OpenTracing tags
+//! to OpenTelemetry's semantic conventions ([`semconv`]), and the HTTP
+//! transport ([`http`]).
+//!
+//! Spans are encoded straight from the finished-span [`Record`](crate::record::Record)
+//! into reusable buffers, like the Thrift encoders: no intermediate
+//! messages, no per-span `String`s. The tests decode every body with the
+//! OpenTelemetry project's own definitions (`opentelemetry-proto`).
+
+mod batch;
+mod http;
+mod semconv;
+mod span;
+mod wire;
+
+pub(crate) use batch::Batch;
+
+use std::io;
+use std::net::ToSocketAddrs;
+
+use super::config::OtlpConfig;
+use super::http::parse_endpoint;
+use super::sender::Transport;
+use super::stats::Target;
+use super::{Destination, Encoding};
+use crate::redact::{redact_credentials, without_credentials};
+
+/// Largest request body sent (well under the 4 MiB that gRPC-based
+/// receivers accept by default).
+pub const MAX_OTLP_BATCH_SIZE: usize = 1024 * 1024;
+
+/// Most spans in one request (OpenTelemetry SDKs' default export batch).
+pub const MAX_OTLP_BATCH_SPANS: usize = 512;
+
+/// Where spans go with an OTLP configuration.
+pub(super) fn destination(config: &OtlpConfig) -> io::Result<Destination> {
+    let url = parse_endpoint(&config.endpoint).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "invalid OTLP endpoint {:?}: {e}",
+                redact_credentials(&config.endpoint)
+            ),
+        )
+    })?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let resolved = (host.as_str(), port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next());
+    let config = config.clone();
+    Ok(Destination {
+        encoding: Encoding::Otlp,
+        max_len: MAX_OTLP_BATCH_SIZE,
+        shown: without_credentials(&url),
+        target: Target::Otlp(without_credentials(&url)),
+        resolved,
+        make_transport: Box::new(move || {
+            Ok(Box::new(http::OtlpHttp::new(config)) as Box<dyn Transport>)
+        }),
+    })
+}
+#[cfg(test)]
+mod tests;

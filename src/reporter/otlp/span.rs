@@ -1,0 +1,332 @@
+//! One finished span as an OTLP `Span` message (see [`super::semconv`] for
+//! how tags become attributes), within the configured limits.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rustracing::log::Log;
+use rustracing_jaeger::span::TraceId;
+
+use super::semconv::{
+    map_tag, split_host, split_target, Mapped, HEADER_ATTRIBUTE_PREFIX, HEADER_TAG_PREFIX,
+};
+use super::wire::*;
+use crate::limits::{count_value, cut_point, kept_logs, DROPPED_LOGS_TAG, TRUNCATION_MARKER};
+use crate::record::{Record, Reference, TagRef};
+use crate::reporter::thrift::wire::DEBUG_ID_TAG;
+use crate::reporter::trim::Trim;
+
+/// The link attribute saying a link was an OpenTracing `follows_from`
+/// reference (as OpenTelemetry's OpenTracing shim writes it).
+const REF_TYPE_ATTRIBUTE: &str = "opentracing.ref_type";
+
+/// The 16 bytes of a trace id (64-bit ids are zero-extended, as
+/// OpenTelemetry's Jaeger propagator does).
+pub(super) fn trace_id_bytes(id: TraceId) -> [u8; 16] {
+    let mut bytes = [0; 16];
+    bytes[..8].copy_from_slice(&id.high.to_be_bytes());
+    bytes[8..].copy_from_slice(&id.low.to_be_bytes());
+    bytes
+}
+
+/// Nanoseconds since the Unix epoch (0 before it).
+pub(super) fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Appends a string field, cut to `max` bytes (and marked) if given.
+#[inline]
+pub(super) fn put_str(buf: &mut Vec<u8>, field: u32, s: &str, max: Option<usize>) {
+    match max.and_then(|max| cut_point(s, max)) {
+        Some(cut) => {
+            put_len_header(buf, field, cut + TRUNCATION_MARKER.len());
+            buf.extend_from_slice(&s.as_bytes()[..cut]);
+            buf.extend_from_slice(TRUNCATION_MARKER.as_bytes());
+        }
+        None => put_bytes(buf, field, s.as_bytes()),
+    }
+}
+
+/// Appends an `AnyValue` field holding `value`.
+#[inline]
+fn put_any(buf: &mut Vec<u8>, field: u32, value: TagRef<'_>, max: Option<usize>) {
+    let any = begin_message(buf, field);
+    match value {
+        TagRef::Str(s) => put_str(buf, ANY_STRING, s, max),
+        TagRef::Bool(b) => put_uint(buf, ANY_BOOL, u64::from(b)),
+        TagRef::Long(l) => put_uint(buf, ANY_INT, l as u64),
+        TagRef::Double(d) => put_double(buf, ANY_DOUBLE, d),
+    }
+    end_message(buf, any);
+}
+
+/// Appends a `KeyValue` in field `field` (the attributes of a span, event,
+/// link or resource).
+#[inline]
+pub(super) fn put_attribute(
+    buf: &mut Vec<u8>,
+    field: u32,
+    key: &str,
+    value: TagRef<'_>,
+    max: Option<usize>,
+) {
+    let kv = begin_message(buf, field);
+    put_bytes(buf, KEY_VALUE_KEY, key.as_bytes());
+    put_any(buf, KEY_VALUE_VALUE, value, max);
+    end_message(buf, kv);
+}
+
+/// Appends a `KeyValue` in field `field` whose key is `prefix` then
+/// `suffix`, holding an array of one string.
+pub(super) fn put_string_array_attribute(
+    buf: &mut Vec<u8>,
+    field: u32,
+    prefix: &str,
+    suffix: &str,
+    value: &str,
+    max: Option<usize>,
+) {
+    let kv = begin_message(buf, field);
+    put_len_header(buf, KEY_VALUE_KEY, prefix.len() + suffix.len());
+    buf.extend_from_slice(prefix.as_bytes());
+    buf.extend_from_slice(suffix.as_bytes());
+    let any = begin_message(buf, KEY_VALUE_VALUE);
+    let array = begin_message(buf, ANY_ARRAY);
+    put_any(buf, ARRAY_VALUES, TagRef::Str(value), max);
+    end_message(buf, array);
+    end_message(buf, any);
+    end_message(buf, kv);
+}
+
+/// What the tags say about the span as a whole, read before its attributes
+/// are written.
+#[derive(Debug, Default)]
+struct Summary {
+    kind: Option<SpanKind>,
+    error: bool,
+    status_code: Option<i64>,
+    has_client_ip: bool,
+    dropped_logs: u64,
+}
+
+impl Summary {
+    fn of(span: &Record) -> Summary {
+        let mut summary = Summary::default();
+        span.for_each_tag(|name, value| match (name, value) {
+            ("span.kind", TagRef::Str(kind)) => summary.kind = SpanKind::from_tag(kind),
+            ("error", TagRef::Bool(error)) => summary.error = error,
+            ("http.status_code", TagRef::Long(code)) => summary.status_code = Some(code),
+            ("http.client_ip", _) => summary.has_client_ip = true,
+            (DROPPED_LOGS_TAG, TagRef::Long(n)) => summary.dropped_logs = n.max(0) as u64,
+            _ => {}
+        });
+        summary
+    }
+
+    /// Whether the span's status is `ERROR`: an `error` tag, a server's
+    /// 5xx answer, a client's 4xx or 5xx.
+    fn is_error(&self, kind: SpanKind) -> bool {
+        let status = self.status_code.unwrap_or(0);
+        self.error
+            || (kind == SpanKind::Server && status >= 500)
+            || (kind == SpanKind::Client && status >= 400)
+    }
+}
+
+/// The message of a span's error: the `message` (else `error.object`)
+/// field of its first log whose `event` is `error`.
+fn error_message(logs: &[Log]) -> Option<&str> {
+    logs.iter()
+        .find(|log| {
+            log.fields()
+                .iter()
+                .any(|f| f.name() == "event" && f.value() == "error")
+        })
+        .and_then(|log| {
+            let field = |name| log.fields().iter().find(|f| f.name() == name);
+            field("message").or_else(|| field("error.object"))
+        })
+        .map(|field| field.value())
+}
+
+/// Encodes `span` as an OTLP `Span` message body into `buf` (cleared
+/// first), within `trim`.
+pub(super) fn encode_span(buf: &mut Vec<u8>, span: &Record, trim: Trim) {
+    buf.clear();
+    let max = trim.max_str_len;
+    let summary = Summary::of(span);
+    let kind = summary.kind.unwrap_or(SpanKind::Internal);
+    let trace_id = span.trace_id();
+
+    put_bytes(buf, SPAN_TRACE_ID, &trace_id_bytes(trace_id));
+    put_bytes(buf, SPAN_SPAN_ID, &span.span_id().to_be_bytes());
+    if let Some(state) = span.trace_state() {
+        put_bytes(buf, SPAN_TRACE_STATE, state.as_bytes());
+    }
+    let parent = parent_of(span, trace_id);
+    if let Some(parent) = parent {
+        put_bytes(buf, SPAN_PARENT_SPAN_ID, &parent.to_be_bytes());
+    }
+    put_str(buf, SPAN_NAME, span.operation_name(), max);
+    put_uint(buf, SPAN_KIND, kind as u64);
+    let start = span.start_time();
+    put_fixed64(buf, SPAN_START_TIME, unix_nanos(start));
+    put_fixed64(buf, SPAN_END_TIME, unix_nanos(span.finish_time()));
+
+    span.for_each_tag(|name, value| put_tag(buf, name, value, kind, &summary, max));
+    if let Some(debug_id) = span.debug_id() {
+        put_attribute(buf, SPAN_ATTRIBUTES, DEBUG_ID_TAG, TagRef::Str(debug_id), max);
+    }
+
+    let (kept, dropped) = kept_logs(span.logs(), trim.max_logs);
+    for log in kept {
+        put_event(buf, log, max);
+    }
+    let dropped_events = summary.dropped_logs + count_value(dropped) as u64;
+    if dropped_events > 0 {
+        put_uint(
+            buf,
+            SPAN_DROPPED_EVENTS,
+            dropped_events.min(u64::from(u32::MAX)),
+        );
+    }
+
+    let mut parent_seen = false;
+    span.for_each_reference(|reference| {
+        if !parent_seen && Some(reference.span_id) == parent && reference.trace_id == trace_id {
+            parent_seen = true;
+        } else {
+            put_link(buf, reference);
+        }
+    });
+
+    if summary.is_error(kind) {
+        let status = begin_message(buf, SPAN_STATUS);
+        if let Some(message) = error_message(span.logs()) {
+            put_str(buf, STATUS_MESSAGE, message, max);
+        }
+        put_uint(buf, STATUS_CODE, STATUS_CODE_ERROR);
+        end_message(buf, status);
+    }
+
+    let mut flags = u32::from(span.flags() & 1) | FLAGS_HAS_IS_REMOTE;
+    if kind == SpanKind::Server && parent.is_some() {
+        flags |= FLAGS_IS_REMOTE;
+    }
+    put_fixed32(buf, SPAN_FLAGS, flags);
+}
+
+/// The parent span: the first `child_of` reference within the span's own
+/// trace (a `follows_from` reference, or one to another trace, is a link).
+fn parent_of(span: &Record, trace_id: TraceId) -> Option<u64> {
+    let mut parent = None;
+    span.for_each_reference(|r| {
+        if parent.is_none() && r.child_of && r.trace_id == trace_id {
+            parent = Some(r.span_id);
+        }
+    });
+    parent
+}
+
+/// Appends a `Span.Link` for `reference`.
+fn put_link(buf: &mut Vec<u8>, reference: Reference) {
+    let link = begin_message(buf, SPAN_LINKS);
+    put_bytes(buf, LINK_TRACE_ID, &trace_id_bytes(reference.trace_id));
+    put_bytes(buf, LINK_SPAN_ID, &reference.span_id.to_be_bytes());
+    if !reference.child_of {
+        put_attribute(
+            buf,
+            LINK_ATTRIBUTES,
+            REF_TYPE_ATTRIBUTE,
+            TagRef::Str("follows_from"),
+            None,
+        );
+    }
+    // Only sampled spans' references are reported.
+    put_fixed32(buf, LINK_FLAGS, 1 | FLAGS_HAS_IS_REMOTE);
+    end_message(buf, link);
+}
+
+/// Appends a `Span.Event` for `log`: named by its `event` field, else its
+/// `message` field, else `log`; its other fields are attributes.
+fn put_event(buf: &mut Vec<u8>, log: &Log, max: Option<usize>) {
+    let fields = log.fields();
+    let name_field = fields
+        .iter()
+        .position(|f| f.name() == "event")
+        .or_else(|| fields.iter().position(|f| f.name() == "message"));
+    let event = begin_message(buf, SPAN_EVENTS);
+    put_fixed64(buf, EVENT_TIME, unix_nanos(log.time()));
+    let name = name_field.map_or("log", |i| fields[i].value());
+    put_str(buf, EVENT_NAME, name, max);
+    for (i, field) in fields.iter().enumerate() {
+        if Some(i) != name_field {
+            put_attribute(
+                buf,
+                EVENT_ATTRIBUTES,
+                field.name(),
+                TagRef::Str(field.value()),
+                max,
+            );
+        }
+    }
+    end_message(buf, event);
+}
+
+/// Appends the attributes tag `name` becomes.
+#[inline]
+fn put_tag(
+    buf: &mut Vec<u8>,
+    name: &str,
+    value: TagRef<'_>,
+    kind: SpanKind,
+    summary: &Summary,
+    max: Option<usize>,
+) {
+    match map_tag(name, kind) {
+        Mapped::Skip => {}
+        Mapped::Same => put_attribute(buf, SPAN_ATTRIBUTES, name, value, max),
+        Mapped::Renamed(key) => put_attribute(buf, SPAN_ATTRIBUTES, key, value, max),
+        Mapped::Target => match value {
+            TagRef::Str(target) => {
+                let (path, query) = split_target(target);
+                put_attribute(buf, SPAN_ATTRIBUTES, "url.path", TagRef::Str(path), max);
+                if let Some(query) = query {
+                    put_attribute(buf, SPAN_ATTRIBUTES, "url.query", TagRef::Str(query), max);
+                }
+            }
+            other => put_attribute(buf, SPAN_ATTRIBUTES, name, other, max),
+        },
+        Mapped::PeerIp => {
+            put_attribute(buf, SPAN_ATTRIBUTES, "network.peer.address", value, max);
+            if !summary.has_client_ip {
+                put_attribute(buf, SPAN_ATTRIBUTES, "client.address", value, max);
+            }
+        }
+        Mapped::Host => match value {
+            TagRef::Str(host) => {
+                let (address, port) = split_host(host);
+                put_attribute(buf, SPAN_ATTRIBUTES, "server.address", TagRef::Str(address), max);
+                if let Some(port) = port {
+                    let port = TagRef::Long(i64::from(port));
+                    put_attribute(buf, SPAN_ATTRIBUTES, "server.port", port, None);
+                }
+            }
+            other => put_attribute(buf, SPAN_ATTRIBUTES, name, other, max),
+        },
+        Mapped::RequestHeader => match value {
+            TagRef::Str(header) => {
+                let suffix = &name[HEADER_TAG_PREFIX.len()..];
+                put_string_array_attribute(
+                    buf,
+                    SPAN_ATTRIBUTES,
+                    HEADER_ATTRIBUTE_PREFIX,
+                    suffix,
+                    header,
+                    max,
+                );
+            }
+            other => put_attribute(buf, SPAN_ATTRIBUTES, name, other, max),
+        },
+    }
+}
