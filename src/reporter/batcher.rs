@@ -9,12 +9,12 @@
 //! the spans they still finish as late ([`count_late_spans`]): tracers send
 //! without blocking and would otherwise lose them without a trace.
 
+use super::batch::Batch;
 use super::consumer::SpanConsumer;
 use super::intake::{Buffer, Intake, RecordSender};
 use super::logging::log_span;
 use super::sender::{Outbound, Settled, Shipment};
 use super::stats::{Advice, Counters, LateLog, LossLog};
-use super::batch::Batch;
 use super::trim::Fit;
 use crate::record::Record;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};

@@ -62,6 +62,5 @@ mod tests {
         assert!(parse_endpoint("udp://collector:6831").is_err());
         assert!(parse_endpoint("/api/traces").is_err());
         assert!(parse_endpoint("").is_err());
-    
     }
 }

@@ -87,10 +87,6 @@ mod stats;
 pub(crate) mod thrift;
 mod trim;
 
-#[cfg(any(feature = "collector", feature = "otlp"))]
-pub(crate) use http::parse_endpoint;
-#[cfg(feature = "otlp")]
-pub use otlp::{MAX_OTLP_BATCH_SIZE, MAX_OTLP_BATCH_SPANS};
 pub(crate) use config::default_service_name;
 pub use config::{
     CollectorAuth, OtlpCompression, OtlpConfig, ReporterConfig, DEFAULT_AGENT_HOST,
@@ -98,9 +94,14 @@ pub use config::{
     DEFAULT_QUEUE_SIZE,
 };
 pub(crate) use consumer::SpanConsumer;
+#[cfg(any(feature = "collector", feature = "otlp"))]
+pub(crate) use http::parse_endpoint;
 pub(crate) use intake::RecordSender;
+#[cfg(feature = "otlp")]
+pub use otlp::{MAX_OTLP_BATCH_SIZE, MAX_OTLP_BATCH_SPANS};
 pub use stats::{ReporterStats, StatsHandle};
 
+use batch::{Batch, Encoding};
 use batcher::{Batcher, Control, QueueBound};
 use crossbeam_channel::{Receiver, Sender};
 use rustracing::sampler::Sampler;
@@ -115,7 +116,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
-use batch::{Batch, Encoding};
 use thrift::Wire;
 use trim::Trim;
 

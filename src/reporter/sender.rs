@@ -359,6 +359,64 @@ mod tests {
     }
 
     #[test]
+    fn rejected_batches_are_counted_and_not_retried() {
+        let answers = vec![Err(SendError::rejected("400"))];
+        let (counters, settled, attempts) = run(answers, vec![shipment(2), shipment(5)]);
+        let stats = counters.snapshot();
+        assert_eq!((stats.reported, stats.failed, stats.rejected), (5, 2, 2));
+        assert_eq!(attempts, 2);
+        assert_eq!(settled.spans.load(Ordering::Relaxed), 7);
+    }
+
+    #[test]
+    fn partially_accepted_batches_count_the_rejected_spans() {
+        let partial = Accepted {
+            rejected: 2,
+            message: "spans too old".to_owned(),
+        };
+        let (counters, settled, attempts) = run(vec![Ok(partial)], vec![shipment(5)]);
+        let stats = counters.snapshot();
+        assert_eq!(
+            (stats.reported, stats.failed, stats.rejected, stats.batches),
+            (3, 2, 2, 1)
+        );
+        assert_eq!(attempts, 1);
+        assert_eq!(settled.spans.load(Ordering::Relaxed), 5);
+        assert!(counters.last_error().unwrap().contains("spans too old"));
+    }
+
+    #[test]
+    fn retry_after_replaces_the_backoff() {
+        let sent = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let answer = SendError::retryable("503").with_retry_after(Some(Duration::from_millis(1)));
+        let transport = Scripted {
+            answers: vec![Err(answer)].into(),
+            sent: Arc::clone(&sent),
+        };
+        let counters = Arc::new(Counters::default());
+        let (_stop_tx, stop_rx) = crossbeam_channel::bounded(1);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        tx.send(Outbound::Batch(shipment(1))).unwrap();
+        drop(tx);
+        let mut thread = SenderThread::new(
+            Box::new(transport),
+            Arc::clone(&counters),
+            Arc::default(),
+            stop_rx,
+        );
+        // Only the receiver's 1 ms can make this test end in time.
+        thread.initial_backoff = Duration::from_secs(600);
+        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || {
+            thread.run(&rx);
+            let _ = done_tx.send(());
+        });
+        assert!(done_rx.recv_timeout(Duration::from_secs(60)).is_ok());
+        assert_eq!(counters.snapshot().reported, 1);
+        assert_eq!(sent.lock().len(), 2);
+    }
+
+    #[test]
     fn retries_are_bounded() {
         let answers = (0..=MAX_RETRIES)
             .map(|_| Err(SendError::retryable("timeout")))

@@ -121,7 +121,10 @@ mod tests {
         assert_eq!(map_tag("http.url", client), Renamed("url.full"));
         assert_eq!(map_tag("http.url", SpanKind::Internal), Same);
         assert_eq!(map_tag("peer.ipv6", server), PeerIp);
-        assert_eq!(map_tag("peer.ipv4", client), Renamed("network.peer.address"));
+        assert_eq!(
+            map_tag("peer.ipv4", client),
+            Renamed("network.peer.address")
+        );
         assert_eq!(map_tag("peer.port", server), Renamed("network.peer.port"));
         assert_eq!(map_tag("peer.port", client), Renamed("server.port"));
         assert_eq!(map_tag("peer.hostname", server), Same);

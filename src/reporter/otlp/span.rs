@@ -175,7 +175,13 @@ pub(super) fn encode_span(buf: &mut Vec<u8>, span: &Record, trim: Trim) {
 
     span.for_each_tag(|name, value| put_tag(buf, name, value, kind, &summary, max));
     if let Some(debug_id) = span.debug_id() {
-        put_attribute(buf, SPAN_ATTRIBUTES, DEBUG_ID_TAG, TagRef::Str(debug_id), max);
+        put_attribute(
+            buf,
+            SPAN_ATTRIBUTES,
+            DEBUG_ID_TAG,
+            TagRef::Str(debug_id),
+            max,
+        );
     }
 
     let (kept, dropped) = kept_logs(span.logs(), trim.max_logs);
@@ -306,7 +312,13 @@ fn put_tag(
         Mapped::Host => match value {
             TagRef::Str(host) => {
                 let (address, port) = split_host(host);
-                put_attribute(buf, SPAN_ATTRIBUTES, "server.address", TagRef::Str(address), max);
+                put_attribute(
+                    buf,
+                    SPAN_ATTRIBUTES,
+                    "server.address",
+                    TagRef::Str(address),
+                    max,
+                );
                 if let Some(port) = port {
                     let port = TagRef::Long(i64::from(port));
                     put_attribute(buf, SPAN_ATTRIBUTES, "server.port", port, None);

@@ -217,7 +217,10 @@ mod tests {
             (127, &[127]),
             (128, &[0x80, 1]),
             (300, &[0xac, 0x02]),
-            (u64::MAX, &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1]),
+            (
+                u64::MAX,
+                &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1],
+            ),
         ] {
             let mut buf = Vec::new();
             put_varint(&mut buf, value);

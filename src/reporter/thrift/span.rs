@@ -10,11 +10,11 @@ use super::wire::{
     DEBUG_ID_TAG, REF_CHILD_OF, REF_FOLLOWS_FROM, STOP, TAG_BOOL, TAG_DOUBLE, TAG_LONG, TAG_STRING,
 };
 use crate::limits::{count_value, kept_logs, DROPPED_LOGS_TAG};
-pub(crate) use crate::reporter::trim::{fit_within, Fit, Trim};
-#[cfg(test)]
-pub(crate) use crate::reporter::trim::TRIMMED_STRING_LEN;
 pub(crate) use crate::record::TagRef;
 use crate::record::{micros_between, IpText, Record, Reference, RequestRecord, COMPONENT};
+#[cfg(test)]
+pub(crate) use crate::reporter::trim::TRIMMED_STRING_LEN;
+pub(crate) use crate::reporter::trim::{fit_within, Fit, Trim};
 
 /// Appends a jaeger.thrift `Tag` struct; string values are cut to
 /// `max_str_len` bytes if given.
