@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-#[cfg(any(feature = "collector", feature = "client"))]
+#[cfg(any(feature = "collector", feature = "client", feature = "otlp"))]
 use url::Url;
 
 /// `url` with any `user:password@` part replaced by `<redacted>@`, even
@@ -27,7 +27,7 @@ pub(crate) fn redact_credentials(url: &str) -> String {
 }
 
 /// `url` without its user name and password: safe to tag or log.
-#[cfg(any(feature = "collector", feature = "client"))]
+#[cfg(any(feature = "collector", feature = "client", feature = "otlp"))]
 pub(crate) fn without_credentials(url: &Url) -> String {
     if url.username().is_empty() && url.password().is_none() {
         return url.as_str().to_owned();
@@ -210,7 +210,7 @@ mod tests {
         );
     }
 
-    #[cfg(any(feature = "collector", feature = "client"))]
+    #[cfg(any(feature = "collector", feature = "client", feature = "otlp"))]
     #[test]
     fn credentials_never_reach_the_url_tag() {
         let url = Url::parse("https://user:secret@api.example.com:8443/v1?q=1").unwrap();
