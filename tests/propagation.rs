@@ -455,8 +455,18 @@ async fn tracestate_passes_through_unchanged() {
             position("tracestate"),
             position("traceparent").map(|p| p + 1)
         );
+        // The request span keeps it (OTLP's trace state; a tag for Jaeger).
+        let request_span = drain(&rx)
+            .into_iter()
+            .find(|span| span.operation_name().starts_with("GET"))
+            .expect("the request span");
+        let kept = request_span
+            .tags()
+            .iter()
+            .find(|tag| tag.name() == "w3c.tracestate")
+            .map(|tag| tag.value().clone());
+        assert_eq!(kept, Some(TagValue::String(state.into())), "{path}");
     }
-    drain(&rx);
 
     // Too long: dropped. Without a valid traceparent: dropped.
     let long = format!("rojo={}", "x".repeat(600));
