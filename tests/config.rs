@@ -14,6 +14,8 @@ use rocket::figment::{Figment, Profile};
 use rocket::http::{Header, Status};
 use rocket::local::asynchronous::Client;
 use rocket::{get, routes};
+#[cfg(feature = "otlp")]
+use rocket_opentracing::config::Exporter;
 use rocket_opentracing::propagation::parse_trace_header;
 use rocket_opentracing::rustracing::tag::TagValue;
 use rocket_opentracing::{ActiveSpan, Config, OpenTracingFairing};
@@ -367,6 +369,70 @@ fn invalid_values_are_refused_naming_the_key() {
             &["JAEGER_REPORTER_FLUSH_INTERVAL", "soon"],
         ),
         ("colour = \"blue\"", &[], &["colour"]),
+        (
+            "exporter = \"zipkin\"",
+            &[],
+            &["opentracing.exporter", "zipkin", "jaeger, otlp"],
+        ),
+        (
+            "",
+            &[("OTEL_TRACES_EXPORTER", "zipkin")],
+            &["OTEL_TRACES_EXPORTER", "zipkin", "otlp, jaeger, none"],
+        ),
+        (
+            "",
+            &[("OTEL_SDK_DISABLED", "maybe")],
+            &["OTEL_SDK_DISABLED", "true or false"],
+        ),
+        (
+            "",
+            &[("OTEL_RESOURCE_ATTRIBUTES", "team=core,oops")],
+            &["OTEL_RESOURCE_ATTRIBUTES", "team=core,oops", "key=value"],
+        ),
+        (
+            "otlp_protocol = \"grpc\"",
+            &[],
+            &["opentracing.otlp_protocol", "grpc", "http/protobuf", "4318"],
+        ),
+        (
+            "",
+            &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")],
+            &[
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+                "http/json",
+                "http/protobuf",
+                "4318",
+            ],
+        ),
+        (
+            "otlp_compression = \"zstd\"",
+            &[],
+            &["opentracing.otlp_compression", "zstd", "gzip or none"],
+        ),
+        (
+            "",
+            &[("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "br")],
+            &[
+                "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+                "br",
+                "gzip or none",
+            ],
+        ),
+        (
+            "otlp_timeout_ms = 0",
+            &[],
+            &["opentracing.otlp_timeout_ms", "at least 1"],
+        ),
+        (
+            "",
+            &[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")],
+            &["OTEL_EXPORTER_OTLP_TIMEOUT", "10s", "milliseconds"],
+        ),
+        (
+            "",
+            &[("OTEL_EXPORTER_OTLP_HEADERS", "api-key")],
+            &["OTEL_EXPORTER_OTLP_HEADERS", "key=value"],
+        ),
     ];
     for (toml, env, needles) in cases {
         // Without the collector, any endpoint is refused (for that reason).
@@ -828,4 +894,227 @@ fn a_flask_name_without_a_counterpart_is_refused_with_the_accepted_names() {
     .unwrap_err()
     .to_string();
     assert!(error.ends_with("; did you mean remote_addr?"), "{error}");
+}
+
+#[test]
+fn otlp_errors_name_the_key_or_variable_and_where_the_value_came_from() {
+    const PROTOCOL: &str = "expected http/protobuf, the only OTLP protocol supported (no grpc, \
+                            no http/json): point the endpoint at the receiver's OTLP/HTTP \
+                            port, 4318, rather than its gRPC port, 4317";
+    // (Rocket.toml text, variables, the whole message)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], String);
+    let cases: &[Case] = &[
+        (
+            "[debug.opentracing]\notlp_protocol = \"grpc\"",
+            &[],
+            format!(
+                "invalid `opentracing.otlp_protocol` = \"grpc\" (from TOML source string \
+                 [debug.opentracing]): {PROTOCOL}"
+            ),
+        ),
+        (
+            "",
+            &[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")],
+            format!("invalid `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` = \"grpc\": {PROTOCOL}"),
+        ),
+        (
+            "[default.opentracing]\nexporter = \"zipkin\"",
+            &[],
+            "invalid `opentracing.exporter` = \"zipkin\" (from TOML source string \
+             [default.opentracing]): expected one of jaeger, otlp"
+                .to_owned(),
+        ),
+        (
+            "",
+            &[("OTEL_TRACES_EXPORTER", "console")],
+            "invalid `OTEL_TRACES_EXPORTER` = \"console\": expected one of otlp, jaeger, none \
+             (none traces nothing)"
+                .to_owned(),
+        ),
+        (
+            "[default.opentracing]\notlp_timeout_ms = 0",
+            &[],
+            "invalid `opentracing.otlp_timeout_ms` = 0 (from TOML source string \
+             [default.opentracing]): expected at least 1 millisecond"
+                .to_owned(),
+        ),
+        (
+            "[default.opentracing]\notlp_timeout_ms = 5",
+            &[("OTEL_EXPORTER_OTLP_TIMEOUT", "5s")],
+            "invalid `OTEL_EXPORTER_OTLP_TIMEOUT` = \"5s\": expected a whole number of \
+             milliseconds, at least 1 (e.g. 10000)"
+                .to_owned(),
+        ),
+        (
+            "[default.opentracing]\notlp_headers = { \"x-api-key\" = \"s3cret\\nX-Injected: 1\" }",
+            &[],
+            "invalid `opentracing.otlp_headers` = <redacted> (from TOML source string \
+             [default.opentracing]): expected a value of the header x-api-key without control \
+             characters (line breaks, NUL)"
+                .to_owned(),
+        ),
+        (
+            "",
+            &[("OTEL_EXPORTER_OTLP_HEADERS", "api-key:s3cret")],
+            "invalid `OTEL_EXPORTER_OTLP_HEADERS` = <redacted>: expected comma-separated \
+             key=value pairs, e.g. x-api-key=<key>,x-scope=team%20a"
+                .to_owned(),
+        ),
+        (
+            "",
+            &[("OTEL_EXPORTER_OTLP_COMPRESSION", "deflate")],
+            "invalid `OTEL_EXPORTER_OTLP_COMPRESSION` = \"deflate\": expected gzip or none"
+                .to_owned(),
+        ),
+    ];
+    for (toml, env, expected) in cases {
+        let error = read_nested(toml, env)
+            .expect_err(&format!("accepted {toml:?} {env:?}"))
+            .to_string();
+        assert_eq!(&error, expected);
+        assert!(!error.contains("s3cret"), "{error}");
+        assert_plain_one_line(&error);
+    }
+}
+
+#[cfg(feature = "otlp")]
+#[test]
+fn a_refused_otlp_endpoint_is_named_and_shown_without_credentials() {
+    let error = read_nested("[default.opentracing]\notlp_endpoint = \"otel:4318\"", &[])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "invalid `opentracing.otlp_endpoint` = \"otel:4318\" (from TOML source string \
+         [default.opentracing]): expected an http(s) URL such as http://otel-collector:4318 \
+         (unsupported scheme \"otel\"; use http or https)"
+    );
+    assert_plain_one_line(&error);
+    let error = read_nested(
+        "",
+        &[(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "grpc://tracer:s3cret@otel:4317",
+        )],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with(
+            "invalid `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` = \"grpc://<redacted>@otel:4317\": \
+             expected an http(s) URL such as http://otel-collector:4318/v1/traces"
+        ),
+        "{error}"
+    );
+}
+
+#[cfg(feature = "otlp")]
+#[test]
+fn otel_variables_win_over_jaeger_variables_and_the_section() {
+    let toml = "[default.opentracing]\nservice_name = \"from-toml\"\n\
+                otlp_traces_endpoint = \"http://from-toml:4318/v1/traces\"\n\
+                otlp_headers = { from-toml = \"1\" }\n\
+                tags = { team = \"core\" }";
+    let config = read_nested(
+        toml,
+        &[
+            ("JAEGER_SERVICE_NAME", "from-jaeger"),
+            ("OTEL_SERVICE_NAME", "from-otel"),
+            ("JAEGER_TAGS", "zone=eu"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "zone=eu-west%2C1,deployment.environment=prod",
+            ),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://otel.example:4318/"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20t0ken"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.service_name(), "from-otel");
+    assert_eq!(config.selected_exporter(), Exporter::Otlp);
+    assert_eq!(
+        config.otlp_traces_url(),
+        "https://otel.example:4318/v1/traces"
+    );
+    let headers: Vec<(&str, &str)> = config
+        .otlp_headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.expose()))
+        .collect();
+    assert_eq!(headers, [("authorization", "Bearer t0ken")]);
+    let tags: Vec<(&str, &str)> = config
+        .tags
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            ("deployment.environment", "prod"),
+            ("team", "core"),
+            ("zone", "eu-west,1")
+        ]
+    );
+    let shown = format!("{config:?}");
+    assert!(
+        !shown.contains("t0ken"),
+        "header values are redacted: {shown}"
+    );
+
+    // Without an OTLP endpoint nor an exporter: Jaeger, as before.
+    let config = read_nested("[default.opentracing]\nagent_port = 7000", &[]).unwrap();
+    assert_eq!(config.selected_exporter(), Exporter::Jaeger);
+    // An explicit exporter wins: the variable over the key.
+    let config = read_nested(
+        "[default.opentracing]\nexporter = \"jaeger\"\notlp_endpoint = \"http://otel:4318\"",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(config.selected_exporter(), Exporter::Jaeger);
+    let config = read_nested(
+        "[default.opentracing]\nexporter = \"jaeger\"",
+        &[("OTEL_TRACES_EXPORTER", "otlp")],
+    )
+    .unwrap();
+    assert_eq!(config.selected_exporter(), Exporter::Otlp);
+    assert_eq!(
+        config.otlp_traces_url(),
+        rocket_opentracing::reporter::DEFAULT_OTLP_ENDPOINT
+    );
+}
+
+#[rocket::async_test]
+async fn selecting_otlp_refuses_ignition_only_without_the_otlp_feature() {
+    let toml = "[default.opentracing]\nexporter = \"otlp\"";
+    if cfg!(feature = "otlp") {
+        let (tracer, _rx) = tracer();
+        let client = client_with(toml, OpenTracingFairing::all(tracer)).await;
+        assert_eq!(client.get("/hello/x").dispatch().await.status(), Status::Ok);
+    } else {
+        assert_refuses_ignition(toml).await;
+    }
+}
+
+#[cfg(not(feature = "otlp"))]
+#[test]
+fn without_the_otlp_feature_an_otlp_endpoint_variable_is_refused_naming_it() {
+    let error = read_nested("", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4318")])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "invalid `OTEL_EXPORTER_OTLP_ENDPOINT` = \"http://otel:4318\": expected no value: this \
+         build of rocket_opentracing has no OTLP exporter (enable its `otlp` feature), and \
+         reports to Jaeger"
+    );
+    assert_plain_one_line(&error);
+    // Jaeger chosen explicitly: the endpoint is unused, and accepted.
+    assert!(read_nested(
+        "",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4318"),
+            ("OTEL_TRACES_EXPORTER", "jaeger"),
+        ],
+    )
+    .is_ok());
 }

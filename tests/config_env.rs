@@ -1,5 +1,5 @@
 //! Configuration through the real process environment: precedence
-//! (Rocket.toml < ROCKET_OPENTRACING < JAEGER_*) and the origin errors name
+//! (Rocket.toml < ROCKET_OPENTRACING < JAEGER_* < OTEL_*) and the origin errors name
 //! (`ROCKET_OPENTRACING`, a `Rocket.toml` given by `ROCKET_CONFIG` and its
 //! profile). In a binary of its own, because these tests set environment
 //! variables; they take turns (one lock), and each starts and ends with
@@ -18,6 +18,21 @@ const VARIABLES: &[&str] = &[
     "JAEGER_AGENT_PORT",
     "JAEGER_SERVICE_NAME",
     "JAEGER_SAMPLER_TYPE",
+    "JAEGER_DISABLED",
+    "OTEL_SDK_DISABLED",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
 ];
 
 static ENVIRONMENT: Mutex<()> = Mutex::new(());
@@ -203,6 +218,108 @@ fn the_environment_overrides_rocket_toml_and_is_named_when_refused() {
     let error = read().unwrap_err().to_string();
     assert!(
         error.starts_with("invalid `opentracing.agent_port` = -1 (from ROCKET_OPENTRACING)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn otel_variables_win_over_jaeger_variables_and_rocket_opentracing() {
+    let env = Environment::take();
+    env.set(
+        "ROCKET_OPENTRACING",
+        r#"{service_name="from-rocket-env",otlp_timeout_ms=100,otlp_compression="gzip"}"#,
+    );
+    env.set("JAEGER_SERVICE_NAME", "from-jaeger-env");
+    env.set("JAEGER_DISABLED", "true");
+    assert!(read().unwrap().disabled);
+    assert_eq!(read().unwrap().service_name(), "from-jaeger-env");
+
+    env.set(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "service.name=from-resource,team=a%20b",
+    );
+    env.set("OTEL_SDK_DISABLED", "false");
+    let config = read().unwrap();
+    assert!(
+        !config.disabled,
+        "OTEL_SDK_DISABLED wins over JAEGER_DISABLED"
+    );
+    assert_eq!(config.service_name(), "from-resource");
+    assert_eq!(config.tags["team"], "a b");
+    env.set("OTEL_SERVICE_NAME", "from-otel");
+    assert_eq!(read().unwrap().service_name(), "from-otel");
+
+    // Empty variables count as unset.
+    env.set("OTEL_EXPORTER_OTLP_TIMEOUT", "");
+    env.set("OTEL_EXPORTER_OTLP_COMPRESSION", "");
+    let config = read().unwrap();
+    assert_eq!(config.otlp_timeout_ms, 100);
+    assert_eq!(
+        config.otlp_compression,
+        rocket_opentracing::config::OtlpCompression::Gzip
+    );
+    env.set("OTEL_EXPORTER_OTLP_TIMEOUT", "2500");
+    env.set("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none");
+    let config = read().unwrap();
+    assert_eq!(config.otlp_timeout_ms, 2500);
+    assert_eq!(
+        config.otlp_compression,
+        rocket_opentracing::config::OtlpCompression::None
+    );
+
+    env.set("OTEL_TRACES_EXPORTER", "none");
+    assert!(read().unwrap().disabled);
+
+    env.set("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "soon");
+    assert_eq!(
+        read().unwrap_err().to_string(),
+        "invalid `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` = \"soon\": expected a whole number of \
+         milliseconds, at least 1 (e.g. 10000)"
+    );
+}
+
+#[cfg(feature = "otlp")]
+#[test]
+fn an_otlp_endpoint_variable_selects_otlp_over_the_section() {
+    use rocket_opentracing::config::Exporter;
+    let env = Environment::take();
+    // The repository's Rocket.toml reports to the agent.
+    assert_eq!(read().unwrap().selected_exporter(), Exporter::Jaeger);
+    env.set(
+        "ROCKET_OPENTRACING",
+        r#"{otlp_traces_endpoint="http://from-rocket-env:4318/v1/traces"}"#,
+    );
+    let config = read().unwrap();
+    assert_eq!(config.selected_exporter(), Exporter::Otlp);
+    assert_eq!(
+        config.otlp_traces_url(),
+        "http://from-rocket-env:4318/v1/traces"
+    );
+
+    // The variable replaces the section's endpoints.
+    env.set("OTEL_EXPORTER_OTLP_ENDPOINT", "http://from-otel:4318");
+    assert_eq!(
+        read().unwrap().otlp_traces_url(),
+        "http://from-otel:4318/v1/traces"
+    );
+    env.set(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "http://from-otel-traces:4318/traces",
+    );
+    assert_eq!(
+        read().unwrap().otlp_traces_url(),
+        "http://from-otel-traces:4318/traces"
+    );
+
+    env.set("OTEL_TRACES_EXPORTER", "jaeger");
+    assert_eq!(read().unwrap().selected_exporter(), Exporter::Jaeger);
+
+    env.set("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+    let error = read().unwrap_err().to_string();
+    assert!(
+        error.starts_with(
+            "invalid `OTEL_EXPORTER_OTLP_PROTOCOL` = \"grpc\": expected http/protobuf"
+        ),
         "{error}"
     );
 }

@@ -1,5 +1,6 @@
 //! The standard Jaeger client variables (`JAEGER_*`), applied over the
 //! `opentracing` section: they take precedence, as for every Jaeger client.
+//! OpenTelemetry's (`OTEL_*`, in `otel.rs`) are applied after them.
 
 use super::error::invalid;
 use super::values::{check_endpoint, parse_bool, parse_millis};
@@ -7,7 +8,7 @@ use super::{Config, ConfigError, Origins, Secret};
 use crate::sampler::ACCEPTED_TYPES;
 
 impl Config {
-    /// Applies the standard Jaeger client variables.
+    /// Applies the standard Jaeger client variables, then OpenTelemetry's.
     pub(super) fn apply_env(
         &mut self,
         env: impl Fn(&str) -> Option<String>,
@@ -108,6 +109,8 @@ impl Config {
             }
             origins.record("tags", "JAEGER_TAGS");
         }
+        // OpenTelemetry's variables, over the Jaeger ones.
+        self.apply_otel_env(&env, &mut origins)?;
         Ok(origins)
     }
 }

@@ -244,19 +244,36 @@ fn shown(key: &str, actual: &Actual) -> String {
         Actual::Map => "{...}".to_owned(),
         other => other.to_string(),
     };
-    redact_value(key.rsplit('.').next().unwrap_or(key), text)
+    // Anything under `otlp_headers` (a header's value, or the whole
+    // table given as a string) is a secret.
+    let field = if key.split('.').any(|part| part == "otlp_headers") {
+        "otlp_headers"
+    } else {
+        key.rsplit('.').next().unwrap_or(key)
+    };
+    redact_value(field, text)
 }
 
-/// Prefixes the Jaeger client variables have that the keys do not
-/// (`JAEGER_SERVICE_NAME` is `service_name`).
-const ENV_PREFIXES: [&str; 2] = ["jaeger_", "reporter_"];
+/// Prefixes the Jaeger and OpenTelemetry variables have that the keys do
+/// not (`JAEGER_SERVICE_NAME` is `service_name`,
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is `otlp_endpoint`), stripped in this
+/// order.
+const ENV_PREFIXES: [&str; 4] = ["jaeger_", "reporter_", "otel_", "exporter_"];
 
-/// Names from elsewhere for a key of the section: Jaeger's variables,
-/// Flask-OpenTracing's arguments.
-const SYNONYMS: [(&str, &str); 3] = [
+/// Names from elsewhere for a key of the section: Jaeger's and
+/// OpenTelemetry's variables (without their prefixes), Flask-OpenTracing's
+/// arguments.
+const SYNONYMS: [(&str, &str); 10] = [
     ("max_queue_size", "queue_size"),
     ("trace_all_requests", "mode"),
     ("traced_attrs", "traced_attributes"),
+    ("sdk_disabled", "disabled"),
+    ("traces_exporter", "exporter"),
+    ("resource_attributes", "tags"),
+    ("otlp_traces_headers", "otlp_headers"),
+    ("otlp_traces_compression", "otlp_compression"),
+    ("otlp_traces_protocol", "otlp_protocol"),
+    ("otlp_traces_timeout", "otlp_timeout_ms"),
 ];
 
 /// The known key `name` is most likely a misspelling of: at most two edits
@@ -344,6 +361,35 @@ mod tests {
     }
 
     #[test]
+    fn suggests_the_key_of_an_opentelemetry_variable() {
+        assert_eq!(
+            closest_key("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            Some("otlp_endpoint")
+        );
+        assert_eq!(
+            closest_key("otel_exporter_otlp_traces_endpoint"),
+            Some("otlp_traces_endpoint")
+        );
+        assert_eq!(
+            closest_key("otel_exporter_otlp_traces_headers"),
+            Some("otlp_headers")
+        );
+        assert_eq!(
+            closest_key("otel_exporter_otlp_timeout"),
+            Some("otlp_timeout_ms")
+        );
+        assert_eq!(
+            closest_key("otel_exporter_otlp_traces_timeout"),
+            Some("otlp_timeout_ms")
+        );
+        assert_eq!(closest_key("otel_service_name"), Some("service_name"));
+        assert_eq!(closest_key("otel_traces_exporter"), Some("exporter"));
+        assert_eq!(closest_key("otel_sdk_disabled"), Some("disabled"));
+        assert_eq!(closest_key("otel_resource_attributes"), Some("tags"));
+        assert_eq!(closest_key("otlp_header"), Some("otlp_headers"));
+    }
+
+    #[test]
     fn the_path_reads_from_the_section_down() {
         let mut error =
             rocket::figment::Error::from(Kind::InvalidType(Actual::Seq, "a string".to_owned()));
@@ -364,5 +410,14 @@ mod tests {
         let url = Actual::Str("htp://u:s3cret@host/api".into());
         assert!(!shown("opentracing.endpoint", &url).contains("s3cret"));
         assert_eq!(shown("opentracing.agent_port", &actual), "12345");
+        let header = Actual::Str("s3cret".into());
+        assert_eq!(
+            shown("opentracing.otlp_headers.api-key", &header),
+            "<redacted>"
+        );
+        assert_eq!(shown("opentracing.otlp_headers", &header), "<redacted>");
+        let url = Actual::Str("htp://u:s3cret@host:4318".into());
+        assert!(!shown("opentracing.otlp_endpoint", &url).contains("s3cret"));
+        assert!(!shown("opentracing.otlp_traces_endpoint", &url).contains("s3cret"));
     }
 }

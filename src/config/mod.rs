@@ -1,9 +1,13 @@
 //! Configuration: the `[default.opentracing]` section of `Rocket.toml`,
-//! overridden by the standard `JAEGER_*` environment variables, read once
-//! into typed values.
+//! overridden by the standard `JAEGER_*` and `OTEL_*` environment
+//! variables, read once into typed values.
 //!
 //! - `mod.rs`: [`Config`], its keys and defaults, reading and checking it;
 //! - `env.rs`: the `JAEGER_*` variables;
+//! - `otel.rs`: the `OTEL_*` variables (OpenTelemetry's), applied after
+//!   them;
+//! - `otlp.rs`: [`Exporter`], [`OtlpProtocol`], the OTLP compression's
+//!   names, the traces URL from a base endpoint;
 //! - `values.rs`: how lists of names become typed values, shared checks;
 //! - `error.rs`: [`ConfigError`], naming the key and where its value came
 //!   from;
@@ -12,13 +16,15 @@
 //! - `sections.rs`: warnings for sections that look meant for this crate
 //!   but are not read (`[default.tracing]`);
 //! - `summary.rs`: the ignition line naming the settings in effect that
-//!   differ from the defaults, and where each came from;
+//!   differ from the defaults, where each came from, and where spans go;
 //! - `mode.rs`, `secret.rs`: [`Mode`], [`Secret`].
 
 mod env;
 mod error;
 mod mode;
 mod origin;
+mod otel;
+mod otlp;
 mod secret;
 mod sections;
 mod summary;
@@ -34,10 +40,12 @@ use rustracing_jaeger::span::SpanContextState;
 
 pub use self::error::ConfigError;
 pub use self::mode::Mode;
+pub use self::otlp::{Exporter, OtlpProtocol};
 pub use self::secret::Secret;
 pub use crate::attributes::Attribute;
 pub use crate::naming::OperationName;
 pub use crate::propagation::Format;
+pub use crate::reporter::OtlpCompression;
 pub use crate::sampler::SamplerType;
 pub use crate::skip::SkipPaths;
 pub use crate::trust::UntrustedContext;
@@ -48,12 +56,13 @@ pub(crate) use self::summary::settings_summary;
 
 use self::error::invalid;
 use self::origin::Origin;
-use self::values::{is_header_name, is_viewer_path};
+use self::values::{is_header_name, is_header_value, is_viewer_path};
 use crate::limits::Limits;
-use crate::redact::QueryPolicy;
+use crate::redact::{redact_credentials, QueryPolicy};
 use crate::reporter::{
-    default_service_name, CollectorAuth, ReporterConfig, DEFAULT_AGENT_HOST, DEFAULT_AGENT_PORT,
-    DEFAULT_FLUSH_INTERVAL, DEFAULT_QUEUE_SIZE,
+    default_service_name, CollectorAuth, OtlpConfig, ReporterConfig, DEFAULT_AGENT_HOST,
+    DEFAULT_AGENT_PORT, DEFAULT_FLUSH_INTERVAL, DEFAULT_OTLP_ENDPOINT, DEFAULT_OTLP_TIMEOUT,
+    DEFAULT_QUEUE_SIZE,
 };
 
 /// The `opentracing` section of Rocket's configuration.
@@ -61,8 +70,9 @@ use crate::reporter::{
 /// Read at ignition through Rocket's own figment, so profiles
 /// (`[debug.opentracing]`, `[release.opentracing]`) and
 /// `ROCKET_OPENTRACING='{...}'` overrides work as for every Rocket setting.
-/// The standard Jaeger environment variables then override it: precedence is
-/// `Rocket.toml` < `ROCKET_*` < `JAEGER_*`. A missing section means the
+/// The standard Jaeger environment variables then override it, and
+/// OpenTelemetry's after them: precedence is `Rocket.toml` < `ROCKET_*` <
+/// `JAEGER_*` < `OTEL_*` (a variable set to `""` counts as unset). A missing section means the
 /// defaults below; an unknown key, a value of the wrong type or out of range
 /// refuses ignition with one line naming the key, the value, where it came
 /// from and what is accepted (see [`ConfigError`]), e.g.
@@ -75,14 +85,37 @@ use crate::reporter::{
 /// span), to a fairing given its own tracer too. With a tracer of your own, the sampler keys replace its
 /// sampler only when set.
 ///
+/// Spans go to one exporter. An explicit `exporter` wins
+/// (`OTEL_TRACES_EXPORTER` over the key); unset, an OTLP endpoint
+/// (`otlp_traces_endpoint`, `otlp_endpoint`, or their `OTEL_EXPORTER_OTLP_*`
+/// variables) selects OTLP, else Jaeger: the HTTP collector when `endpoint`
+/// is set, else the agent. See [`Config::selected_exporter`]. OTLP's traces
+/// URL is the first set of `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` (with `/v1/traces` appended),
+/// `otlp_traces_endpoint`, `otlp_endpoint` (with `/v1/traces` appended), and
+/// [`DEFAULT_OTLP_ENDPOINT`]
+/// (`exporter = "otlp"` alone). Each `OTEL_EXPORTER_OTLP_TRACES_*` variable
+/// wins over its `OTEL_EXPORTER_OTLP_*` counterpart, and a headers variable
+/// replaces the `otlp_headers` table. Without this crate's `otlp` feature,
+/// selecting OTLP refuses ignition, naming the key or variable that did.
+///
+/// The service name is the first set of `OTEL_SERVICE_NAME`, a
+/// `service.name` entry of `OTEL_RESOURCE_ATTRIBUTES`,
+/// `JAEGER_SERVICE_NAME` and `service_name`. `tags` are the process tags of
+/// Jaeger and the resource attributes of OTLP; `JAEGER_TAGS`, then
+/// `OTEL_RESOURCE_ATTRIBUTES`, add to them (replacing a tag of the same
+/// name).
+///
 /// [`OpenTracingFairing::from_config`]: crate::OpenTracingFairing::from_config
 ///
 /// ```toml
 /// [default.opentracing]
 /// # Service name reported to Jaeger. Default: the executable's name.
-/// # Env: JAEGER_SERVICE_NAME
+/// # Env: JAEGER_SERVICE_NAME; OTEL_SERVICE_NAME and a service.name entry of
+/// # OTEL_RESOURCE_ATTRIBUTES win.
 /// service_name = "my-service"
-/// # true: trace nothing (requests are served as usual). Env: JAEGER_DISABLED
+/// # true: trace nothing (requests are served as usual).
+/// # Env: JAEGER_DISABLED, OTEL_SDK_DISABLED (wins), OTEL_TRACES_EXPORTER=none
 /// disabled = false
 /// # Jaeger agent (UDP, compact thrift). Env: JAEGER_AGENT_HOST, JAEGER_AGENT_PORT
 /// agent_host = "127.0.0.1"
@@ -95,6 +128,32 @@ use crate::reporter::{
 /// # user = "tracer"
 /// # password = "secret"
 /// # auth_token = "token"
+/// # Where spans go: "jaeger" (the collector `endpoint` when set, else the
+/// # agent) or "otlp" (OTLP/HTTP with protobuf: an OpenTelemetry collector,
+/// # Jaeger v2, Grafana Tempo). Default: unset, meaning "otlp" when an OTLP
+/// # endpoint is set (by a key or a variable), else "jaeger".
+/// # Env: OTEL_TRACES_EXPORTER ("otlp", "jaeger", or "none" to trace nothing)
+/// # exporter = "otlp"
+/// # Base URL of the OTLP/HTTP receiver; "/v1/traces" is appended. Default:
+/// # unset (with exporter = "otlp": http://localhost:4318/v1/traces).
+/// # Env: OTEL_EXPORTER_OTLP_ENDPOINT
+/// # otlp_endpoint = "http://otel-collector:4318"
+/// # The full traces URL, used as it is; wins over otlp_endpoint.
+/// # Default: unset. Env: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+/// # otlp_traces_endpoint = "http://otel-collector:4318/v1/traces"
+/// # Headers sent with every OTLP request; their values are never logged.
+/// # Env: OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TRACES_HEADERS
+/// # ("name=value,name2=value2", values percent-encoded; they replace this table)
+/// otlp_headers = {}               # e.g. { "x-api-key" = "secret" }
+/// # OTLP request bodies: "gzip" or "none".
+/// # Env: OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_TRACES_COMPRESSION
+/// otlp_compression = "none"
+/// # Longest time one OTLP request may take, in milliseconds. At least 1.
+/// # Env: OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_TRACES_TIMEOUT
+/// otlp_timeout_ms = 10000
+/// # Only "http/protobuf" (OTLP/HTTP, port 4318): "grpc" and "http/json" are
+/// # refused. Env: OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
+/// otlp_protocol = "http/protobuf"
 /// # Also print each finished span on one line through Rocket's logger.
 /// # Env: JAEGER_REPORTER_LOG_SPANS
 /// log_spans = false
@@ -130,7 +189,9 @@ use crate::reporter::{
 /// # Formats written by ActiveSpan::headers and ChildSpan::headers, in this order;
 /// # baggage (uberctx-*) goes only with "jaeger".
 /// inject_formats = ["jaeger", "w3c"]
-/// # Extra Jaeger process tags. Env: JAEGER_TAGS="k=v,k2=v2"
+/// # Extra Jaeger process tags; with OTLP, resource attributes.
+/// # Env: JAEGER_TAGS="k=v,k2=v2", then OTEL_RESOURCE_ATTRIBUTES="k=v,k2=v2"
+/// # (values percent-encoded) add to them.
 /// tags = {}
 /// # Most finished spans waiting for delivery; more are dropped (and counted).
 /// # Env: JAEGER_REPORTER_MAX_QUEUE_SIZE
@@ -189,6 +250,32 @@ pub struct Config {
     pub password: Option<Secret>,
     /// Bearer token for the collector (`JAEGER_AUTH_TOKEN`).
     pub auth_token: Option<Secret>,
+    /// Where spans go (`OTEL_TRACES_EXPORTER`); `None` means OTLP when an
+    /// OTLP endpoint is set, else Jaeger (see
+    /// [`Config::selected_exporter`]). Default unset.
+    pub exporter: Option<Exporter>,
+    /// Base URL of an OTLP/HTTP receiver (`OTEL_EXPORTER_OTLP_ENDPOINT`),
+    /// e.g. `http://otel-collector:4318`; spans are POSTed to it with
+    /// `/v1/traces` appended. Setting it selects OTLP unless `exporter`
+    /// says otherwise. Default unset.
+    pub otlp_endpoint: Option<String>,
+    /// The full OTLP traces URL (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`),
+    /// used as it is; wins over `otlp_endpoint`. Default unset.
+    pub otlp_traces_endpoint: Option<String>,
+    /// Headers sent with every OTLP request (name, value), e.g. an API key
+    /// (`OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TRACES_HEADERS`).
+    /// Default none.
+    pub otlp_headers: BTreeMap<String, Secret>,
+    /// Compression of OTLP request bodies, `"gzip"` or `"none"`
+    /// (`OTEL_EXPORTER_OTLP_COMPRESSION`). Default none.
+    #[serde(with = "otlp::compression")]
+    pub otlp_compression: OtlpCompression,
+    /// Longest time one OTLP request may take, in milliseconds
+    /// (`OTEL_EXPORTER_OTLP_TIMEOUT`). Default `10000`, at least 1.
+    pub otlp_timeout_ms: u64,
+    /// The OTLP protocol (`OTEL_EXPORTER_OTLP_PROTOCOL`): only
+    /// `"http/protobuf"`, the default.
+    pub otlp_protocol: OtlpProtocol,
     /// Print each finished span through Rocket's logger. Default `false`.
     pub log_spans: bool,
     /// Which requests the config-built fairing traces. Default [`Mode::All`].
@@ -231,7 +318,8 @@ pub struct Config {
     /// attributes; names compared case-insensitively once decoded
     /// (`%XX`, `+`). Default `[]`.
     pub redact_query_params: Vec<String>,
-    /// Extra Jaeger process tags.
+    /// Extra Jaeger process tags; with OTLP, resource attributes
+    /// (`JAEGER_TAGS`, `OTEL_RESOURCE_ATTRIBUTES`).
     pub tags: BTreeMap<String, String>,
     /// Capacity of the finished-span queue. Default `10000`.
     pub queue_size: usize,
@@ -277,6 +365,13 @@ impl Default for Config {
             user: None,
             password: None,
             auth_token: None,
+            exporter: None,
+            otlp_endpoint: None,
+            otlp_traces_endpoint: None,
+            otlp_headers: BTreeMap::new(),
+            otlp_compression: OtlpCompression::None,
+            otlp_timeout_ms: DEFAULT_OTLP_TIMEOUT.as_millis() as u64,
+            otlp_protocol: OtlpProtocol::HttpProtobuf,
             log_spans: false,
             mode: Mode::All,
             operation_name: OperationName::Route,
@@ -330,6 +425,13 @@ pub(crate) const KEYS: &[&str] = &[
     "user",
     "password",
     "auth_token",
+    "exporter",
+    "otlp_endpoint",
+    "otlp_traces_endpoint",
+    "otlp_headers",
+    "otlp_compression",
+    "otlp_timeout_ms",
+    "otlp_protocol",
     "log_spans",
     "mode",
     "operation_name",
@@ -358,19 +460,21 @@ pub(crate) const KEYS: &[&str] = &[
     "viewer_loopback_only",
 ];
 
-/// The keys a `JAEGER_*` variable set, and which variable: errors name the
-/// variable rather than the key, and the ignition summary says where each
-/// setting came from.
+/// The keys a `JAEGER_*` or `OTEL_*` variable set, and which variable:
+/// errors name the variable rather than the key, and the ignition summary
+/// says where each setting came from.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Origins {
     set: Vec<(&'static str, &'static str)>,
 }
 
 impl Origins {
-    /// Notes that `variable` set `key`.
+    /// Notes that `variable` set `key`, replacing the variable that set it
+    /// before (the later one won).
     fn record(&mut self, key: &'static str, variable: &'static str) {
-        if self.variable(key).is_none() {
-            self.set.push((key, variable));
+        match self.set.iter_mut().find(|(set, _)| *set == key) {
+            Some(entry) => entry.1 = variable,
+            None => self.set.push((key, variable)),
         }
     }
 
@@ -383,7 +487,7 @@ impl Origins {
     }
 }
 
-/// Names a refused value: by the `JAEGER_*` variable that set it, else by
+/// Names a refused value: by the variable that set it, else by
 /// its key in the section and where the figment got it.
 struct Names<'a> {
     figment: &'a Figment,
@@ -420,7 +524,8 @@ impl Names<'_> {
 
 impl Config {
     /// Reads the `opentracing` section of `figment` (defaults when absent),
-    /// then applies the `JAEGER_*` variables of the process environment.
+    /// then applies the `JAEGER_*` and `OTEL_*` variables of the process
+    /// environment.
     pub fn from_figment(figment: &Figment) -> Result<Config, ConfigError> {
         Self::from_figment_and_env(figment, |name| std::env::var(name).ok())
     }
@@ -512,6 +617,7 @@ impl Config {
             )
             .with_origin(names.origin("auth_token")));
         }
+        self.validate_otlp(names)?;
         if !is_header_name(&self.trace_id_header) {
             return Err(names.invalid(
                 "trace_id_header",
@@ -541,6 +647,116 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Checks the OTLP settings, and that OTLP is not selected in a build
+    /// without the `otlp` feature.
+    fn validate_otlp(&self, names: &Names<'_>) -> Result<(), ConfigError> {
+        let endpoints = [
+            (
+                "otlp_endpoint",
+                &self.otlp_endpoint,
+                "http://otel-collector:4318",
+            ),
+            (
+                "otlp_traces_endpoint",
+                &self.otlp_traces_endpoint,
+                "http://otel-collector:4318/v1/traces",
+            ),
+        ];
+        for (key, endpoint, example) in endpoints {
+            if let Some(endpoint) = endpoint {
+                values::check_otlp_endpoint(&names.name(key), endpoint, example)
+                    .map_err(|e| e.with_origin(names.origin(key)))?;
+            }
+        }
+        for (name, value) in &self.otlp_headers {
+            if name.is_empty() || name.trim() != name || !is_header_name(name) {
+                return Err(names.invalid(
+                    "otlp_headers",
+                    name,
+                    "header names (letters, digits, !#$%&'*+-.^_|~ and the backtick)",
+                ));
+            }
+            if !is_header_value(value.expose()) {
+                return Err(names.invalid(
+                    "otlp_headers",
+                    "<redacted>",
+                    format!(
+                        "a value of the header {name} without control characters (line \
+                         breaks, NUL)"
+                    ),
+                ));
+            }
+        }
+        if self.otlp_timeout_ms == 0 {
+            return Err(names.invalid("otlp_timeout_ms", 0, "at least 1 millisecond"));
+        }
+        if !cfg!(feature = "otlp") && self.selected_exporter() == Exporter::Otlp {
+            let (key, value, expected) = match (&self.exporter, &self.otlp_traces_endpoint) {
+                (Some(_), _) => ("exporter", "otlp".to_owned(), "\"jaeger\""),
+                (None, Some(url)) => ("otlp_traces_endpoint", redact_credentials(url), "no value"),
+                (None, None) => (
+                    "otlp_endpoint",
+                    self.otlp_endpoint
+                        .as_deref()
+                        .map(redact_credentials)
+                        .unwrap_or_default(),
+                    "no value",
+                ),
+            };
+            return Err(names.invalid(
+                key,
+                value,
+                format!(
+                    "{expected}: this build of rocket_opentracing has no OTLP exporter (enable \
+                     its `otlp` feature), and reports to Jaeger"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Where spans go: `exporter` when set (`OTEL_TRACES_EXPORTER` wins over
+    /// the key); else [`Exporter::Otlp`] when an OTLP endpoint is set
+    /// (`otlp_traces_endpoint`, `otlp_endpoint`, or their variables); else
+    /// [`Exporter::Jaeger`] (the collector `endpoint` when set, else the
+    /// agent).
+    pub fn selected_exporter(&self) -> Exporter {
+        match self.exporter {
+            Some(exporter) => exporter,
+            None if self.otlp_endpoint.is_some() || self.otlp_traces_endpoint.is_some() => {
+                Exporter::Otlp
+            }
+            None => Exporter::Jaeger,
+        }
+    }
+
+    /// The URL OTLP exports are POSTed to: `otlp_traces_endpoint` as it is,
+    /// else `otlp_endpoint` with `/v1/traces` appended, else
+    /// [`DEFAULT_OTLP_ENDPOINT`].
+    /// (The `OTEL_EXPORTER_OTLP_*` variables set these keys, the traces one
+    /// winning.)
+    pub fn otlp_traces_url(&self) -> String {
+        match (&self.otlp_traces_endpoint, &self.otlp_endpoint) {
+            (Some(url), _) => url.trim().to_owned(),
+            (None, Some(base)) => otlp::traces_url(base),
+            (None, None) => DEFAULT_OTLP_ENDPOINT.to_owned(),
+        }
+    }
+
+    /// The OTLP exporter's settings, when OTLP is the selected exporter.
+    fn otlp_config(&self) -> Option<OtlpConfig> {
+        (self.selected_exporter() == Exporter::Otlp).then(|| OtlpConfig {
+            endpoint: self.otlp_traces_url(),
+            headers: self
+                .otlp_headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.expose().to_owned()))
+                .collect(),
+            compression: self.otlp_compression,
+            timeout: Duration::from_millis(self.otlp_timeout_ms),
+        })
     }
 
     /// The response header for the trace id, unless switched off.
@@ -620,8 +836,7 @@ impl Config {
                 (_, _, Some(token)) => Some(CollectorAuth::Bearer(token.expose().to_owned())),
                 _ => None,
             },
-            // Set from the OTLP settings (not yet read).
-            otlp: None,
+            otlp: self.otlp_config(),
             log_spans: self.log_spans,
             queue_size: self.queue_size,
             flush_interval: Duration::from_millis(self.flush_interval_ms),
@@ -781,5 +996,662 @@ mod tests {
         // The viewer is a development tool: without it, a warning (at
         // ignition) and the application runs as configured otherwise.
         assert!(viewer.is_ok(), "{viewer:?}");
+    }
+
+    /// A lookup over `vars`, as the process environment would be.
+    fn env_of<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    /// The section `toml` (without its header) read with the variables
+    /// `vars`.
+    fn read(toml: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let figment = Figment::from(Toml::string(&format!("[opentracing]\n{toml}")));
+        Config::from_figment_and_env(&figment, env_of(vars))
+    }
+
+    #[test]
+    #[cfg(feature = "otlp")]
+    fn otlp_keys_are_read_and_reach_the_reporter() {
+        let config = read(
+            "otlp_endpoint = \"http://otel-collector:4318/\"\n\
+             otlp_headers = { \"x-api-key\" = \"s3cret\", \"x-tenant\" = \"core\" }\n\
+             otlp_compression = \"gzip\"\n\
+             otlp_timeout_ms = 2500\n\
+             otlp_protocol = \"http/protobuf\"\n\
+             tags = { team = \"core\" }",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(config.selected_exporter(), Exporter::Otlp);
+        let reporter = config.reporter_config();
+        assert_eq!(
+            reporter.otlp,
+            Some(OtlpConfig {
+                endpoint: "http://otel-collector:4318/v1/traces".to_owned(),
+                headers: vec![
+                    ("x-api-key".to_owned(), "s3cret".to_owned()),
+                    ("x-tenant".to_owned(), "core".to_owned()),
+                ],
+                compression: OtlpCompression::Gzip,
+                timeout: Duration::from_millis(2500),
+            })
+        );
+        // The process tags are the resource attributes.
+        assert_eq!(
+            reporter.process_tags,
+            [("team".to_owned(), "core".to_owned())]
+        );
+
+        // The full URL is used as it is, and wins over the base.
+        let config = read(
+            "otlp_endpoint = \"http://ignored:4318\"\n\
+             otlp_traces_endpoint = \"https://tempo.example/otlp/v1/traces\"",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            config.reporter_config().otlp.unwrap().endpoint,
+            "https://tempo.example/otlp/v1/traces"
+        );
+    }
+
+    #[test]
+    fn the_otlp_defaults_are_the_reporters() {
+        let config = Config::default();
+        assert_eq!(config.exporter, None);
+        assert_eq!(config.selected_exporter(), Exporter::Jaeger);
+        assert_eq!(config.reporter_config().otlp, None);
+        assert_eq!(config.otlp_traces_url(), DEFAULT_OTLP_ENDPOINT);
+        assert_eq!(
+            Duration::from_millis(config.otlp_timeout_ms),
+            DEFAULT_OTLP_TIMEOUT
+        );
+        assert_eq!(config.otlp_compression, OtlpCompression::None);
+        assert_eq!(config.otlp_protocol, OtlpProtocol::HttpProtobuf);
+        let otlp = Config {
+            exporter: Some(Exporter::Otlp),
+            ..Config::default()
+        };
+        assert_eq!(otlp.reporter_config().otlp, Some(OtlpConfig::default()));
+    }
+
+    #[test]
+    #[cfg(feature = "otlp")]
+    fn every_otel_variable_is_applied_and_recorded() {
+        let vars = [
+            ("OTEL_SDK_DISABLED", "false"),
+            ("OTEL_SERVICE_NAME", "checkout"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=prod,team=core%2Fpay",
+            ),
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "api-key=s3cret%3D%3D,x-scope=a%20b",
+            ),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "3000"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ];
+        let config = read("disabled = true", &vars).unwrap();
+        assert!(!config.disabled);
+        assert_eq!(config.service_name(), "checkout");
+        assert_eq!(config.tags["deployment.environment"], "prod");
+        assert_eq!(config.tags["team"], "core/pay");
+        assert_eq!(config.exporter, Some(Exporter::Otlp));
+        assert_eq!(config.otlp_traces_url(), "http://otel:4318/v1/traces");
+        assert_eq!(config.otlp_headers["api-key"].expose(), "s3cret==");
+        assert_eq!(config.otlp_headers["x-scope"].expose(), "a b");
+        assert_eq!(config.otlp_compression, OtlpCompression::Gzip);
+        assert_eq!(config.otlp_timeout_ms, 3000);
+
+        let origins = Config::default().apply_env(env_of(&vars)).unwrap();
+        for (key, variable) in [
+            ("disabled", "OTEL_SDK_DISABLED"),
+            ("service_name", "OTEL_SERVICE_NAME"),
+            ("tags", "OTEL_RESOURCE_ATTRIBUTES"),
+            ("exporter", "OTEL_TRACES_EXPORTER"),
+            ("otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+            ("otlp_headers", "OTEL_EXPORTER_OTLP_HEADERS"),
+            ("otlp_compression", "OTEL_EXPORTER_OTLP_COMPRESSION"),
+            ("otlp_timeout_ms", "OTEL_EXPORTER_OTLP_TIMEOUT"),
+            ("otlp_protocol", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+        ] {
+            assert_eq!(origins.variable(key), Some(variable), "{key}");
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "otlp")]
+    fn the_traces_variables_win_over_the_general_ones_and_over_the_section() {
+        let toml = "otlp_traces_endpoint = \"http://from-toml:4318/v1/traces\"\n\
+                    otlp_headers = { from-toml = \"1\" }\n\
+                    otlp_compression = \"gzip\"\n\
+                    otlp_timeout_ms = 100";
+        // The general variables replace the section's settings, its full
+        // traces URL included.
+        let general = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://general:4318/"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "general=1"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "200"),
+        ];
+        let config = read(toml, &general).unwrap();
+        let otlp = config.reporter_config().otlp.unwrap();
+        assert_eq!(otlp.endpoint, "http://general:4318/v1/traces");
+        assert_eq!(otlp.headers, [("general".to_owned(), "1".to_owned())]);
+        assert_eq!(otlp.compression, OtlpCompression::None);
+        assert_eq!(otlp.timeout, Duration::from_millis(200));
+
+        let mut both = general.to_vec();
+        both.extend([
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://traces:4318/custom/path",
+            ),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "traces=2"),
+            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "300"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+        ]);
+        let config = read(toml, &both).unwrap();
+        let otlp = config.reporter_config().otlp.unwrap();
+        // As it is: no /v1/traces appended.
+        assert_eq!(otlp.endpoint, "http://traces:4318/custom/path");
+        // The traces variable replaces the general one (no merge).
+        assert_eq!(otlp.headers, [("traces".to_owned(), "2".to_owned())]);
+        assert_eq!(otlp.compression, OtlpCompression::Gzip);
+        assert_eq!(otlp.timeout, Duration::from_millis(300));
+        let origins = Config::default().apply_env(env_of(&both)).unwrap();
+        for (key, variable) in [
+            ("otlp_traces_endpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+            ("otlp_headers", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
+            ("otlp_compression", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"),
+            ("otlp_timeout_ms", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"),
+            ("otlp_protocol", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+        ] {
+            assert_eq!(origins.variable(key), Some(variable), "{key}");
+        }
+    }
+
+    /// The exporter and destination `toml` and `vars` select: precedence.
+    #[test]
+    #[cfg(all(feature = "otlp", feature = "collector"))]
+    fn the_exporter_is_chosen_explicitly_else_by_an_otlp_endpoint() {
+        const JAEGER: &str = "endpoint = \"http://collector:14268/api/traces\"";
+        let otlp_env = [("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4318")];
+        // (section, variables, exporter, OTLP URL when OTLP)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Exporter, Option<&'a str>);
+        let cases: &[Case] = &[
+            // Nothing set: Jaeger (the agent, or the collector when set).
+            ("", &[], Exporter::Jaeger, None),
+            (JAEGER, &[], Exporter::Jaeger, None),
+            // An OTLP endpoint selects OTLP, over a Jaeger collector too.
+            (
+                "otlp_endpoint = \"http://otel:4318\"",
+                &[],
+                Exporter::Otlp,
+                Some("http://otel:4318/v1/traces"),
+            ),
+            (
+                JAEGER,
+                &otlp_env,
+                Exporter::Otlp,
+                Some("http://otel:4318/v1/traces"),
+            ),
+            (
+                "",
+                &[(
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "http://otel:4318/v1/traces",
+                )],
+                Exporter::Otlp,
+                Some("http://otel:4318/v1/traces"),
+            ),
+            // An explicit exporter wins over an endpoint...
+            ("exporter = \"jaeger\"", &otlp_env, Exporter::Jaeger, None),
+            (
+                "exporter = \"jaeger\"\notlp_endpoint = \"http://otel:4318\"",
+                &[],
+                Exporter::Jaeger,
+                None,
+            ),
+            (
+                JAEGER,
+                &[
+                    ("OTEL_TRACES_EXPORTER", "jaeger"),
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4318"),
+                ],
+                Exporter::Jaeger,
+                None,
+            ),
+            // ... the variable over the key ...
+            (
+                "exporter = \"jaeger\"",
+                &[("OTEL_TRACES_EXPORTER", "otlp")],
+                Exporter::Otlp,
+                Some(DEFAULT_OTLP_ENDPOINT),
+            ),
+            (
+                "exporter = \"otlp\"",
+                &[("OTEL_TRACES_EXPORTER", "JAEGER")],
+                Exporter::Jaeger,
+                None,
+            ),
+            // ... and "otlp" without an endpoint uses the default one.
+            (
+                "exporter = \"otlp\"",
+                &[],
+                Exporter::Otlp,
+                Some(DEFAULT_OTLP_ENDPOINT),
+            ),
+            (
+                JAEGER,
+                &[("OTEL_TRACES_EXPORTER", "otlp")],
+                Exporter::Otlp,
+                Some(DEFAULT_OTLP_ENDPOINT),
+            ),
+        ];
+        for (toml, vars, exporter, url) in cases {
+            let config = read(toml, vars).unwrap_or_else(|e| panic!("{toml:?} {vars:?}: {e}"));
+            assert_eq!(config.selected_exporter(), *exporter, "{toml:?} {vars:?}");
+            let otlp = config.reporter_config().otlp;
+            assert_eq!(
+                otlp.as_ref().map(|o| o.endpoint.as_str()),
+                *url,
+                "{toml:?} {vars:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_service_name_is_otels_then_the_resources_then_jaegers() {
+        let all = [
+            ("JAEGER_SERVICE_NAME", "jaeger"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=resource,team=core",
+            ),
+            ("OTEL_SERVICE_NAME", "otel"),
+        ];
+        let toml = "service_name = \"key\"";
+        assert_eq!(read(toml, &all).unwrap().service_name(), "otel");
+        assert_eq!(read(toml, &all[..2]).unwrap().service_name(), "resource");
+        assert_eq!(read(toml, &all[..1]).unwrap().service_name(), "jaeger");
+        assert_eq!(read(toml, &[]).unwrap().service_name(), "key");
+        // service.name names the service; it is no tag of its own.
+        let config = read(toml, &all).unwrap();
+        assert_eq!(config.tags.len(), 1, "{:?}", config.tags);
+        assert_eq!(config.tags["team"], "core");
+    }
+
+    #[test]
+    fn resource_attributes_add_to_the_tags_after_jaeger_tags() {
+        let vars = [
+            ("JAEGER_TAGS", "zone=eu,team=jaeger"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "team=otel%20team,k8s.pod.name=%C3%A9t%C3%A9",
+            ),
+        ];
+        let config = read("tags = { zone = \"us\", app = \"shop\" }", &vars).unwrap();
+        let tags: Vec<(&str, &str)> = config
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                ("app", "shop"),
+                ("k8s.pod.name", "\u{e9}t\u{e9}"),
+                ("team", "otel team"),
+                ("zone", "eu"),
+            ]
+        );
+    }
+
+    #[test]
+    fn disabling_variables() {
+        for (vars, disabled) in [
+            (&[("OTEL_SDK_DISABLED", "true")][..], true),
+            (&[("OTEL_SDK_DISABLED", "FALSE")][..], false),
+            (
+                &[("JAEGER_DISABLED", "true"), ("OTEL_SDK_DISABLED", "false")][..],
+                false,
+            ),
+            (&[("OTEL_TRACES_EXPORTER", "none")][..], true),
+            (
+                &[
+                    ("OTEL_SDK_DISABLED", "false"),
+                    ("OTEL_TRACES_EXPORTER", "none"),
+                ][..],
+                true,
+            ),
+        ] {
+            assert_eq!(read("", vars).unwrap().disabled, disabled, "{vars:?}");
+        }
+        // "none" leaves the exporter as configured.
+        let config = read("exporter = \"jaeger\"", &[("OTEL_TRACES_EXPORTER", "none")]).unwrap();
+        assert_eq!(config.exporter, Some(Exporter::Jaeger));
+    }
+
+    #[test]
+    fn empty_otel_variables_count_as_unset() {
+        let names = [
+            "OTEL_SDK_DISABLED",
+            "OTEL_SERVICE_NAME",
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "OTEL_TRACES_EXPORTER",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        ];
+        let empty: Vec<(&str, &str)> = names
+            .iter()
+            .flat_map(|name| [(*name, ""), (*name, "  ")])
+            .collect();
+        for pair in empty.chunks(1) {
+            assert_eq!(read("", pair).unwrap(), Config::default(), "{pair:?}");
+        }
+        let origins = Config::default().apply_env(env_of(&empty[..])).unwrap();
+        assert_eq!(origins, Origins::default());
+    }
+
+    #[test]
+    fn bad_otel_values_are_refused_naming_the_variable_and_what_is_accepted() {
+        // (variable, value, what the error must mention)
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("OTEL_SDK_DISABLED", "maybe", &["true or false"]),
+            (
+                "OTEL_TRACES_EXPORTER",
+                "zipkin",
+                &["zipkin", "otlp, jaeger, none"],
+            ),
+            (
+                "OTEL_TRACES_EXPORTER",
+                "otlp,console",
+                &["otlp,console", "otlp, jaeger, none"],
+            ),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "a=1,oops",
+                &["a=1,oops", "key=value"],
+            ),
+            ("OTEL_RESOURCE_ATTRIBUTES", "a=%FF", &["UTF-8"]),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key", &["key=value"]),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "=v", &["key=value"]),
+            (
+                "OTEL_EXPORTER_OTLP_COMPRESSION",
+                "zstd",
+                &["zstd", "gzip or none"],
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+                "br",
+                &["gzip or none"],
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TIMEOUT",
+                "10s",
+                &["10s", "milliseconds"],
+            ),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0", &["at least 1"]),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "-5", &["milliseconds"]),
+            (
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+                "grpc",
+                &["grpc", "http/protobuf", "4318"],
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                "http/json",
+                &["http/json", "http/protobuf", "4318"],
+            ),
+            ("OTEL_SERVICE_NAME", "x", &[]),
+        ];
+        for (variable, value, needles) in cases {
+            let result = read("", &[(variable, value)]);
+            if needles.is_empty() {
+                assert!(result.is_ok(), "{variable}={value}: {result:?}");
+                continue;
+            }
+            let error = result
+                .expect_err(&format!("accepted {variable}={value}"))
+                .to_string();
+            assert!(
+                error.starts_with(&format!("invalid `{variable}` = ")),
+                "{error}"
+            );
+            for needle in *needles {
+                assert!(
+                    error.contains(needle),
+                    "{error:?} does not mention {needle:?}"
+                );
+            }
+            assert!(!error.contains('\n'), "{error}");
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "otlp")]
+    fn bad_otlp_endpoints_are_refused_naming_the_key_or_variable() {
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
+            (
+                "otlp_endpoint = \"otel:4318\"",
+                &[],
+                "opentracing.otlp_endpoint",
+            ),
+            (
+                "otlp_traces_endpoint = \"ftp://otel/v1/traces\"",
+                &[],
+                "opentracing.otlp_traces_endpoint",
+            ),
+            (
+                "",
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "otel:4318")],
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ),
+            (
+                "",
+                &[(
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "http://:4318/v1/traces",
+                )],
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            ),
+        ];
+        for (toml, vars, key) in cases {
+            let error = read(toml, vars).unwrap_err().to_string();
+            assert!(error.starts_with(&format!("invalid `{key}` = ")), "{error}");
+            assert!(error.contains("an http(s) URL such as http://"), "{error}");
+        }
+        let error = read(
+            "",
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "htp://u:s3cret@otel:4318")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!error.contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn grpc_and_json_are_refused_with_the_port_to_use() {
+        for protocol in ["grpc", "http/json"] {
+            let error = read(&format!("otlp_protocol = \"{protocol}\""), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with(&format!(
+                    "invalid `opentracing.otlp_protocol` = \"{protocol}\" (from TOML source \
+                     string [default.opentracing]): expected http/protobuf, the only OTLP \
+                     protocol supported"
+                )),
+                "{error}"
+            );
+            assert!(error.contains("OTLP/HTTP port, 4318"), "{error}");
+        }
+        assert_eq!(
+            read("otlp_protocol = \"HTTP/PROTOBUF\"", &[])
+                .unwrap()
+                .otlp_protocol,
+            OtlpProtocol::HttpProtobuf
+        );
+    }
+
+    #[test]
+    fn bad_otlp_keys_are_refused_naming_the_key() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "exporter = \"zipkin\"",
+                &["opentracing.exporter", "jaeger, otlp"],
+            ),
+            (
+                "otlp_compression = \"zstd\"",
+                &["opentracing.otlp_compression", "gzip or none"],
+            ),
+            (
+                "otlp_timeout_ms = 0",
+                &["opentracing.otlp_timeout_ms", "at least 1"],
+            ),
+            (
+                "otlp_headers = { \"bad name\" = \"v\" }",
+                &["opentracing.otlp_headers", "bad name", "header names"],
+            ),
+            (
+                "otlp_headers = { ok = \"line\\nbreak\" }",
+                &["opentracing.otlp_headers", "<redacted>", "ok"],
+            ),
+            (
+                "otlp_headers = \"a=b\"",
+                &["opentracing.otlp_headers", "a table"],
+            ),
+            ("otlp_endpoints = \"x\"", &["did you mean `otlp_endpoint`?"]),
+        ];
+        for (toml, needles) in cases {
+            let error = read(toml, &[]).unwrap_err().to_string();
+            for needle in *needles {
+                assert!(
+                    error.contains(needle),
+                    "{error:?} does not mention {needle:?}"
+                );
+            }
+            assert!(
+                !error.contains("line\nbreak") && !error.contains("a=b"),
+                "{error}"
+            );
+        }
+        // A header value of the wrong type is not shown either.
+        let error = read("otlp_headers = { key = 12345678 }", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("opentracing.otlp_headers.key"), "{error}");
+        assert!(!error.contains("12345678"), "{error}");
+    }
+
+    #[test]
+    fn header_values_are_never_in_debug_output() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cret-env"),
+            ("OTEL_TRACES_EXPORTER", "jaeger"),
+        ];
+        let config = read("otlp_headers = { other = \"s3cret-toml\" }", &vars).unwrap();
+        let shown = format!("{config:?}");
+        assert!(shown.contains("api-key"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let otlp = Config {
+            exporter: Some(Exporter::Otlp),
+            ..config
+        };
+        let shown = format!("{:?}", otlp.reporter_config());
+        assert!(shown.contains("api-key"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    #[test]
+    fn selecting_otlp_without_the_otlp_feature_refuses_ignition_naming_what_selected_it() {
+        // (section, variables, the key or variable named)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
+            ("exporter = \"otlp\"", &[], "opentracing.exporter"),
+            (
+                "",
+                &[("OTEL_TRACES_EXPORTER", "otlp")],
+                "OTEL_TRACES_EXPORTER",
+            ),
+            (
+                "otlp_endpoint = \"http://otel:4318\"",
+                &[],
+                "opentracing.otlp_endpoint",
+            ),
+            (
+                "",
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4318")],
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ),
+            (
+                "",
+                &[(
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "http://otel:4318/v1/traces",
+                )],
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            ),
+        ];
+        for (toml, vars, key) in cases {
+            let result = read(toml, vars);
+            if cfg!(feature = "otlp") {
+                assert!(result.is_ok(), "{result:?}");
+            } else {
+                let error = result.unwrap_err().to_string();
+                assert!(error.starts_with(&format!("invalid `{key}` = ")), "{error}");
+                assert!(error.contains("`otlp` feature"), "{error}");
+            }
+        }
+        // Jaeger chosen: the OTLP settings are unused, and accepted.
+        let jaeger = read(
+            "exporter = \"jaeger\"\notlp_endpoint = \"http://otel:4318\"",
+            &[],
+        );
+        assert!(jaeger.is_ok(), "{jaeger:?}");
+    }
+
+    #[test]
+    #[cfg(not(feature = "otlp"))]
+    fn without_the_otlp_feature_the_refusal_says_how_to_get_it() {
+        let error = read("", &[("OTEL_TRACES_EXPORTER", "otlp")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "invalid `OTEL_TRACES_EXPORTER` = \"otlp\": expected \"jaeger\": this build of \
+             rocket_opentracing has no OTLP exporter (enable its `otlp` feature), and reports \
+             to Jaeger"
+        );
+        let error = read("otlp_endpoint = \"http://u:s3cret@otel:4318\"", &[])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "invalid `opentracing.otlp_endpoint` = \"http://<redacted>@otel:4318\" (from TOML \
+             source string [default.opentracing]): expected no value: this build of \
+             rocket_opentracing has no OTLP exporter (enable its `otlp` feature), and reports \
+             to Jaeger"
+        );
     }
 }

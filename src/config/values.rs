@@ -146,13 +146,49 @@ pub(crate) fn check_endpoint(key: &str, endpoint: &str) -> Result<(), ConfigErro
     }
 }
 
+/// Checks an OTLP endpoint given as `key`: an `http(s)` URL with a host,
+/// shown without its credentials when refused; `example` is one that would
+/// be accepted. (Without the `otlp` feature nothing is exported over OTLP:
+/// selecting it is refused elsewhere, naming the feature.)
+pub(crate) fn check_otlp_endpoint(
+    key: &str,
+    endpoint: &str,
+    example: &str,
+) -> Result<(), ConfigError> {
+    #[cfg(feature = "otlp")]
+    {
+        crate::reporter::parse_endpoint(endpoint)
+            .map(drop)
+            .map_err(|reason| {
+                invalid(
+                    key,
+                    redact_credentials(endpoint),
+                    format!("an http(s) URL such as {example} ({reason})"),
+                )
+            })
+    }
+    #[cfg(not(feature = "otlp"))]
+    {
+        let _ = (key, endpoint, example);
+        Ok(())
+    }
+}
+
+/// Whether `value` can be sent as an HTTP header value: no control
+/// characters (line breaks, NUL) other than tab.
+pub(crate) fn is_header_value(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
 /// The value of the key `field` (`password`, `endpoint`) as it may be
-/// shown: a password or token as `<redacted>`, an endpoint URL without its
-/// credentials.
+/// shown: a password, token or OTLP header value as `<redacted>`, an
+/// endpoint URL without its credentials.
 pub(crate) fn redact_value(field: &str, value: String) -> String {
     match field {
-        "password" | "auth_token" => "<redacted>".to_owned(),
-        "endpoint" => redact_credentials(&value),
+        "password" | "auth_token" | "otlp_headers" => "<redacted>".to_owned(),
+        "endpoint" | "otlp_endpoint" | "otlp_traces_endpoint" => redact_credentials(&value),
         _ => value,
     }
 }
