@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod collector;
 pub mod logs;
+pub mod otlp;
 pub mod reporting;
 pub mod server;
 #[cfg(feature = "viewer")]
