@@ -11,12 +11,17 @@
 //! - `reporter_finish`: only what a request thread pays, creating and
 //!   finishing one span into the reporter (the batcher encodes on its own
 //!   thread meanwhile); flushes happen outside the timed part.
+//! - `reporter_batch_otlp/N`: as `reporter_batch/N`, exported over OTLP/HTTP
+//!   (protobuf, at most 512 spans per request) to a stand-in OTLP receiver
+//!   on 127.0.0.1 (`rocket_opentracing_bench::otlp_receiver`, threads of
+//!   this process answering `200`); every request it received is counted.
 //!
 //! After each case, the reporter's counters are checked (nothing dropped,
 //! nothing failed, every datagram it sent arrived) and the datagram sizes
 //! are printed. Before measuring, one round of 1,000 spans is decoded with
-//! `thrift_codec` (an encoder-independent decoder) to check that what is
-//! measured is complete, well-formed spans.
+//! `thrift_codec` (OTLP: `opentelemetry-proto`), decoders independent of the
+//! crate's encoders, to check that what is measured is complete,
+//! well-formed spans.
 //!
 //! ```sh
 //! cargo bench --bench reporter
@@ -32,10 +37,16 @@ use std::time::{Duration, Instant};
 use agent::{all_spans, span_name, string_tag, Agent, Batch};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use crossbeam_channel::RecvTimeoutError;
-use rocket_opentracing::reporter::{Reporter, ReporterConfig, MAX_DATAGRAM_SIZE};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use prost::Message;
+use rocket_opentracing::reporter::{
+    OtlpConfig, Reporter, ReporterConfig, MAX_DATAGRAM_SIZE, MAX_OTLP_BATCH_SPANS,
+};
 use rocket_opentracing::rustracing::sampler::AllSampler;
 use rocket_opentracing::rustracing::tag::StdTag;
 use rocket_opentracing::rustracing_jaeger::Tracer;
+use rocket_opentracing_bench::otlp_receiver::{count_spans, OtlpReceiver, Received};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Batch sizes of `reporter_batch`.
@@ -256,6 +267,142 @@ fn reporter_finish(c: &mut Criterion) {
     report("reporter_finish/server_span", &reporter, &sink);
 }
 
+/// The stand-in OTLP receiver, and the tally of what it received.
+struct OtlpSink {
+    receiver: OtlpReceiver,
+    requests: u64,
+    bytes: u64,
+}
+
+impl OtlpSink {
+    fn bind() -> OtlpSink {
+        OtlpSink {
+            receiver: OtlpReceiver::bind().expect("start the OTLP receiver"),
+            requests: 0,
+            bytes: 0,
+        }
+    }
+
+    /// The bodies received since the last call. The reporter's flush
+    /// returns once every request was answered, and the receiver queues a
+    /// body before answering it: after a flush, they are all here.
+    fn take(&mut self) -> Vec<Vec<u8>> {
+        let mut bodies = Vec::new();
+        for received in self.receiver.received.try_iter() {
+            match received {
+                Received::Export(body) => {
+                    self.requests += 1;
+                    self.bytes += body.len() as u64;
+                    bodies.push(body);
+                }
+                other => panic!("the OTLP receiver got {other:?}"),
+            }
+        }
+        bodies
+    }
+}
+
+/// A reporter exporting to `sink` over OTLP, flushed only when asked, and
+/// a tracer sampling everything into it.
+fn otlp_reporter_to(sink: &OtlpSink) -> (Reporter, Tracer) {
+    let mut config = ReporterConfig::new("bench");
+    config.otlp = Some(OtlpConfig::new(sink.receiver.traces_url()));
+    config.flush_interval = Duration::from_secs(3600);
+    let reporter = Reporter::spawn(config).expect("spawn the reporter");
+    let tracer = reporter.tracer(AllSampler);
+    (reporter, tracer)
+}
+
+/// One measured round of `reporter_batch_otlp`: `spans` spans finished,
+/// flushed and answered; the bodies received.
+fn otlp_round(
+    tracer: &Tracer,
+    reporter: &Reporter,
+    sink: &mut OtlpSink,
+    spans: u64,
+) -> Vec<Vec<u8>> {
+    for _ in 0..spans {
+        server_span(tracer);
+    }
+    assert!(reporter.flush(TIMEOUT), "flush timed out");
+    sink.take()
+}
+
+/// Checks that nothing was lost over OTLP and prints the request sizes.
+fn otlp_report(case: &str, reporter: &Reporter, sink: &OtlpSink) {
+    let stats = reporter.stats();
+    eprintln!(
+        "{case}: {} spans finished, {} reported, {} dropped, {} failed; \
+         {} requests received, mean {} bytes",
+        stats.finished,
+        stats.reported,
+        stats.dropped,
+        stats.failed,
+        sink.requests,
+        sink.bytes.checked_div(sink.requests).unwrap_or(0),
+    );
+    assert_eq!(stats.dropped, 0, "{case}: {stats:?}");
+    assert_eq!(stats.failed, 0, "{case}: {stats:?}");
+    assert_eq!(stats.reported, stats.finished, "{case}: {stats:?}");
+    assert_eq!(sink.requests, stats.batches, "{case}: {stats:?}");
+}
+
+/// Decodes one round of 1,000 spans sent over OTLP: all there, as built.
+/// Not measured.
+fn check_otlp_encoding() {
+    let mut sink = OtlpSink::bind();
+    let (reporter, tracer) = otlp_reporter_to(&sink);
+    let bodies = otlp_round(&tracer, &reporter, &mut sink, 1_000);
+    let total: u64 = bodies
+        .iter()
+        .map(|b| count_spans(b).expect("an ExportTraceServiceRequest"))
+        .sum();
+    assert_eq!(total, 1_000);
+    for body in &bodies {
+        let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
+        let spans = request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans);
+        for span in spans {
+            assert_eq!(span.name, "GET /hello/<name>");
+            let path = span
+                .attributes
+                .iter()
+                .find(|a| a.key == "url.path")
+                .and_then(|a| a.value.as_ref()?.value.as_ref());
+            assert_eq!(path, Some(&Value::StringValue("/hello/alice".into())));
+        }
+    }
+    assert!(bodies.len() as u64 >= 1_000 / MAX_OTLP_BATCH_SPANS as u64);
+    eprintln!(
+        "check (OTLP): 1000 spans decoded from {} requests of {:?} bytes ({} bytes per span)",
+        bodies.len(),
+        bodies.iter().map(Vec::len).collect::<Vec<_>>(),
+        bodies.iter().map(Vec::len).sum::<usize>() / 1_000,
+    );
+    otlp_report("check (OTLP)", &reporter, &sink);
+}
+
+/// Spans per second through the whole reporter exporting over OTLP/HTTP
+/// (finish, encode, batch, POST, answer), for batches of 1, 100 and 1,000
+/// spans per iteration.
+fn reporter_batch_otlp(c: &mut Criterion) {
+    check_otlp_encoding();
+    let mut group = c.benchmark_group("reporter_batch_otlp");
+    for spans in BATCH_SIZES {
+        let mut sink = OtlpSink::bind();
+        let (reporter, tracer) = otlp_reporter_to(&sink);
+        group.throughput(Throughput::Elements(spans));
+        group.bench_function(BenchmarkId::from_parameter(spans), |b| {
+            b.iter(|| otlp_round(&tracer, &reporter, &mut sink, spans))
+        });
+        otlp_report(&format!("reporter_batch_otlp/{spans}"), &reporter, &sink);
+    }
+    group.finish();
+}
+
 /// Short, bounded runs: each case takes about 5 s (plus, for
 /// `reporter_finish`, its untimed flushes).
 fn config() -> Criterion {
@@ -268,6 +415,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = reporter_batch, reporter_finish
+    targets = reporter_batch, reporter_finish, reporter_batch_otlp
 }
 criterion_main!(benches);

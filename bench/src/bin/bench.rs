@@ -6,6 +6,9 @@
 //!   `JAEGER_AGENT_HOST`/`JAEGER_AGENT_PORT` (default 127.0.0.1:6831);
 //! - `all_no_header`: as `all`, without the `X-Trace-Id` response header
 //!   (`trace_id_header = ""`), to show what that header costs;
+//! - `all_otlp`: as `all`, exported over OTLP/HTTP (`exporter = "otlp"`) to
+//!   the receiver whose base URL `BENCH_OTLP_ENDPOINT` gives (default
+//!   `http://127.0.0.1:4318`; `otlp_endpoint`, `/v1/traces` appended);
 //! - `unsampled`: the fairing attached, sampler const 0;
 //! - `opt_in`: the opt-in fairing; `/hello/<name>` does not take
 //!   `ActiveSpan`, so it is not traced.
@@ -19,8 +22,8 @@
 //! ```
 //!
 //! The repository's `Rocket.toml` is not read (it turns on `log_spans`):
-//! only Rocket's defaults, `ROCKET_*` variables (port, log level, workers)
-//! and `JAEGER_*` variables apply. On shutdown (Ctrl-C, SIGTERM) the
+//! only Rocket's defaults, `ROCKET_*` variables (port, log level, workers),
+//! `JAEGER_*` and `OTEL_*` variables apply (`bench/run` unsets the latter). On shutdown (Ctrl-C, SIGTERM) the
 //! reporter's counters are printed on stderr, so that a benchmark can check
 //! that every span was delivered. `bench/run` drives it.
 
@@ -46,6 +49,7 @@ enum Tracing {
     None,
     All,
     AllNoHeader,
+    AllOtlp,
     Unsampled,
     OptIn,
 }
@@ -57,10 +61,12 @@ impl Tracing {
             "none" => Ok(Tracing::None),
             "all" => Ok(Tracing::All),
             "all_no_header" => Ok(Tracing::AllNoHeader),
+            "all_otlp" => Ok(Tracing::AllOtlp),
             "unsampled" => Ok(Tracing::Unsampled),
             "opt_in" => Ok(Tracing::OptIn),
             other => Err(format!(
-                "BENCH_TRACING={other:?}: expected none, all, all_no_header, unsampled or opt_in"
+                "BENCH_TRACING={other:?}: expected none, all, all_no_header, all_otlp, \
+                 unsampled or opt_in"
             )),
         }
     }
@@ -72,16 +78,27 @@ impl Tracing {
             Tracing::None => None,
             Tracing::All => Some(("all", 1.0, "X-Trace-Id")),
             Tracing::AllNoHeader => Some(("all", 1.0, "")),
+            Tracing::AllOtlp => Some(("all", 1.0, "X-Trace-Id")),
             Tracing::Unsampled => Some(("all", 0.0, "X-Trace-Id")),
             Tracing::OptIn => Some(("opt_in", 1.0, "X-Trace-Id")),
         }
     }
 }
 
+/// The OTLP receiver's base URL in mode `all_otlp`.
+const DEFAULT_OTLP_ENDPOINT: &str = "http://127.0.0.1:4318";
+
 /// Rocket's defaults and `ROCKET_*` variables, without `Rocket.toml`.
 fn figment(tracing: Tracing) -> Figment {
-    let figment = Figment::from(rocket::Config::default())
+    let mut figment = Figment::from(rocket::Config::default())
         .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global());
+    if tracing == Tracing::AllOtlp {
+        let endpoint = std::env::var("BENCH_OTLP_ENDPOINT")
+            .unwrap_or_else(|_| DEFAULT_OTLP_ENDPOINT.to_owned());
+        figment = figment
+            .merge(Serialized::default("opentracing.exporter", "otlp"))
+            .merge(Serialized::default("opentracing.otlp_endpoint", endpoint));
+    }
     match tracing.section() {
         None => figment,
         Some((mode, sampler_param, trace_id_header)) => figment

@@ -35,6 +35,7 @@
 mod agent;
 
 use agent::{Agent, Batch};
+use rocket_opentracing_bench::cpu_ms;
 use std::io::Write;
 use std::net::UdpSocket;
 use std::panic::{self, AssertUnwindSafe};
@@ -139,17 +140,6 @@ impl Totals {
             Err(_) => self.invalid += 1,
         }
     }
-}
-
-/// The CPU time (user and system, all threads) this process has used, from
-/// `/proc/self/stat`, assuming the usual 100 clock ticks per second.
-fn cpu_ms() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // After "pid (comm) ": state is field 0, utime 11, stime 12.
-    let mut fields = stat.rsplit_once(") ")?.1.split(' ').skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some((utime + stime) * 10)
 }
 
 fn port() -> Result<u16, String> {
