@@ -21,6 +21,12 @@ use rustracing_jaeger::span::{FinishedSpan, SpanReference, TraceId};
 /// The value of the `component` tag of request spans.
 pub(crate) const COMPONENT: &str = "rocket";
 
+/// The HTTP methods Rocket knows (Rocket 0.5 offers no list), in the
+/// order encoders look them up.
+pub(crate) const HTTP_METHODS: [&str; 9] = [
+    "GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "TRACE", "CONNECT", "PATCH",
+];
+
 /// The tag carrying the caller's W3C `tracestate` on the request span (and
 /// the trace state of an OTLP span).
 pub(crate) const TRACESTATE_TAG: &str = "w3c.tracestate";

@@ -1,7 +1,9 @@
 //! A batch of encoded spans: one `ExportTraceServiceRequest` body holding
 //! one `ResourceSpans` (this process) with one `ScopeSpans` (this crate).
 
-use super::span::{encode_span, put_attribute, put_str, put_string_array_attribute};
+use super::span::{
+    encode_span, put_attribute, put_str, put_string_array_attribute, RequestAttributes,
+};
 use super::wire::*;
 use crate::record::{Record, TagRef};
 use crate::reporter::trim::{fit_within, Fit, Trim};
@@ -71,6 +73,10 @@ pub(crate) struct Batch {
     max_len: usize,
     max_spans: usize,
     limits: Trim,
+    /// [`Batch::max_span_len`], computed once.
+    max_span_len: usize,
+    /// The constant parts of request records' attributes.
+    request_attributes: RequestAttributes,
 }
 
 impl Batch {
@@ -96,8 +102,12 @@ impl Batch {
             max_len,
             max_spans: max_spans.max(1),
             limits,
+            max_span_len: 0,
+            request_attributes: RequestAttributes::new(),
         };
         batch.buf = batch.fresh_buffer(max_len.min(MAX_PREALLOCATED_LEN));
+        // A span's own field header takes at most 1 + 5 bytes.
+        batch.max_span_len = max_len.saturating_sub(batch.total_len(0) + 6);
         batch
     }
 
@@ -135,15 +145,14 @@ impl Batch {
 
     /// The largest encoded span that fits in an otherwise empty batch.
     pub(crate) fn max_span_len(&self) -> usize {
-        // A span's own field header takes at most 1 + 5 bytes.
-        self.max_len.saturating_sub(self.total_len(0) + 6)
+        self.max_span_len
     }
 
     /// Encodes `span` into `buf` (cleared first), within the limits and
     /// trimmed to at most [`Batch::max_span_len`] bytes if needed.
     pub(crate) fn encode(&self, buf: &mut Vec<u8>, span: &Record) -> Fit {
-        fit_within(buf, span, self.max_span_len(), self.limits, |buf, trim| {
-            encode_span(buf, span, trim)
+        fit_within(buf, span, self.max_span_len, self.limits, |buf, trim| {
+            encode_span(buf, span, trim, &self.request_attributes)
         })
     }
 

@@ -82,9 +82,11 @@ pub(super) fn map_tag(name: &str, kind: SpanKind) -> Mapped {
 }
 
 /// A request target split into its path and query (`None` without `?`).
+#[inline]
 pub(super) fn split_target(target: &str) -> (&str, Option<&str>) {
-    match target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
+    // A byte search: '?' is ASCII, so both sides are on char boundaries.
+    match target.bytes().position(|b| b == b'?') {
+        Some(at) => (&target[..at], Some(&target[at + 1..])),
         None => (target, None),
     }
 }

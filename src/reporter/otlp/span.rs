@@ -1,6 +1,8 @@
 //! One finished span as an OTLP `Span` message (see [`super::semconv`] for
 //! how tags become attributes), within the configured limits.
 
+use std::cell::RefCell;
+use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustracing::log::Log;
@@ -11,7 +13,7 @@ use super::semconv::{
 };
 use super::wire::*;
 use crate::limits::{count_value, cut_point, kept_logs, DROPPED_LOGS_TAG, TRUNCATION_MARKER};
-use crate::record::{Record, Reference, TagRef};
+use crate::record::{IpText, Record, Reference, RequestRecord, TagRef, HTTP_METHODS};
 use crate::reporter::thrift::wire::DEBUG_ID_TAG;
 use crate::reporter::trim::Trim;
 
@@ -47,17 +49,57 @@ pub(super) fn put_str(buf: &mut Vec<u8>, field: u32, s: &str, max: Option<usize>
     }
 }
 
-/// Appends an `AnyValue` field holding `value`.
+/// The length a string field's value takes within `max` bytes (cut and
+/// marked past it), and where it is cut.
+#[inline]
+fn limited_len(s: &str, max: Option<usize>) -> (usize, Option<usize>) {
+    match max.and_then(|max| cut_point(s, max)) {
+        Some(cut) => (cut + TRUNCATION_MARKER.len(), Some(cut)),
+        None => (s.len(), None),
+    }
+}
+
+/// Appends an `AnyValue` field holding `value`, its length computed first
+/// (no length to patch afterwards).
 #[inline]
 fn put_any(buf: &mut Vec<u8>, field: u32, value: TagRef<'_>, max: Option<usize>) {
-    let any = begin_message(buf, field);
     match value {
-        TagRef::Str(s) => put_str(buf, ANY_STRING, s, max),
-        TagRef::Bool(b) => put_uint(buf, ANY_BOOL, u64::from(b)),
-        TagRef::Long(l) => put_uint(buf, ANY_INT, l as u64),
-        TagRef::Double(d) => put_double(buf, ANY_DOUBLE, d),
+        TagRef::Str(s) => {
+            let (len, cut) = limited_len(s, max);
+            put_len_header(buf, field, len_field_size(ANY_STRING, len));
+            put_len_header(buf, ANY_STRING, len);
+            match cut {
+                Some(cut) => {
+                    buf.extend_from_slice(&s.as_bytes()[..cut]);
+                    buf.extend_from_slice(TRUNCATION_MARKER.as_bytes());
+                }
+                None => buf.extend_from_slice(s.as_bytes()),
+            }
+        }
+        TagRef::Bool(b) => {
+            put_len_header(buf, field, 2);
+            put_uint(buf, ANY_BOOL, u64::from(b));
+        }
+        TagRef::Long(l) => {
+            put_len_header(buf, field, 1 + varint_len(l as u64));
+            put_uint(buf, ANY_INT, l as u64);
+        }
+        TagRef::Double(d) => {
+            put_len_header(buf, field, 9);
+            put_double(buf, ANY_DOUBLE, d);
+        }
     }
-    end_message(buf, any);
+}
+
+/// The encoded length of the `AnyValue` [`put_any`] writes.
+#[inline]
+fn any_len(value: TagRef<'_>, max: Option<usize>) -> usize {
+    match value {
+        TagRef::Str(s) => len_field_size(ANY_STRING, limited_len(s, max).0),
+        TagRef::Bool(_) => 2,
+        TagRef::Long(l) => 1 + varint_len(l as u64),
+        TagRef::Double(_) => 9,
+    }
 }
 
 /// Appends a `KeyValue` in field `field` (the attributes of a span, event,
@@ -70,10 +112,105 @@ pub(super) fn put_attribute(
     value: TagRef<'_>,
     max: Option<usize>,
 ) {
-    let kv = begin_message(buf, field);
+    let kv_len = len_field_size(KEY_VALUE_KEY, key.len())
+        + len_field_size(KEY_VALUE_VALUE, any_len(value, max));
+    put_len_header(buf, field, kv_len);
     put_bytes(buf, KEY_VALUE_KEY, key.as_bytes());
     put_any(buf, KEY_VALUE_VALUE, value, max);
-    end_message(buf, kv);
+}
+
+/// The `KeyValue.key` field of `key`, encoded.
+fn key_head(key: &str) -> Vec<u8> {
+    let mut head = Vec::with_capacity(key.len() + 2);
+    put_bytes(&mut head, KEY_VALUE_KEY, key.as_bytes());
+    head
+}
+
+/// [`put_attribute`] of a span, its key encoded by [`key_head`].
+#[inline]
+fn put_keyed(buf: &mut Vec<u8>, head: &[u8], value: TagRef<'_>, max: Option<usize>) {
+    let kv_len = head.len() + len_field_size(KEY_VALUE_VALUE, any_len(value, max));
+    put_len_header(buf, SPAN_ATTRIBUTES, kv_len);
+    buf.extend_from_slice(head);
+    put_any(buf, KEY_VALUE_VALUE, value, max);
+}
+
+/// The constant parts of a request record's attributes, encoded once: its
+/// `http.request.method` attribute whole, per HTTP method, and the keys of
+/// the others.
+#[derive(Debug)]
+pub(super) struct RequestAttributes {
+    methods: Vec<(&'static str, Vec<u8>)>,
+    /// The last peer address written and its two attributes
+    /// (`network.peer.address`, `client.address`), encoded: most requests
+    /// come from a few addresses (proxies, load balancers).
+    last_peer: RefCell<(Option<IpAddr>, Vec<u8>)>,
+    url_path: Vec<u8>,
+    url_query: Vec<u8>,
+    peer_address: Vec<u8>,
+    client_address: Vec<u8>,
+    peer_port: Vec<u8>,
+    status_code: Vec<u8>,
+}
+
+/// The key of a request's method.
+const METHOD_KEY: &str = "http.request.method";
+
+impl RequestAttributes {
+    pub(super) fn new() -> Self {
+        let methods = HTTP_METHODS
+            .iter()
+            .map(|&method| {
+                let mut kv = Vec::new();
+                put_attribute(
+                    &mut kv,
+                    SPAN_ATTRIBUTES,
+                    METHOD_KEY,
+                    TagRef::Str(method),
+                    None,
+                );
+                (method, kv)
+            })
+            .collect();
+        RequestAttributes {
+            methods,
+            last_peer: RefCell::new((None, Vec::new())),
+            url_path: key_head("url.path"),
+            url_query: key_head("url.query"),
+            peer_address: key_head("network.peer.address"),
+            client_address: key_head("client.address"),
+            peer_port: key_head("network.peer.port"),
+            status_code: key_head("http.response.status_code"),
+        }
+    }
+
+    /// Appends the `network.peer.address` and `client.address` attributes
+    /// of `ip` (reused when `ip` is the last one written).
+    #[inline]
+    fn put_peer_ip(&self, buf: &mut Vec<u8>, ip: IpAddr, max: Option<usize>) {
+        let mut last = self.last_peer.borrow_mut();
+        if last.0 != Some(ip) {
+            let text = IpText::new(ip);
+            let text = TagRef::Str(text.as_str());
+            last.1.clear();
+            put_keyed(&mut last.1, &self.peer_address, text, max);
+            put_keyed(&mut last.1, &self.client_address, text, max);
+            // Only kept when no limit could cut it (an IPv6 text has at
+            // most 45 bytes).
+            last.0 = max.is_none_or(|max| max >= 45).then_some(ip);
+        }
+        buf.extend_from_slice(&last.1);
+    }
+
+    /// Appends the `http.request.method` attribute of `method`.
+    #[inline]
+    fn put_method(&self, buf: &mut Vec<u8>, method: &str, max: Option<usize>) {
+        match self.methods.iter().find(|(known, _)| *known == method) {
+            // Method names are far shorter than any limit.
+            Some((_, kv)) if max.is_none_or(|max| max >= method.len()) => buf.extend_from_slice(kv),
+            _ => put_attribute(buf, SPAN_ATTRIBUTES, METHOD_KEY, TagRef::Str(method), max),
+        }
+    }
 }
 
 /// Appends a `KeyValue` in field `field` whose key is `prefix` then
@@ -151,7 +288,66 @@ fn error_message(logs: &[Log]) -> Option<&str> {
 
 /// Encodes `span` as an OTLP `Span` message body into `buf` (cleared
 /// first), within `trim`.
-pub(super) fn encode_span(buf: &mut Vec<u8>, span: &Record, trim: Trim) {
+pub(super) fn encode_span(
+    buf: &mut Vec<u8>,
+    span: &Record,
+    trim: Trim,
+    request: &RequestAttributes,
+) {
+    match span {
+        Record::Request(record) => encode_request(buf, record, trim, request),
+        Record::Span(_) => encode_any(buf, span, trim),
+    }
+}
+
+/// [`encode_span`] for a request record, whose tags are known: the same
+/// message as for its `rustracing` span, without reading tags by name.
+fn encode_request(
+    buf: &mut Vec<u8>,
+    record: &RequestRecord<&str>,
+    trim: Trim,
+    keys: &RequestAttributes,
+) {
+    buf.clear();
+    let max = trim.max_str_len;
+    put_bytes(buf, SPAN_TRACE_ID, &trace_id_bytes(record.trace_id));
+    put_bytes(buf, SPAN_SPAN_ID, &record.span_id.to_be_bytes());
+    if let Some(parent) = record.parent_span_id {
+        put_bytes(buf, SPAN_PARENT_SPAN_ID, &parent.to_be_bytes());
+    }
+    put_str(buf, SPAN_NAME, &record.operation_name, max);
+    put_uint(buf, SPAN_KIND, SpanKind::Server as u64);
+    put_fixed64(buf, SPAN_START_TIME, unix_nanos(record.start));
+    put_fixed64(buf, SPAN_END_TIME, unix_nanos(record.finish));
+    keys.put_method(buf, record.method, max);
+    let (path, query) = split_target(record.url);
+    put_keyed(buf, &keys.url_path, TagRef::Str(path), max);
+    if let Some(query) = query {
+        put_keyed(buf, &keys.url_query, TagRef::Str(query), max);
+    }
+    if let Some(peer) = record.peer {
+        keys.put_peer_ip(buf, peer.ip(), max);
+        let port = TagRef::Long(i64::from(peer.port()));
+        put_keyed(buf, &keys.peer_port, port, None);
+    }
+    if let Some(status) = record.status {
+        let code = TagRef::Long(i64::from(status));
+        put_keyed(buf, &keys.status_code, code, None);
+        if status >= 500 {
+            let status = begin_message(buf, SPAN_STATUS);
+            put_uint(buf, STATUS_CODE, STATUS_CODE_ERROR);
+            end_message(buf, status);
+        }
+    }
+    let mut flags = u32::from(record.flags & 1) | FLAGS_HAS_IS_REMOTE;
+    if record.parent_span_id.is_some() {
+        flags |= FLAGS_IS_REMOTE;
+    }
+    put_fixed32(buf, SPAN_FLAGS, flags);
+}
+
+/// [`encode_span`] for any record, its tags mapped by name.
+fn encode_any(buf: &mut Vec<u8>, span: &Record, trim: Trim) {
     buf.clear();
     let max = trim.max_str_len;
     let summary = Summary::of(span);

@@ -68,7 +68,7 @@ fn keys(attributes: &[KeyValue]) -> Vec<&str> {
     keys
 }
 
-fn sorted<'a>(mut keys: Vec<&'a str>) -> Vec<&'a str> {
+fn sorted(mut keys: Vec<&str>) -> Vec<&str> {
     keys.sort_unstable();
     keys
 }
@@ -500,7 +500,12 @@ fn batches_are_bounded_by_span_count_and_size() {
 #[test]
 fn an_encoded_span_is_a_valid_span_message_on_its_own() {
     let mut buf = Vec::new();
-    encode_span(&mut buf, &full_span(), Trim::NONE);
+    encode_span(
+        &mut buf,
+        &full_span(),
+        Trim::NONE,
+        &super::span::RequestAttributes::new(),
+    );
     let span = Span::decode(&buf[..]).expect("a Span message");
     assert_eq!(span.name, "GET /hello/<name>");
 }

@@ -108,6 +108,10 @@ impl SpanKind {
 /// Appends `value` as a base-128 varint.
 #[inline]
 pub(super) fn put_varint(buf: &mut Vec<u8>, mut value: u64) {
+    if value < 0x80 {
+        buf.push(value as u8);
+        return;
+    }
     while value >= 0x80 {
         buf.push(value as u8 | 0x80);
         value >>= 7;
@@ -119,7 +123,7 @@ pub(super) fn put_varint(buf: &mut Vec<u8>, mut value: u64) {
 #[inline]
 pub(super) fn varint_len(value: u64) -> usize {
     // 1 byte per 7 significant bits, at least 1.
-    ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 #[inline]
@@ -234,11 +238,11 @@ mod tests {
         for len in [0usize, 1, 127, 128, 300, 20_000] {
             let mut buf = vec![9u8];
             let start = begin_message(&mut buf, 2);
-            buf.extend(std::iter::repeat(7u8).take(len));
+            buf.extend(std::iter::repeat_n(7u8, len));
             end_message(&mut buf, start);
             let mut expected = vec![9u8];
             put_len_header(&mut expected, 2, len);
-            expected.extend(std::iter::repeat(7u8).take(len));
+            expected.extend(std::iter::repeat_n(7u8, len));
             assert_eq!(buf, expected, "{len}");
             assert_eq!(expected.len() - 1, len_field_size(2, len));
         }

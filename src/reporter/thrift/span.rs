@@ -11,7 +11,9 @@ use super::wire::{
 };
 use crate::limits::{count_value, kept_logs, DROPPED_LOGS_TAG};
 pub(crate) use crate::record::TagRef;
-use crate::record::{micros_between, IpText, Record, Reference, RequestRecord, COMPONENT};
+use crate::record::{
+    micros_between, IpText, Record, Reference, RequestRecord, COMPONENT, HTTP_METHODS,
+};
 #[cfg(test)]
 pub(crate) use crate::reporter::trim::TRIMMED_STRING_LEN;
 pub(crate) use crate::reporter::trim::{fit_within, Fit, Trim};
@@ -113,11 +115,6 @@ pub(crate) struct RequestTagTemplates {
     last_peer: Cell<Option<(IpAddr, IpText)>>,
 }
 
-/// The HTTP methods Rocket knows, as `Method::as_str` writes them.
-const METHODS: [&str; 9] = [
-    "GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "TRACE", "CONNECT", "PATCH",
-];
-
 /// Strings cut shorter than this leave the templates unused (their values are
 /// shorter).
 const TEMPLATE_MIN_STR_LEN: usize = 16;
@@ -140,7 +137,7 @@ fn tag_head<P: Protocol>(key: &str, long: bool) -> Vec<u8> {
 impl RequestTagTemplates {
     /// The templates in protocol `P`.
     pub(super) fn new<P: Protocol>() -> Self {
-        let first = METHODS
+        let first = HTTP_METHODS
             .iter()
             .map(|&method| {
                 let mut buf = Vec::new();
