@@ -10,7 +10,7 @@ use rustracing::sampler::NullSampler;
 use rustracing_jaeger::{Span, Tracer};
 
 use crate::callback::StartSpanCallback;
-use crate::config::{Config, Mode, OperationName};
+use crate::config::{Config, Exporter, Mode, OperationName};
 use crate::lifecycle::{FastPath, LifecycleState, SpanLifecycle};
 use crate::reporter::{Reporter, ReporterStats, SpanConsumer};
 use crate::request_state::Slot;
@@ -186,7 +186,11 @@ impl OpenTracingFairing {
         if self.tracer.is_some() || config.disabled {
             return Ok(None);
         }
-        if config.endpoint.is_none() && (config.user.is_some() || config.auth_token.is_some()) {
+        let otlp = config.selected_exporter() == Exporter::Otlp;
+        if !otlp
+            && config.endpoint.is_none()
+            && (config.user.is_some() || config.auth_token.is_some())
+        {
             log::warn!(
                 "rocket_opentracing: collector credentials are set but unused: \
                  spans go to the agent, as `opentracing.endpoint` (JAEGER_ENDPOINT) is not set"
@@ -199,7 +203,9 @@ impl OpenTracingFairing {
         .await
         .map_err(|e| format!("cannot start the span reporter: {e}"))?;
         let reporter = spawned.map_err(|e| {
-            let keys = if config.endpoint.is_some() {
+            let keys = if otlp {
+                "`opentracing.otlp_endpoint` (OTEL_EXPORTER_OTLP_ENDPOINT)"
+            } else if config.endpoint.is_some() {
                 "`opentracing.endpoint` (JAEGER_ENDPOINT)"
             } else {
                 "`opentracing.agent_host`/`agent_port` (JAEGER_AGENT_HOST/JAEGER_AGENT_PORT)"
