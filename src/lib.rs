@@ -3,7 +3,9 @@
 //!
 //! Attach one fairing and every request becomes a span, continuing the
 //! caller's trace from its Jaeger, W3C Trace Context or B3 headers; a route
-//! that wants its span asks for an [`ActiveSpan`] in its signature.
+//! that wants its span asks for an [`ActiveSpan`] in its signature. Spans go
+//! to Jaeger (agent or collector) or, over OTLP, to Jaeger v2, Grafana Tempo
+//! or any OpenTelemetry collector.
 //!
 //! # Quick start
 //!
@@ -140,7 +142,11 @@
 //! `JAEGER_ENDPOINT`, `JAEGER_USER`, `JAEGER_PASSWORD`, `JAEGER_AUTH_TOKEN`,
 //! `JAEGER_REPORTER_LOG_SPANS`, `JAEGER_REPORTER_MAX_QUEUE_SIZE`,
 //! `JAEGER_REPORTER_FLUSH_INTERVAL`, `JAEGER_SAMPLER_TYPE`,
-//! `JAEGER_SAMPLER_PARAM` and `JAEGER_TAGS`. It chooses the request attributes recorded as tags
+//! `JAEGER_SAMPLER_PARAM` and `JAEGER_TAGS`; then OpenTelemetry's:
+//! `OTEL_SDK_DISABLED`, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
+//! `OTEL_TRACES_EXPORTER` and the `OTEL_EXPORTER_OTLP_*` (and
+//! `OTEL_EXPORTER_OTLP_TRACES_*`) endpoint, headers, compression, timeout and
+//! protocol. It chooses the request attributes recorded as tags
 //! ([`config::Attribute`]), the paths never traced ([`config::SkipPaths`]), the sampler for new
 //! traces ([`config::SamplerType`]: const, probabilistic, ratelimiting), the propagation
 //! formats read and written ([`propagation::Format`]), and, for
@@ -156,8 +162,11 @@
 //!
 //! The [`Reporter`] takes finished spans on background threads and delivers
 //! them to the Jaeger agent over UDP, in datagrams of at most 65,000 bytes,
-//! or, with `endpoint` set, to a Jaeger collector over HTTP, with retries.
-//! The request path never waits for it. The queue is bounded; every span is
+//! or, with `endpoint` set, to a Jaeger collector over HTTP, with retries;
+//! or, with an OTLP endpoint (`otlp_endpoint`, `OTEL_EXPORTER_OTLP_ENDPOINT`)
+//! or `exporter = "otlp"`, over OTLP/HTTP with protobuf, its tags mapped to
+//! OpenTelemetry's semantic conventions (`docs/otlp.md` in the repository
+//! has the table). The request path never waits for it. The queue is bounded; every span is
 //! counted as reported, dropped or failed ([`ReporterStats`]), and losses are
 //! logged, rate-limited. With `log_spans`, each span is also printed on one
 //! line through Rocket's logger. When graceful shutdown begins, the fairing
@@ -172,7 +181,9 @@
 //! tags, logs and baggage on a click), plus the same data as JSON. No Jaeger
 //! to run, no script, no external asset. The spans are kept in a bounded
 //! in-memory store fed by the reporter alongside Jaeger; other processes can
-//! report into it through its Jaeger-collector endpoint. Off by default, and
+//! report into it through its Jaeger-collector endpoint, and applications
+//! instrumented with any OpenTelemetry SDK through its OTLP endpoint
+//! (`/_traces/v1/traces`). Off by default, and
 //! loopback clients only by default. See [`viewer`].
 //!
 //! # Cargo features
@@ -180,6 +191,9 @@
 //! - `collector` (default): the Jaeger collector over HTTP(S) (`endpoint`),
 //!   with ureq and rustls (*ring* provider, the platform's verifier; the
 //!   process default provider when the application installed one);
+//! - `otlp` (default): export over OTLP/HTTP with protobuf (ureq and rustls
+//!   as for `collector`, prost, flate2 for gzip), and the viewer's OTLP
+//!   endpoint;
 //! - `client` (default): [`client::TracedRequest`] for reqwest 0.13 request
 //!   builders (this crate enables no TLS feature of reqwest);
 //! - `viewer` (default): the trace viewer;
@@ -187,7 +201,8 @@
 //!
 //! With `default-features = false` the crate reports to the agent over UDP
 //! and compiles no HTTP client, no TLS stack and no viewer. An `endpoint`
-//! without `collector` refuses ignition naming the feature; `viewer = true`
+//! without `collector`, or an OTLP endpoint without `otlp`, refuses ignition
+//! naming the feature; `viewer = true`
 //! without `viewer` logs a warning.
 //!
 //! [Rocket]: https://rocket.rs
