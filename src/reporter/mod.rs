@@ -1,5 +1,5 @@
 //! A background reporter delivering finished spans to a Jaeger agent (UDP)
-//! or collector (HTTP).
+//! or collector (HTTP), or to an OTLP/HTTP endpoint.
 //!
 //! [`Reporter::spawn`] starts two threads. The *batcher* receives every
 //! finished span, counts it, and encodes it into a batch; the *sender*
@@ -23,6 +23,16 @@
 //!   authentication. Connection errors, timeouts (5 s), `408`, `429` and
 //!   `5xx` answers are retried up to 4 times with jittered exponential
 //!   backoff (0.2 s, doubling, at most 5 s).
+//! - **OTLP**, when [`ReporterConfig::otlp`] is set (it wins over the
+//!   others): each batch (at most [`MAX_OTLP_BATCH_SPANS`] spans and
+//!   [`MAX_OTLP_BATCH_SIZE`] bytes) is POSTed as a protobuf
+//!   `ExportTraceServiceRequest` (`application/x-protobuf`, gzip if
+//!   configured) with the configured headers, the tags mapped to
+//!   OpenTelemetry's semantic conventions. `429`, `502`, `503`, `504`,
+//!   connection errors and timeouts are retried as above, or after the
+//!   answer's `Retry-After` (seconds, at most 30 s); a `400`, and the spans
+//!   a `partial_success` answer rejects, are counted as
+//!   [`ReporterStats::rejected`] and not retried. Needs the `otlp` feature.
 //!
 //! The queue is bounded: at most [`ReporterConfig::queue_size`] spans, and
 //! [`MAX_QUEUED_BYTES`] of encoded spans, wait for delivery; spans arriving
