@@ -35,6 +35,19 @@
 //!   the trace ids match. For the example client, calling the example
 //!   server: `JAEGER_ENDPOINT=http://127.0.0.1:8000/_traces/api/traces cargo
 //!   run --example client`.
+//! - **`POST /_traces/v1/traces`** (with the `otlp` feature, on by
+//!   default): an OTLP/HTTP endpoint, so that applications instrumented
+//!   with any OpenTelemetry SDK export into this viewer too: their
+//!   exporter's protocol `http/protobuf`, its endpoint
+//!   `http://127.0.0.1:8000/_traces/v1/traces`
+//!   (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`; or
+//!   `OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:8000/_traces`, to which
+//!   SDKs append `/v1/traces`), gzip compression or none. OTLP/JSON and
+//!   gRPC are not accepted. Their spans show in the same waterfalls: the
+//!   resource's `service.name` as the service, the span kind as a
+//!   `span.kind` tag, attributes as tags, an `ERROR` status as an `error`
+//!   tag (and the status message as `otel.status_description`), events as
+//!   logs, links as `follows_from` references.
 //!
 //! The pages are HTML rendered on the server with inline CSS and SVG: no
 //! script, no external asset, so they work offline.
@@ -64,7 +77,8 @@
 //! - **Bounded memory**: at most `viewer_max_spans` spans (10,000 by
 //!   default) and 64 MiB of span data;
 //!   the oldest spans are evicted first. A collector request's body is at
-//!   most 1 MiB and is decoded with bounded nesting and lengths.
+//!   most 1 MiB (an OTLP one, 4 MiB once gunzipped) and is decoded with
+//!   bounded nesting and lengths.
 //! - **Escaped output**: span data comes from requests and is
 //!   attacker-controlled; every operation, service, tag, log and baggage
 //!   value is HTML-escaped.
@@ -145,6 +159,17 @@
 //! offset, never quotes the body); `413` for a body over 1 MiB. The decoder
 //! is fuzzed (`fuzz/`, target `ingest`).
 //!
+//! `POST /_traces/v1/traces` answers as the OTLP/HTTP specification says:
+//! `200` with an `application/x-protobuf` `ExportTraceServiceResponse`
+//! (empty, or with `partial_success.rejected_spans` counting the spans left
+//! out for an invalid trace, span or parent id, and why); `400` for a body
+//! that is not an `ExportTraceServiceRequest` (or not gzip data when it
+//! says so); `413` for a body over 1 MiB, or over 4 MiB decompressed; `415`
+//! for a `Content-Type` other than `application/x-protobuf`, or a
+//! `Content-Encoding` other than `gzip`. Failures carry a `google.rpc.Status`
+//! whose `message` says what is wrong: protobuf-encoded, or as JSON
+//! (`{"message": "…"}`) when the request was not protobuf.
+//!
 //! [`OpenTracingFairing::from_config`]: crate::OpenTracingFairing::from_config
 
 mod access;
@@ -153,6 +178,8 @@ mod escape;
 mod html;
 pub(crate) mod ingest;
 pub(crate) mod model;
+#[cfg(feature = "otlp")]
+mod otlp_route;
 mod routes;
 pub(crate) mod store;
 
@@ -233,20 +260,25 @@ pub(crate) fn mount(
     rocket.manage(viewer).mount(base, routes::all())
 }
 
-/// Logs where the viewer answers, once Rocket listens.
+/// Logs where the viewer answers (and, with the `otlp` feature, its OTLP
+/// endpoint), once Rocket listens.
 pub(crate) fn log_address(rocket: &Rocket<Orbit>) {
     if let Some(viewer) = rocket.state::<Viewer>() {
         let config = rocket.config();
-        log::info!(
-            "rocket_opentracing: trace viewer at {}://{}:{}{}/",
-            if config.tls_enabled() {
-                "https"
-            } else {
-                "http"
-            },
-            config.address,
-            config.port,
-            viewer.base,
+        let scheme = if config.tls_enabled() {
+            "https"
+        } else {
+            "http"
+        };
+        let url = format!(
+            "{scheme}://{}:{}{}",
+            config.address, config.port, viewer.base
         );
+        #[cfg(feature = "otlp")]
+        log::info!(
+            "rocket_opentracing: trace viewer at {url}/ (OTLP/HTTP traces: {url}/v1/traces)"
+        );
+        #[cfg(not(feature = "otlp"))]
+        log::info!("rocket_opentracing: trace viewer at {url}/");
     }
 }

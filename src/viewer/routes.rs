@@ -1,6 +1,6 @@
 //! The viewer's routes, relative to its mount point (`/_traces` by default):
 //! the pages, the JSON API, and the collector endpoint other processes
-//! report into.
+//! report into (the OTLP endpoint is in `otlp_route.rs`).
 
 use rocket::data::{Data, ToByteUnit};
 use rocket::form::FromForm;
@@ -18,9 +18,13 @@ use super::model::{format_trace_id, parse_trace_id, SpanRecord, TraceSummary};
 use super::store::{StoreStats, TraceFilter};
 use super::Viewer;
 
-/// Every route of the viewer.
+/// Every route of the viewer (the OTLP endpoint with the `otlp` feature).
 pub(crate) fn all() -> Vec<Route> {
-    routes![list, trace, api_traces, api_trace, collect]
+    #[allow(unused_mut)]
+    let mut all = routes![list, trace, api_traces, api_trace, collect];
+    #[cfg(feature = "otlp")]
+    all.extend(super::otlp_route::routes());
+    all
 }
 
 /// The pages' `Content-Security-Policy`, also in their `<meta>` tag; as a
@@ -244,8 +248,9 @@ fn api_trace(
         .map_err(|e| api_error(Status::InternalServerError, e.to_string()))
 }
 
-/// Largest collector request body accepted (as the reporter sends at most).
-const MAX_COLLECTOR_BODY: usize = crate::reporter::MAX_COLLECTOR_BATCH_SIZE;
+/// Largest collector request body accepted (as the reporter sends at most),
+/// on the Thrift and the OTLP endpoints.
+pub(super) const MAX_COLLECTOR_BODY: usize = crate::reporter::MAX_COLLECTOR_BATCH_SIZE;
 
 /// The answer to a collector request.
 #[derive(Debug, Serialize)]

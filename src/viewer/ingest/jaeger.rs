@@ -3,13 +3,10 @@
 //! [`SpanRecord`]s, within the [limits](super::IngestLimits).
 
 use super::reader::{Reader, Result, T_BOOL, T_DOUBLE, T_STRUCT};
+use super::{count_dropped_logs, limited_hex, limited_text, UNKNOWN_SERVICE};
 #[cfg(test)]
-use crate::limits::TRUNCATION_MARKER;
-use crate::limits::{truncate, DROPPED_LOGS_TAG};
+use crate::limits::{DROPPED_LOGS_TAG, TRUNCATION_MARKER};
 use crate::viewer::model::{Log, Reference, ReferenceKind, SpanRecord, Tag, TagValue, TraceId};
-
-/// The service of spans whose process has no name.
-const UNKNOWN_SERVICE: &str = "unknown";
 
 pub(super) use crate::reporter::thrift::wire::TAG_STRING;
 use crate::reporter::thrift::wire::{
@@ -19,27 +16,6 @@ use crate::reporter::thrift::wire::{
 /// The 128-bit trace id of jaeger.thrift's two signed halves.
 fn trace_id(high: i64, low: i64) -> TraceId {
     (u128::from(high as u64) << 64) | u128::from(low as u64)
-}
-
-/// `bytes` as text (invalid UTF-8 replaced with U+FFFD), cut to at most
-/// `max` bytes on a character boundary and marked if longer, as the
-/// reporter cuts values; no more of `bytes` is converted than can be kept
-/// (a replacement is never shorter than the bytes it replaces).
-fn limited_text(bytes: &[u8], max: usize) -> String {
-    let convertible = &bytes[..bytes.len().min(max.saturating_add(4))];
-    truncate(&String::from_utf8_lossy(convertible), max).into_owned()
-}
-
-/// `bytes` as lower-case hex, cut to at most `max` digits and marked if
-/// longer; no more of `bytes` is converted than can be kept.
-fn limited_hex(bytes: &[u8], max: usize) -> String {
-    use std::fmt::Write;
-    let convertible = &bytes[..bytes.len().min(max / 2 + 1)];
-    let mut hex = String::with_capacity(convertible.len() * 2);
-    for byte in convertible {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    truncate(&hex, max).into_owned()
 }
 
 /// The fields of a jaeger.thrift `Tag`, as read.
@@ -162,25 +138,8 @@ impl<'a> Reader<'a> {
         if trace_id == 0 || span_id == 0 {
             return Ok(None);
         }
-        if dropped_logs > 0 {
-            let count = i64::try_from(dropped_logs).unwrap_or(i64::MAX);
-            let existing = tags.iter_mut().find_map(|tag| match tag {
-                Tag {
-                    key,
-                    value: TagValue::Long(n),
-                } if key == DROPPED_LOGS_TAG => Some(n),
-                _ => None,
-            });
-            match existing {
-                Some(n) => *n = n.saturating_add(count),
-                None => {
-                    self.charge(std::mem::size_of::<Tag>() + DROPPED_LOGS_TAG.len())?;
-                    tags.push(Tag {
-                        key: DROPPED_LOGS_TAG.to_owned(),
-                        value: TagValue::Long(count),
-                    });
-                }
-            }
+        if let Some(added) = count_dropped_logs(&mut tags, dropped_logs) {
+            self.charge(added)?;
         }
         let parent_span_id = match parent as u64 {
             0 => references

@@ -1,7 +1,12 @@
-//! The decoder behind the viewer's Jaeger-collector-compatible endpoint
-//! (`POST /_traces/api/traces`): the body, one binary-Thrift jaeger.thrift
-//! `Batch` (what a reporter configured with a collector `endpoint` sends),
-//! becomes [`SpanRecord`]s.
+//! The decoders behind the viewer's intake endpoints: the
+//! Jaeger-collector-compatible one (`POST /_traces/api/traces`), whose body,
+//! one binary-Thrift jaeger.thrift `Batch` (what a reporter configured with
+//! a collector `endpoint` sends), becomes [`SpanRecord`]s, and, with the
+//! `otlp` feature, the OTLP/HTTP one (`POST /_traces/v1/traces`, decoded by
+//! [`otlp`], with bounds and decisions of the same kind, listed there).
+//! Both apply the same [`IngestLimits`].
+//!
+//! What follows is the Thrift intake's.
 //!
 //! The body comes from the network, so the reader is bounded, whatever the
 //! bytes say:
@@ -45,6 +50,8 @@
 //! the schema's structs to [`SpanRecord`]s.
 
 mod jaeger;
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp;
 mod reader;
 
 #[cfg(test)]
@@ -52,8 +59,64 @@ mod testing;
 
 use std::fmt;
 
-use super::model::SpanRecord;
+use super::model::{SpanRecord, Tag, TagValue};
+use crate::limits::{truncate, DROPPED_LOGS_TAG};
 use reader::{type_name, Reader, MAX_DECODED_BYTES, MAX_DEPTH};
+
+/// The service of spans whose sender names none.
+const UNKNOWN_SERVICE: &str = "unknown";
+
+/// `bytes` as text (invalid UTF-8 replaced with U+FFFD), cut to at most
+/// `max` bytes on a character boundary and marked if longer, as the
+/// reporter cuts values; no more of `bytes` is converted than can be kept
+/// (a replacement is never shorter than the bytes it replaces).
+fn limited_text(bytes: &[u8], max: usize) -> String {
+    let convertible = &bytes[..bytes.len().min(max.saturating_add(4))];
+    truncate(&String::from_utf8_lossy(convertible), max).into_owned()
+}
+
+/// `bytes` as lower-case hex, cut to at most `max` digits and marked if
+/// longer; no more of `bytes` is converted than can be kept.
+fn limited_hex(bytes: &[u8], max: usize) -> String {
+    use std::fmt::Write;
+    let convertible = &bytes[..bytes.len().min(max / 2 + 1)];
+    let mut hex = String::with_capacity(convertible.len() * 2);
+    for byte in convertible {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    truncate(&hex, max).into_owned()
+}
+
+/// Counts `dropped` logs in `tags`: added to the first
+/// `rocket_opentracing.dropped_logs` tag holding an integer (the sender's
+/// own count), else in a new such tag, last. Returns the bytes a new tag
+/// takes (as [`SpanRecord::approx_size`] counts them), if one was added.
+fn count_dropped_logs(tags: &mut Vec<Tag>, dropped: usize) -> Option<usize> {
+    if dropped == 0 {
+        return None;
+    }
+    let count = i64::try_from(dropped).unwrap_or(i64::MAX);
+    let existing = tags.iter_mut().find_map(|tag| match tag {
+        Tag {
+            key,
+            value: TagValue::Long(n),
+        } if key == DROPPED_LOGS_TAG => Some(n),
+        _ => None,
+    });
+    match existing {
+        Some(n) => {
+            *n = n.saturating_add(count);
+            None
+        }
+        None => {
+            tags.push(Tag {
+                key: DROPPED_LOGS_TAG.to_owned(),
+                value: TagValue::Long(count),
+            });
+            Some(std::mem::size_of::<Tag>() + DROPPED_LOGS_TAG.len())
+        }
+    }
+}
 
 /// Limits applied to ingested spans, like the reporter's own
 /// ([`crate::limits`]).

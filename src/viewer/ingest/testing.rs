@@ -4,7 +4,7 @@
 
 use super::jaeger::TAG_STRING;
 use super::reader::{T_I32, T_I64, T_LIST, T_STOP, T_STRING, T_STRUCT};
-use super::{decode_batch, IngestError, IngestLimits};
+use super::{decode_batch, IngestLimits};
 use crate::limits::TRUNCATION_MARKER;
 use crate::record::Record;
 use crate::reporter::thrift::testing::{finish, full_span, state, t0, T0_SECS};
@@ -203,7 +203,7 @@ pub(super) fn check_within(spans: &[SpanRecord], limits: IngestLimits) {
 }
 
 /// Checks that an error's message is short and plain.
-pub(super) fn check_message(error: &IngestError) {
+pub(super) fn check_message(error: &impl std::fmt::Display) {
     let message = error.to_string();
     assert!(!message.is_empty() && message.len() <= 80, "{message}");
     assert!(message.bytes().all(|b| b.is_ascii_graphic() || b == b' '));
