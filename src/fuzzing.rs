@@ -1,7 +1,8 @@
 //! Entry points for the fuzz targets in `fuzz/`, behind the `fuzzing`
-//! cargo feature: the trace viewer's collector-body decoder and the span
-//! records it gives, and the crate-private bounds and markers the targets
-//! check against. Not part of the API an application uses.
+//! cargo feature: the trace viewer's collector-body decoders (Thrift, and
+//! OTLP with the `otlp` feature) and the span records they give, and the
+//! crate-private bounds and markers the targets check against. Not part of
+//! the API an application uses.
 
 pub use crate::viewer::model::{Log, Reference, ReferenceKind, SpanRecord, Tag, TagValue};
 
@@ -41,4 +42,23 @@ pub fn decode_batch(
         max_logs,
     };
     decode(body, limits).map_err(|e| e.to_string())
+}
+
+/// Decodes an OTLP/HTTP body (a protobuf `ExportTraceServiceRequest`,
+/// uncompressed) as the trace viewer's OTLP endpoint does, within the same
+/// limits as [`decode_batch`]: the spans and how many were left out for an
+/// invalid id, or the error's message.
+#[cfg(feature = "otlp")]
+pub fn decode_otlp(
+    body: &[u8],
+    max_str_len: usize,
+    max_logs: usize,
+) -> Result<(Vec<SpanRecord>, usize), String> {
+    let limits = IngestLimits {
+        max_str_len,
+        max_logs,
+    };
+    crate::viewer::ingest::otlp::decode_request(body, limits)
+        .map(|decoded| (decoded.spans, decoded.rejected))
+        .map_err(|e| e.to_string())
 }
