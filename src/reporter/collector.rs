@@ -7,14 +7,11 @@ use std::io;
 use std::net::ToSocketAddrs;
 use std::time::Duration;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-use percent_encoding::percent_decode_str;
 use ureq::http::StatusCode;
 use ureq::Agent;
 use url::Url;
 
-use super::http::{http_agent, parse_endpoint, MAX_ANSWER_BODY};
+use super::http::{authorization, credentials_in, http_agent, parse_endpoint, MAX_ANSWER_BODY};
 use super::sender::{Accepted, SendError, Transport};
 use super::stats::Target;
 use super::thrift::Wire;
@@ -79,28 +76,6 @@ impl HttpCollector {
             endpoint: without_credentials(&endpoint),
             authorization: auth.as_ref().map(authorization),
         }
-    }
-}
-
-/// Basic credentials written into the endpoint URL, if any.
-fn credentials_in(url: &Url) -> Option<CollectorAuth> {
-    if url.username().is_empty() && url.password().is_none() {
-        return None;
-    }
-    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
-    Some(CollectorAuth::Basic {
-        user: decode(url.username()),
-        password: decode(url.password().unwrap_or_default()),
-    })
-}
-
-/// The `authorization` header's value for `auth`.
-fn authorization(auth: &CollectorAuth) -> String {
-    match auth {
-        CollectorAuth::Basic { user, password } => {
-            format!("Basic {}", BASE64.encode(format!("{user}:{password}")))
-        }
-        CollectorAuth::Bearer(token) => format!("Bearer {token}"),
     }
 }
 

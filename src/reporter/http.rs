@@ -3,9 +3,14 @@
 
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use percent_encoding::percent_decode_str;
 use ureq::tls::{RootCerts, TlsConfig};
 use ureq::Agent;
 use url::Url;
+
+use super::CollectorAuth;
 
 /// How long connecting may take (within a request's own timeout).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -46,6 +51,28 @@ pub(super) fn http_agent(timeout: Duration) -> Agent {
         )
         .build()
         .new_agent()
+}
+
+/// Basic credentials written into the endpoint URL, if any.
+pub(super) fn credentials_in(url: &Url) -> Option<CollectorAuth> {
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+    Some(CollectorAuth::Basic {
+        user: decode(url.username()),
+        password: decode(url.password().unwrap_or_default()),
+    })
+}
+
+/// The `authorization` header's value for `auth`.
+pub(super) fn authorization(auth: &CollectorAuth) -> String {
+    match auth {
+        CollectorAuth::Basic { user, password } => {
+            format!("Basic {}", BASE64.encode(format!("{user}:{password}")))
+        }
+        CollectorAuth::Bearer(token) => format!("Bearer {token}"),
+    }
 }
 
 #[cfg(test)]

@@ -21,7 +21,10 @@ use ureq::http::{HeaderMap, StatusCode};
 use ureq::Agent;
 
 use crate::reporter::config::{OtlpCompression, OtlpConfig};
-use crate::reporter::http::{http_agent, MAX_ANSWER_BODY};
+use url::Url;
+
+use crate::redact::without_credentials;
+use crate::reporter::http::{authorization, credentials_in, http_agent, MAX_ANSWER_BODY};
 use crate::reporter::sender::{Accepted, SendError, Transport};
 
 /// The content type of OTLP/HTTP protobuf bodies.
@@ -46,8 +49,7 @@ struct ExportTracePartialSuccess {
 /// The OTLP/HTTP transport, on the sender thread.
 pub(crate) struct OtlpHttp {
     agent: Agent,
-    /// The endpoint, credentials included if it had any (the log shows
-    /// it without).
+    /// The endpoint without credentials (they travel in `authorization`).
     endpoint: String,
     headers: Vec<(String, String)>,
     compression: OtlpCompression,
@@ -56,12 +58,21 @@ pub(crate) struct OtlpHttp {
 }
 
 impl OtlpHttp {
-    /// A transport for `config` (its endpoint already checked).
-    pub(crate) fn new(config: OtlpConfig) -> Self {
+    /// A transport for `config`, its endpoint `url` (checked); credentials
+    /// in the URL become basic authentication, unless an `authorization`
+    /// header is configured.
+    pub(crate) fn new(url: Url, config: OtlpConfig) -> Self {
+        let mut headers = config.headers;
+        let has_authorization = headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+        if let Some(auth) = credentials_in(&url).filter(|_| !has_authorization) {
+            headers.push(("authorization".to_owned(), authorization(&auth)));
+        }
         OtlpHttp {
             agent: http_agent(config.timeout),
-            endpoint: config.endpoint.trim().to_owned(),
-            headers: config.headers,
+            endpoint: without_credentials(&url),
+            headers,
             compression: config.compression,
             compressed: Vec::new(),
         }
@@ -95,10 +106,8 @@ impl Transport for OtlpHttp {
             }
         };
         let mut response = request.send(body).map_err(|e| {
-            SendError::retryable(format!(
-                "POST to the OTLP endpoint failed: {}",
-                crate::redact::redact_credentials(&e.to_string())
-            ))
+            // The endpoint holds no credentials; the error may quote it.
+            SendError::retryable(format!("POST to the OTLP endpoint failed: {e}"))
         })?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
@@ -220,6 +229,24 @@ mod tests {
         );
         assert_eq!(accepted(&[]), Accepted::ALL);
         assert_eq!(accepted(b"{\"json\": true}"), Accepted::ALL);
+    }
+
+    #[test]
+    fn credentials_in_the_url_become_basic_auth_unless_a_header_is_set() {
+        let url = Url::parse("http://us%40er:pa%3Ass@otel:4318/v1/traces").unwrap();
+        let otlp = OtlpHttp::new(url.clone(), OtlpConfig::new(url.as_str()));
+        assert_eq!(otlp.endpoint, "http://otel:4318/v1/traces");
+        // base64("us@er:pa:ss")
+        let expected = (
+            "authorization".to_owned(),
+            "Basic dXNAZXI6cGE6c3M=".to_owned(),
+        );
+        assert_eq!(otlp.headers, vec![expected]);
+        let mut config = OtlpConfig::new(url.as_str());
+        config.headers = vec![("Authorization".to_owned(), "Bearer t".to_owned())];
+        let otlp = OtlpHttp::new(url, config);
+        assert_eq!(otlp.headers.len(), 1);
+        assert_eq!(otlp.headers[0].1, "Bearer t");
     }
 
     #[test]

@@ -52,14 +52,15 @@ pub(super) fn destination(config: &OtlpConfig) -> io::Result<Destination> {
         .ok()
         .and_then(|mut addrs| addrs.next());
     let config = config.clone();
+    let shown = without_credentials(&url);
     Ok(Destination {
         encoding: Encoding::Otlp,
         max_len: MAX_OTLP_BATCH_SIZE,
-        shown: without_credentials(&url),
-        target: Target::Otlp(without_credentials(&url)),
+        shown: shown.clone(),
+        target: Target::Otlp(shown),
         resolved,
         make_transport: Box::new(move || {
-            Ok(Box::new(http::OtlpHttp::new(config)) as Box<dyn Transport>)
+            Ok(Box::new(http::OtlpHttp::new(url, config)) as Box<dyn Transport>)
         }),
     })
 }
