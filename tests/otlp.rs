@@ -1455,3 +1455,34 @@ async fn the_example_apps_export_one_trace_over_otlp() {
         }
     }
 }
+
+#[test]
+fn https_endpoints_speak_tls() {
+    // A TCP listener standing in for an HTTPS receiver: it records the
+    // first bytes the reporter sends and hangs up.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let first_bytes = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(RECEIVE_TIMEOUT))
+            .expect("read timeout");
+        let mut header = [0u8; 6];
+        stream.read_exact(&mut header).expect("a TLS record header");
+        header
+    });
+    let mut config = without_timer(ReporterConfig::new(SERVICE));
+    config.otlp = Some(OtlpConfig::new(format!(
+        "https://127.0.0.1:{port}/v1/traces"
+    )));
+    let (reporter, tracer) = spawn(config);
+    drop(tracer.span("over-tls").start());
+    // The handshake fails (the stand-in hangs up): the batch waits to be
+    // retried.
+    assert!(!reporter.flush(Duration::from_millis(500)));
+    let header = first_bytes.join().unwrap();
+    // A TLS handshake record (type 22, version 3.x) carrying a ClientHello.
+    assert_eq!((header[0], header[1], header[5]), (22, 3, 1), "{header:?}");
+    let stats = reporter.stats();
+    assert_eq!((stats.finished, stats.reported), (1, 0), "{stats:?}");
+}
