@@ -363,18 +363,6 @@ impl Record<'_> {
         }
     }
 
-    /// The caller's W3C `tracestate` (a [`TRACESTATE_TAG`] tag), if any.
-    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-    pub(crate) fn trace_state(&self) -> Option<&str> {
-        match self {
-            Record::Span(span) => span.tags().iter().find_map(|tag| match tag.value() {
-                TagValue::String(s) if tag.name() == TRACESTATE_TAG => Some(s.as_ref()),
-                _ => None,
-            }),
-            Record::Request(_) => None,
-        }
-    }
-
     /// The logs (a request record has none).
     pub(crate) fn logs(&self) -> &[Log] {
         match self {

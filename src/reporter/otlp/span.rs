@@ -6,14 +6,17 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustracing::log::Log;
-use rustracing_jaeger::span::TraceId;
+use rustracing::tag::TagValue;
+use rustracing_jaeger::span::{FinishedSpan, TraceId};
 
 use super::semconv::{
     map_tag, split_host, split_target, Mapped, HEADER_ATTRIBUTE_PREFIX, HEADER_TAG_PREFIX,
 };
 use super::wire::*;
 use crate::limits::{count_value, cut_point, kept_logs, DROPPED_LOGS_TAG, TRUNCATION_MARKER};
-use crate::record::{IpText, Record, Reference, RequestRecord, TagRef, HTTP_METHODS};
+use crate::record::{
+    IpText, Record, Reference, RequestRecord, TagRef, HTTP_METHODS, TRACESTATE_TAG,
+};
 use crate::reporter::thrift::wire::DEBUG_ID_TAG;
 use crate::reporter::trim::Trim;
 
@@ -61,7 +64,7 @@ fn limited_len(s: &str, max: Option<usize>) -> (usize, Option<usize>) {
 
 /// Appends an `AnyValue` field holding `value`, its length computed first
 /// (no length to patch afterwards).
-#[inline]
+#[inline(always)]
 fn put_any(buf: &mut Vec<u8>, field: u32, value: TagRef<'_>, max: Option<usize>) {
     match value {
         TagRef::Str(s) => {
@@ -235,31 +238,22 @@ pub(super) fn put_string_array_attribute(
     end_message(buf, kv);
 }
 
-/// What the tags say about the span as a whole, read before its attributes
-/// are written.
+/// What the tags say about the span as a whole, gathered while its
+/// attributes are written: all but its kind, which is read first.
 #[derive(Debug, Default)]
-struct Summary {
-    kind: Option<SpanKind>,
+struct Seen<'a> {
     error: bool,
     status_code: Option<i64>,
-    has_client_ip: bool,
+    /// An `http.client_ip` tag was seen (it is `client.address`).
+    client_ip: bool,
+    /// A server span's peer IP address, `client.address` unless
+    /// `client_ip`.
+    peer_ip: Option<TagRef<'a>>,
     dropped_logs: u64,
+    trace_state: Option<&'a str>,
 }
 
-impl Summary {
-    fn of(span: &Record) -> Summary {
-        let mut summary = Summary::default();
-        span.for_each_tag(|name, value| match (name, value) {
-            ("span.kind", TagRef::Str(kind)) => summary.kind = SpanKind::from_tag(kind),
-            ("error", TagRef::Bool(error)) => summary.error = error,
-            ("http.status_code", TagRef::Long(code)) => summary.status_code = Some(code),
-            ("http.client_ip", _) => summary.has_client_ip = true,
-            (DROPPED_LOGS_TAG, TagRef::Long(n)) => summary.dropped_logs = n.max(0) as u64,
-            _ => {}
-        });
-        summary
-    }
-
+impl Seen<'_> {
     /// Whether the span's status is `ERROR`: an `error` tag, a server's
     /// 5xx answer, a client's 4xx or 5xx.
     fn is_error(&self, kind: SpanKind) -> bool {
@@ -268,6 +262,18 @@ impl Summary {
             || (kind == SpanKind::Server && status >= 500)
             || (kind == SpanKind::Client && status >= 400)
     }
+}
+
+/// The kind a span's `span.kind` tag gives it (`INTERNAL` without one).
+fn kind_of(span: &FinishedSpan) -> SpanKind {
+    span.tags()
+        .iter()
+        .find(|tag| tag.name() == "span.kind")
+        .and_then(|tag| match tag.value() {
+            TagValue::String(kind) => SpanKind::from_tag(kind),
+            _ => None,
+        })
+        .unwrap_or(SpanKind::Internal)
 }
 
 /// The message of a span's error: the `message` (else `error.object`)
@@ -296,7 +302,7 @@ pub(super) fn encode_span(
 ) {
     match span {
         Record::Request(record) => encode_request(buf, record, trim, request),
-        Record::Span(_) => encode_any(buf, span, trim),
+        Record::Span(finished) => encode_any(buf, span, finished, trim),
     }
 }
 
@@ -346,19 +352,15 @@ fn encode_request(
     put_fixed32(buf, SPAN_FLAGS, flags);
 }
 
-/// [`encode_span`] for any record, its tags mapped by name.
-fn encode_any(buf: &mut Vec<u8>, span: &Record, trim: Trim) {
+/// [`encode_span`] for a `rustracing` span, its tags mapped by name.
+fn encode_any(buf: &mut Vec<u8>, span: &Record, finished: &FinishedSpan, trim: Trim) {
     buf.clear();
     let max = trim.max_str_len;
-    let summary = Summary::of(span);
-    let kind = summary.kind.unwrap_or(SpanKind::Internal);
+    let kind = kind_of(finished);
     let trace_id = span.trace_id();
 
     put_bytes(buf, SPAN_TRACE_ID, &trace_id_bytes(trace_id));
     put_bytes(buf, SPAN_SPAN_ID, &span.span_id().to_be_bytes());
-    if let Some(state) = span.trace_state() {
-        put_bytes(buf, SPAN_TRACE_STATE, state.as_bytes());
-    }
     let parent = parent_of(span, trace_id);
     if let Some(parent) = parent {
         put_bytes(buf, SPAN_PARENT_SPAN_ID, &parent.to_be_bytes());
@@ -369,22 +371,28 @@ fn encode_any(buf: &mut Vec<u8>, span: &Record, trim: Trim) {
     put_fixed64(buf, SPAN_START_TIME, unix_nanos(start));
     put_fixed64(buf, SPAN_END_TIME, unix_nanos(span.finish_time()));
 
-    span.for_each_tag(|name, value| put_tag(buf, name, value, kind, &summary, max));
+    let mut seen = Seen::default();
+    for tag in finished.tags() {
+        put_tag(buf, tag.name(), tag.value().into(), kind, &mut seen, max);
+    }
+    if let (Some(ip), false) = (seen.peer_ip, seen.client_ip) {
+        put_attribute(buf, SPAN_ATTRIBUTES, "client.address", ip, max);
+    }
     if let Some(debug_id) = span.debug_id() {
-        put_attribute(
-            buf,
-            SPAN_ATTRIBUTES,
-            DEBUG_ID_TAG,
-            TagRef::Str(debug_id),
-            max,
-        );
+        let debug_id = TagRef::Str(debug_id);
+        put_attribute(buf, SPAN_ATTRIBUTES, DEBUG_ID_TAG, debug_id, max);
+    }
+    // Protobuf fields may come in any order: the trace state, read with
+    // the tags, follows them.
+    if let Some(state) = seen.trace_state {
+        put_bytes(buf, SPAN_TRACE_STATE, state.as_bytes());
     }
 
     let (kept, dropped) = kept_logs(span.logs(), trim.max_logs);
     for log in kept {
         put_event(buf, log, max);
     }
-    let dropped_events = summary.dropped_logs + count_value(dropped) as u64;
+    let dropped_events = seen.dropped_logs + count_value(dropped) as u64;
     if dropped_events > 0 {
         put_uint(
             buf,
@@ -402,7 +410,7 @@ fn encode_any(buf: &mut Vec<u8>, span: &Record, trim: Trim) {
         }
     });
 
-    if summary.is_error(kind) {
+    if seen.is_error(kind) {
         let status = begin_message(buf, SPAN_STATUS);
         if let Some(message) = error_message(span.logs()) {
             put_str(buf, STATUS_MESSAGE, message, max);
@@ -475,20 +483,37 @@ fn put_event(buf: &mut Vec<u8>, log: &Log, max: Option<usize>) {
     end_message(buf, event);
 }
 
-/// Appends the attributes tag `name` becomes.
+/// Appends the attributes tag `name` becomes, noting in `seen` what the
+/// span as a whole needs.
 #[inline]
-fn put_tag(
+fn put_tag<'a>(
     buf: &mut Vec<u8>,
     name: &str,
-    value: TagRef<'_>,
+    value: TagRef<'a>,
     kind: SpanKind,
-    summary: &Summary,
+    seen: &mut Seen<'a>,
     max: Option<usize>,
 ) {
     match map_tag(name, kind) {
-        Mapped::Skip => {}
+        Mapped::Skip => match (name, value) {
+            ("error", TagRef::Bool(error)) => seen.error = error,
+            (TRACESTATE_TAG, TagRef::Str(state)) => seen.trace_state = Some(state),
+            (DROPPED_LOGS_TAG, TagRef::Long(n)) => seen.dropped_logs = n.max(0) as u64,
+            _ => {}
+        },
         Mapped::Same => put_attribute(buf, SPAN_ATTRIBUTES, name, value, max),
         Mapped::Renamed(key) => put_attribute(buf, SPAN_ATTRIBUTES, key, value, max),
+        Mapped::StatusCode => {
+            if let TagRef::Long(code) = value {
+                seen.status_code = Some(code);
+            }
+            let key = "http.response.status_code";
+            put_attribute(buf, SPAN_ATTRIBUTES, key, value, max);
+        }
+        Mapped::ClientIp => {
+            seen.client_ip = true;
+            put_attribute(buf, SPAN_ATTRIBUTES, "client.address", value, max);
+        }
         Mapped::Target => match value {
             TagRef::Str(target) => {
                 let (path, query) = split_target(target);
@@ -501,9 +526,7 @@ fn put_tag(
         },
         Mapped::PeerIp => {
             put_attribute(buf, SPAN_ATTRIBUTES, "network.peer.address", value, max);
-            if !summary.has_client_ip {
-                put_attribute(buf, SPAN_ATTRIBUTES, "client.address", value, max);
-            }
+            seen.peer_ip = Some(value);
         }
         Mapped::Host => match value {
             TagRef::Str(host) => {
