@@ -233,7 +233,8 @@ fn spans_arrive_with_their_kind_name_attributes_events_and_links() {
     assert_eq!(kind(client), SpanKind::Client);
     assert_eq!(client.span_id, span_id(client_id));
     assert_eq!(client.parent_span_id, server.span_id);
-    assert_eq!(client.flags, SAMPLED | HAS_IS_REMOTE, "a local child");
+    // Remoteness is said of a server span's parent and of roots only.
+    assert_eq!(client.flags, SAMPLED, "a child");
     assert_eq!(
         keys(&client.attributes),
         [
@@ -268,7 +269,8 @@ fn spans_arrive_with_their_kind_name_attributes_events_and_links() {
         str_attr(&link.attributes, "opentracing.ref_type"),
         Some("follows_from")
     );
-    assert_eq!(link.flags & SAMPLED, SAMPLED);
+    // A link from a span other than a server's: remoteness unknown.
+    assert_eq!(link.flags, SAMPLED);
 
     let stats = reporter.stats();
     assert_eq!((stats.reported, stats.batches), (3, 1), "{stats:?}");
@@ -784,7 +786,7 @@ async fn request_spans_of_an_app_follow_the_semantic_conventions() {
     assert_eq!(kind(render), SpanKind::Internal);
     assert_eq!(render.trace_id, touched.trace_id);
     assert_eq!(render.parent_span_id, touched.span_id);
-    assert_eq!(render.flags, SAMPLED | HAS_IS_REMOTE);
+    assert_eq!(render.flags, SAMPLED);
 
     // A new trace: a local root, its id the one the response names.
     let fresh = items
@@ -912,6 +914,8 @@ async fn a_callers_tracestate_and_an_untrusted_callers_link_come_out_over_otlp()
         str_attr(&link.attributes, "opentracing.ref_type"),
         Some("follows_from")
     );
+    // A server span's link is to its caller: a remote span.
+    assert_eq!(link.flags, SAMPLED | HAS_IS_REMOTE | IS_REMOTE);
 }
 
 #[get("/ok")]
@@ -1431,7 +1435,7 @@ async fn the_example_apps_export_one_trace_over_otlp() {
         assert_eq!(kind(entry), SpanKind::Server);
         assert_eq!(kind(call), SpanKind::Client);
         assert_eq!(kind(hello), SpanKind::Server);
-        assert_eq!(call.flags, SAMPLED | HAS_IS_REMOTE);
+        assert_eq!(call.flags, SAMPLED);
 
         let attributes = &call.attributes;
         let name = if caller.is_some() { "world" } else { "bob" };
@@ -1485,4 +1489,38 @@ fn https_endpoints_speak_tls() {
     assert_eq!((header[0], header[1], header[5]), (22, 3, 1), "{header:?}");
     let stats = reporter.stats();
     assert_eq!((stats.finished, stats.reported), (1, 0), "{stats:?}");
+}
+
+#[test]
+fn a_redirect_fails_the_batch_and_is_not_followed() {
+    // The endpoint answers 302 to another listener, as an authenticating
+    // proxy would; nothing may reach that listener, headers least of all.
+    let endpoint = TcpListener::bind("127.0.0.1:0").unwrap();
+    let elsewhere = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = endpoint.local_addr().unwrap().port();
+    let location = format!("http://{}/login", elsewhere.local_addr().unwrap());
+    let answered = std::thread::spawn(move || {
+        let (stream, _) = endpoint.accept().unwrap();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let request = common::collector::read_request(&mut reader).expect("a request");
+        let mut writer = stream;
+        common::collector::write_response(&mut writer, 302, &[("location", &location)], b"")
+            .unwrap();
+        request.path
+    });
+    let mut otlp = OtlpConfig::new(format!("http://127.0.0.1:{port}/v1/traces"));
+    otlp.headers = vec![("x-api-key".to_owned(), "s3cret".to_owned())];
+    let mut config = without_timer(ReporterConfig::new(SERVICE));
+    config.otlp = Some(otlp);
+    let (reporter, tracer) = spawn(config);
+    drop(tracer.span("redirected").start());
+    assert!(reporter.flush(FLUSH_TIMEOUT));
+    assert_eq!(answered.join().unwrap(), "/v1/traces");
+    let stats = reporter.stats();
+    assert_eq!((stats.reported, stats.failed), (0, 1), "{stats:?}");
+    elsewhere.set_nonblocking(true).unwrap();
+    assert!(
+        elsewhere.accept().is_err(),
+        "the redirect was followed to another host"
+    );
 }

@@ -48,6 +48,7 @@ pub(super) fn destination(endpoint: &str, auth: Option<CollectorAuth>) -> io::Re
         shown: without_credentials(&url),
         target: Target::Collector(without_credentials(&url)),
         resolved,
+        request_timeout: REQUEST_TIMEOUT,
         make_transport: Box::new(move || {
             Ok(Box::new(HttpCollector::new(url, auth)) as Box<dyn Transport>)
         }),

@@ -31,7 +31,9 @@ pub(crate) fn parse_endpoint(endpoint: &str) -> Result<Url, String> {
 
 /// ureq's blocking agent, for requests of at most `timeout` each
 /// (connecting within 2 s of it), answers outside `2xx` read rather than
-/// turned into errors.
+/// turned into errors, and redirects not followed: a `3xx` fails the batch
+/// (following it would count a login page as delivery, and send the
+/// configured headers to another host).
 ///
 /// `https` endpoints use rustls with the crypto provider the application
 /// installed as the process default, or *ring* when it installed none (this
@@ -43,6 +45,7 @@ pub(super) fn http_agent(timeout: Duration) -> Agent {
         .timeout_global(Some(timeout))
         .timeout_connect(Some(CONNECT_TIMEOUT.min(timeout)))
         .http_status_as_error(false)
+        .max_redirects(0)
         .user_agent(concat!("rocket_opentracing/", env!("CARGO_PKG_VERSION")))
         .tls_config(
             TlsConfig::builder()

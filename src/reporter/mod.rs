@@ -146,15 +146,24 @@ const SENDER_THREAD: &str = "rocket-opentracing-sender";
 /// How long dropping a [`Reporter`] waits for pending spans to be sent.
 const DROP_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long dropping a [`Reporter`] waits for the sender thread to finish
-/// the batch it is sending once told to stop (a collector request times
-/// out after 5 s).
+/// How long dropping a [`Reporter`] waits, at least, for the sender thread
+/// to finish the batch it is sending once told to stop; longer for a
+/// transport whose requests may take longer (a second more than its
+/// request timeout: a collector request times out after 5 s, an OTLP one
+/// after its configured timeout).
 const SENDER_STOP_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// How long dropping a reporter waits for its sender to stop, for requests
+/// that time out after `request_timeout`.
+fn sender_stop_timeout(request_timeout: Duration) -> Duration {
+    SENDER_STOP_TIMEOUT.max(request_timeout.saturating_add(Duration::from_secs(1)))
+}
 
 /// Handle of the background threads reporting spans to Jaeger.
 ///
 /// Dropping it sends the pending spans (waiting at most 5 s, plus up to 6 s
-/// for a collector request in progress) and stops delivery, even if tracers
+/// for a collector request in progress, or an OTLP request's timeout and a
+/// second) and stops delivery, even if tracers
 /// or span senders obtained from it are still alive. Spans they finish
 /// afterwards are not delivered: they are counted as
 /// [`ReporterStats::late`] (see [`Reporter::stats_handle`]) and a warning
@@ -178,6 +187,8 @@ pub struct Reporter {
     batcher_done: Receiver<LossLog>,
     sender: Option<JoinHandle<()>>,
     sender_done: Receiver<()>,
+    /// How long dropping waits for the sender once told to stop.
+    sender_stop_timeout: Duration,
 }
 
 impl Reporter {
@@ -209,6 +220,7 @@ impl Reporter {
             shown,
             target,
             resolved,
+            request_timeout,
             make_transport,
         } = destination(&config)?;
         let tags = process::process_tags(resolved, &config.process_tags);
@@ -272,6 +284,7 @@ impl Reporter {
             batcher_done,
             sender: Some(sender),
             sender_done,
+            sender_stop_timeout: sender_stop_timeout(request_timeout),
         })
     }
 
@@ -352,7 +365,7 @@ impl Drop for Reporter {
         if !done {
             // Still retrying: give up, counting what is left as failed.
             drop(self.stop_tx.take());
-            done = self.sender_done.recv_timeout(SENDER_STOP_TIMEOUT).is_ok();
+            done = self.sender_done.recv_timeout(self.sender_stop_timeout).is_ok();
         }
         if done {
             if let Some(sender) = self.sender.take() {
@@ -403,6 +416,8 @@ struct Destination {
     target: Target,
     /// The address resolved now, for the `ip` process tag.
     resolved: Option<SocketAddr>,
+    /// Longest a delivery may take (zero for UDP).
+    request_timeout: Duration,
     make_transport: MakeTransport,
 }
 
@@ -454,6 +469,7 @@ fn destination(config: &ReporterConfig) -> io::Result<Destination> {
             port,
         },
         resolved,
+        request_timeout: Duration::ZERO,
         make_transport: Box::new(move || {
             Ok(Box::new(agent::UdpAgent::new(&host, port, resolved)) as Box<dyn Transport>)
         }),
@@ -528,6 +544,19 @@ mod tests {
             .unwrap()
             .to_owned();
         assert_eq!(ReporterConfig::default().service_name, expected);
+    }
+
+    #[test]
+    fn dropping_waits_for_a_request_in_progress_to_time_out() {
+        assert_eq!(sender_stop_timeout(Duration::ZERO), SENDER_STOP_TIMEOUT);
+        assert_eq!(
+            sender_stop_timeout(Duration::from_secs(5)),
+            SENDER_STOP_TIMEOUT
+        );
+        assert_eq!(
+            sender_stop_timeout(Duration::from_secs(30)),
+            Duration::from_secs(31)
+        );
     }
 
     #[test]

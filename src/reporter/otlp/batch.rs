@@ -20,28 +20,44 @@ const MAX_VARINT_LEN: usize = 10;
 const MAX_PREALLOCATED_LEN: usize = 1 << 16;
 
 /// The `Resource` attributes of this process: `service.name`, the
-/// `telemetry.sdk.*` attributes, and the process tags (`hostname` as
-/// `host.name`, `ip` as `host.ip`; Jaeger's `jaeger.version` left out, the
-/// others as they are).
+/// `telemetry.sdk.*` attributes (these four the reporter's own), and the
+/// process tags: the detected `hostname` as `host.name` and `ip` as
+/// `host.ip`, Jaeger's `jaeger.version` left out, the configured ones as
+/// they are. Each key appears once: a configured tag (it comes after the
+/// detected ones) replaces a detected one of the same name.
 fn write_resource(buf: &mut Vec<u8>, service_name: &str, process_tags: &[(&str, &str)]) {
-    let resource = begin_message(buf, RESOURCE_SPANS_RESOURCE);
-    let mut attribute = |key: &str, value: &str| {
-        put_attribute(buf, RESOURCE_ATTRIBUTES, key, TagRef::Str(value), None);
-    };
-    attribute("service.name", service_name);
-    attribute("telemetry.sdk.name", SDK_NAME);
-    attribute("telemetry.sdk.language", "rust");
-    attribute("telemetry.sdk.version", SDK_VERSION);
+    const OWN: [&str; 4] = [
+        "service.name",
+        "telemetry.sdk.name",
+        "telemetry.sdk.language",
+        "telemetry.sdk.version",
+    ];
+    let mut attributes: Vec<(&str, &str)> = Vec::with_capacity(process_tags.len());
     for &(key, value) in process_tags {
-        match key {
-            "jaeger.version" | "service.name" => {}
-            "hostname" => attribute("host.name", value),
-            "ip" => {}
-            _ => attribute(key, value),
+        let key = match key {
+            "jaeger.version" => continue,
+            "hostname" => "host.name",
+            "ip" => "host.ip",
+            key if OWN.contains(&key) => continue,
+            key => key,
+        };
+        match attributes.iter_mut().find(|(known, _)| *known == key) {
+            Some(kept) => kept.1 = value,
+            None => attributes.push((key, value)),
         }
     }
-    if let Some((_, ip)) = process_tags.iter().find(|(key, _)| *key == "ip") {
-        put_string_array_attribute(buf, RESOURCE_ATTRIBUTES, "host.ip", "", ip, None);
+    let resource = begin_message(buf, RESOURCE_SPANS_RESOURCE);
+    let own = [service_name, SDK_NAME, "rust", SDK_VERSION];
+    for (key, value) in OWN.into_iter().zip(own) {
+        put_attribute(buf, RESOURCE_ATTRIBUTES, key, TagRef::Str(value), None);
+    }
+    for (key, value) in attributes {
+        if key == "host.ip" {
+            // An array of addresses in the semantic conventions.
+            put_string_array_attribute(buf, RESOURCE_ATTRIBUTES, key, "", value, None);
+        } else {
+            put_attribute(buf, RESOURCE_ATTRIBUTES, key, TagRef::Str(value), None);
+        }
     }
     end_message(buf, resource);
 }
@@ -106,8 +122,7 @@ impl Batch {
             request_attributes: RequestAttributes::new(),
         };
         batch.buf = batch.fresh_buffer(max_len.min(MAX_PREALLOCATED_LEN));
-        // A span's own field header takes at most 1 + 5 bytes.
-        batch.max_span_len = max_len.saturating_sub(batch.total_len(0) + 6);
+        batch.max_span_len = batch.largest_span_len();
         batch
     }
 
@@ -136,6 +151,23 @@ impl Batch {
     fn total_len(&self, spans_len: usize) -> usize {
         let (_, resource_spans) = self.message_lens(spans_len);
         len_field_size(REQUEST_RESOURCE_SPANS, resource_spans)
+    }
+
+    /// The largest span that fits in an empty batch: its own field header
+    /// and the longer lengths of the three enclosing messages included.
+    fn largest_span_len(&self) -> usize {
+        let fits =
+            |len: usize| self.total_len(len_field_size(SCOPE_SPANS_SPANS, len)) <= self.max_len;
+        // A first guess within a few bytes of the answer (each of the four
+        // lengths takes at most 5 bytes more), then byte by byte.
+        let mut len = self.max_len.saturating_sub(self.total_len(0) + 20);
+        while fits(len + 1) {
+            len += 1;
+        }
+        while len > 0 && !fits(len) {
+            len -= 1;
+        }
+        len
     }
 
     /// Size of the body without spans: the resource and the scope.

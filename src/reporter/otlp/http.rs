@@ -137,7 +137,8 @@ fn accepted(answer: &[u8]) -> Accepted {
             partial_success: Some(partial),
         }) if partial.rejected_spans > 0 => Accepted {
             rejected: partial.rejected_spans as u64,
-            message: partial.error_message,
+            // Logged: short, one line.
+            message: printable(&partial.error_message),
         },
         _ => Accepted::ALL,
     }
@@ -145,19 +146,22 @@ fn accepted(answer: &[u8]) -> Accepted {
 
 /// A short, printable excerpt of an error answer's body, if it is text.
 fn detail(answer: &[u8]) -> String {
-    const MAX: usize = 200;
     match std::str::from_utf8(answer) {
-        Ok(text) if !text.trim().is_empty() => {
-            let text = text.trim();
-            let cut = crate::limits::floor_char_boundary(text, MAX);
-            let shown: String = text[..cut]
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect();
-            format!(": {shown}")
-        }
+        Ok(text) if !text.trim().is_empty() => format!(": {}", printable(text)),
         _ => String::new(),
     }
+}
+
+/// What a receiver said, fit for one log line: at most 200 bytes, control
+/// characters (line breaks among them) as spaces.
+fn printable(text: &str) -> String {
+    const MAX: usize = 200;
+    let text = text.trim();
+    let cut = crate::limits::floor_char_boundary(text, MAX);
+    text[..cut]
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// What to do after an answer outside `2xx`.
@@ -228,6 +232,17 @@ mod tests {
             }
         );
         assert_eq!(accepted(&[]), Accepted::ALL);
+        // A receiver's message cannot forge log lines or flood the log.
+        let hostile = ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: 1,
+                error_message: format!("x\nWARN forged\r\n{}", "y".repeat(60_000)),
+            }),
+        }
+        .encode_to_vec();
+        let message = accepted(&hostile).message;
+        assert!(!message.contains(['\n', '\r']), "{message}");
+        assert!(message.len() <= 200, "{}", message.len());
         assert_eq!(accepted(b"{\"json\": true}"), Accepted::ALL);
     }
 

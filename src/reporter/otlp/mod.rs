@@ -59,6 +59,7 @@ pub(super) fn destination(config: &OtlpConfig) -> io::Result<Destination> {
         shown: shown.clone(),
         target: Target::Otlp(shown),
         resolved,
+        request_timeout: config.timeout,
         make_transport: Box::new(move || {
             Ok(Box::new(http::OtlpHttp::new(url, config)) as Box<dyn Transport>)
         }),

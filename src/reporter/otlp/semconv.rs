@@ -6,7 +6,7 @@
 //! | --- | --- | --- |
 //! | `span.kind` | the span's kind | the span's kind |
 //! | `component` | left out (the instrumentation scope says it) | left out |
-//! | `error` | the status (`ERROR`) | the status |
+//! | `error` | the status (`ERROR`), and `error.type` | the status, and `error.type` |
 //! | `http.method` | `http.request.method` | `http.request.method` |
 //! | `http.url` | `url.path` and `url.query` | `url.full` |
 //! | `http.status_code` | `http.response.status_code` | `http.response.status_code` |

@@ -144,10 +144,11 @@ fn put_keyed(buf: &mut Vec<u8>, head: &[u8], value: TagRef<'_>, max: Option<usiz
 #[derive(Debug)]
 pub(super) struct RequestAttributes {
     methods: Vec<(&'static str, Vec<u8>)>,
-    /// The last peer address written and its two attributes
-    /// (`network.peer.address`, `client.address`), encoded: most requests
-    /// come from a few addresses (proxies, load balancers).
-    last_peer: RefCell<(Option<IpAddr>, Vec<u8>)>,
+    /// The last peer address written, the string limit it was written
+    /// within, and its two attributes (`network.peer.address`,
+    /// `client.address`), encoded: most requests come from a few addresses
+    /// (proxies, load balancers).
+    last_peer: RefCell<(Option<(IpAddr, Option<usize>)>, Vec<u8>)>,
     url_path: Vec<u8>,
     url_query: Vec<u8>,
     peer_address: Vec<u8>,
@@ -192,15 +193,13 @@ impl RequestAttributes {
     #[inline]
     fn put_peer_ip(&self, buf: &mut Vec<u8>, ip: IpAddr, max: Option<usize>) {
         let mut last = self.last_peer.borrow_mut();
-        if last.0 != Some(ip) {
+        if last.0 != Some((ip, max)) {
             let text = IpText::new(ip);
             let text = TagRef::Str(text.as_str());
             last.1.clear();
             put_keyed(&mut last.1, &self.peer_address, text, max);
             put_keyed(&mut last.1, &self.client_address, text, max);
-            // Only kept when no limit could cut it (an IPv6 text has at
-            // most 45 bytes).
-            last.0 = max.is_none_or(|max| max >= 45).then_some(ip);
+            last.0 = Some((ip, max));
         }
         buf.extend_from_slice(&last.1);
     }
@@ -262,6 +261,29 @@ impl Seen<'_> {
             || (kind == SpanKind::Server && status >= 500)
             || (kind == SpanKind::Client && status >= 400)
     }
+}
+
+/// Appends the `error.type` attribute of a failed span: the HTTP status
+/// code that failed it (as the HTTP semantic conventions say), else
+/// `_OTHER`.
+fn put_error_type(buf: &mut Vec<u8>, kind: SpanKind, status_code: Option<i64>) {
+    let failing = |code: &i64| match kind {
+        SpanKind::Server => *code >= 500,
+        SpanKind::Client => *code >= 400,
+        _ => false,
+    };
+    // Failed spans are few: the code's text may allocate.
+    let value = match status_code.filter(failing) {
+        Some(code) => code.to_string(),
+        None => "_OTHER".to_owned(),
+    };
+    put_attribute(
+        buf,
+        SPAN_ATTRIBUTES,
+        "error.type",
+        TagRef::Str(&value),
+        None,
+    );
 }
 
 /// The kind a span's `span.kind` tag gives it (`INTERNAL` without one).
@@ -340,15 +362,17 @@ fn encode_request(
         let code = TagRef::Long(i64::from(status));
         put_keyed(buf, &keys.status_code, code, None);
         if status >= 500 {
+            put_error_type(buf, SpanKind::Server, Some(i64::from(status)));
             let status = begin_message(buf, SPAN_STATUS);
             put_uint(buf, STATUS_CODE, STATUS_CODE_ERROR);
             end_message(buf, status);
         }
     }
-    let mut flags = u32::from(record.flags & 1) | FLAGS_HAS_IS_REMOTE;
-    if record.parent_span_id.is_some() {
-        flags |= FLAGS_IS_REMOTE;
-    }
+    let flags = span_flags(
+        record.flags,
+        SpanKind::Server,
+        record.parent_span_id.is_some(),
+    );
     put_fixed32(buf, SPAN_FLAGS, flags);
 }
 
@@ -406,11 +430,12 @@ fn encode_any(buf: &mut Vec<u8>, span: &Record, finished: &FinishedSpan, trim: T
         if !parent_seen && Some(reference.span_id) == parent && reference.trace_id == trace_id {
             parent_seen = true;
         } else {
-            put_link(buf, reference);
+            put_link(buf, reference, kind);
         }
     });
 
     if seen.is_error(kind) {
+        put_error_type(buf, kind, seen.status_code);
         let status = begin_message(buf, SPAN_STATUS);
         if let Some(message) = error_message(span.logs()) {
             put_str(buf, STATUS_MESSAGE, message, max);
@@ -419,11 +444,24 @@ fn encode_any(buf: &mut Vec<u8>, span: &Record, finished: &FinishedSpan, trim: T
         end_message(buf, status);
     }
 
-    let mut flags = u32::from(span.flags() & 1) | FLAGS_HAS_IS_REMOTE;
-    if kind == SpanKind::Server && parent.is_some() {
-        flags |= FLAGS_IS_REMOTE;
+    put_fixed32(
+        buf,
+        SPAN_FLAGS,
+        span_flags(span.flags(), kind, parent.is_some()),
+    );
+}
+
+/// A span's `flags`: the sampled bit, and whether its parent is remote
+/// where that is known: a server span's parent is the caller's (remote), a
+/// root has none; the parent of another span may have been extracted by
+/// the application, so its remoteness is left unsaid.
+fn span_flags(jaeger_flags: u8, kind: SpanKind, has_parent: bool) -> u32 {
+    let sampled = u32::from(jaeger_flags & 1);
+    match (kind, has_parent) {
+        (SpanKind::Server, true) => sampled | FLAGS_HAS_IS_REMOTE | FLAGS_IS_REMOTE,
+        (_, false) => sampled | FLAGS_HAS_IS_REMOTE,
+        (_, true) => sampled,
     }
-    put_fixed32(buf, SPAN_FLAGS, flags);
 }
 
 /// The parent span: the first `child_of` reference within the span's own
@@ -438,8 +476,8 @@ fn parent_of(span: &Record, trace_id: TraceId) -> Option<u64> {
     parent
 }
 
-/// Appends a `Span.Link` for `reference`.
-fn put_link(buf: &mut Vec<u8>, reference: Reference) {
+/// Appends a `Span.Link` for `reference`, from a span of `kind`.
+fn put_link(buf: &mut Vec<u8>, reference: Reference, kind: SpanKind) {
     let link = begin_message(buf, SPAN_LINKS);
     put_bytes(buf, LINK_TRACE_ID, &trace_id_bytes(reference.trace_id));
     put_bytes(buf, LINK_SPAN_ID, &reference.span_id.to_be_bytes());
@@ -452,8 +490,13 @@ fn put_link(buf: &mut Vec<u8>, reference: Reference) {
             None,
         );
     }
-    // Only sampled spans' references are reported.
-    put_fixed32(buf, LINK_FLAGS, 1 | FLAGS_HAS_IS_REMOTE);
+    // Only sampled spans' references are reported. A server span's link
+    // is to its (untrusted) caller: remote; another span's may be either.
+    let remote = match kind {
+        SpanKind::Server => FLAGS_HAS_IS_REMOTE | FLAGS_IS_REMOTE,
+        _ => 0,
+    };
+    put_fixed32(buf, LINK_FLAGS, 1 | remote);
     end_message(buf, link);
 }
 

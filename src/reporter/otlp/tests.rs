@@ -115,6 +115,60 @@ fn the_resource_and_the_scope_describe_the_process_and_the_crate() {
 }
 
 #[test]
+fn configured_resource_attributes_replace_detected_ones_and_keys_stay_unique() {
+    let mut batch = Batch::new(
+        "svc",
+        &[
+            ("jaeger.version", "x"),
+            ("hostname", "box"),
+            ("ip", "10.0.0.7"),
+            ("host.name", "web-1"),
+            ("ip", "10.9.9.9"),
+            ("telemetry.sdk.name", "other"),
+            ("service.version", "1.2.3"),
+        ],
+        1 << 20,
+        512,
+        Trim::NONE,
+    );
+    let mut buf = Vec::new();
+    batch.encode(&mut buf, &full_span());
+    batch.push(&buf);
+    let (bytes, start) = batch.take();
+    let request = ExportTraceServiceRequest::decode(&bytes[start..]).unwrap();
+    let attributes = &request.resource_spans[0]
+        .resource
+        .as_ref()
+        .unwrap()
+        .attributes;
+    // `attribute` fails on a key seen twice.
+    assert_eq!(attribute(attributes, "host.name"), Some(&string("web-1")));
+    assert_eq!(
+        attribute(attributes, "telemetry.sdk.name"),
+        Some(&string("rocket_opentracing"))
+    );
+    assert_eq!(
+        attribute(attributes, "service.version"),
+        Some(&string("1.2.3"))
+    );
+    match attribute(attributes, "host.ip") {
+        Some(Value::ArrayValue(array)) => {
+            assert_eq!(
+                array.values,
+                vec![AnyValue {
+                    value: Some(string("10.9.9.9"))
+                }]
+            )
+        }
+        other => panic!("host.ip: {other:?}"),
+    }
+    let mut keys = keys(attributes);
+    let count = keys.len();
+    keys.dedup();
+    assert_eq!(keys.len(), count, "unique keys");
+}
+
+#[test]
 fn a_span_keeps_its_ids_times_tags_logs_and_references() {
     let request = roundtrip(&[full_span()], Trim::NONE);
     let span = only_span(&request);
@@ -127,7 +181,10 @@ fn a_span_keeps_its_ids_times_tags_logs_and_references() {
     assert_eq!(span.kind, Kind::Internal as i32);
     assert_eq!(span.start_time_unix_nano, T0_SECS * NANOS);
     assert_eq!(span.end_time_unix_nano, T0_SECS * NANOS + 1_234_000);
-    assert_eq!(span.flags, 0x101, "sampled, parent not remote");
+    assert_eq!(
+        span.flags, 0x001,
+        "sampled, its parent's remoteness unknown"
+    );
     let attributes = &span.attributes;
     assert_eq!(attribute(attributes, "a.str"), Some(&string("value")));
     assert_eq!(
@@ -321,14 +378,32 @@ fn errors_and_5xx_set_the_status() {
     assert_eq!(status.code, StatusCode::Error as i32);
     assert_eq!(status.message, "boom");
     assert_eq!(attribute(&span.attributes, "error"), None);
+    assert_eq!(
+        attribute(&span.attributes, "error.type"),
+        Some(&string("500"))
+    );
     assert_eq!(span.events[0].name, "error");
 
     // Without an `error` tag, a server's 5xx is still an error.
     let bare = server_span(vec![Tag::new("http.status_code", 503i64)], false);
     let request = roundtrip(&[bare], Trim::NONE);
-    let status = only_span(&request).status.as_ref().expect("a status");
+    let span = only_span(&request);
+    let status = span.status.as_ref().expect("a status");
     assert_eq!(status.code, StatusCode::Error as i32);
     assert_eq!(status.message, "");
+    assert_eq!(
+        attribute(&span.attributes, "error.type"),
+        Some(&string("503"))
+    );
+
+    // An error without a failing status: the semantic conventions' fallback.
+    let failed = server_span(vec![Tag::new("error", true)], false);
+    let request = roundtrip(&[failed], Trim::NONE);
+    let span = only_span(&request);
+    assert_eq!(
+        attribute(&span.attributes, "error.type"),
+        Some(&string("_OTHER"))
+    );
 }
 
 #[test]
@@ -352,6 +427,7 @@ fn client_spans_map_their_url_and_peer_and_fail_on_4xx() {
     assert_eq!(
         keys(a),
         sorted(vec![
+            "error.type",
             "http.request.method",
             "server.address",
             "server.port",
@@ -364,6 +440,7 @@ fn client_spans_map_their_url_and_peer_and_fail_on_4xx() {
         Some(&string("https://api.example/v1?q=1"))
     );
     assert_eq!(span.status.as_ref().unwrap().code, StatusCode::Error as i32);
+    assert_eq!(attribute(a, "error.type"), Some(&string("404")));
 }
 
 #[test]
@@ -508,4 +585,58 @@ fn an_encoded_span_is_a_valid_span_message_on_its_own() {
     );
     let span = Span::decode(&buf[..]).expect("a Span message");
     assert_eq!(span.name, "GET /hello/<name>");
+}
+
+#[test]
+fn a_span_of_the_largest_length_fits_an_empty_batch_within_the_bound() {
+    for max_len in [300, 1_000, 70_000, crate::reporter::MAX_OTLP_BATCH_SIZE] {
+        let mut batch = Batch::new("svc", &[("hostname", "box")], max_len, 512, Trim::NONE);
+        let largest = batch.max_span_len();
+        // Any bytes do: the batch does not look inside a span.
+        let span = vec![0u8; largest];
+        assert!(batch.fits(span.len()), "{max_len}");
+        batch.push(&span);
+        assert!(!batch.fits(1), "{max_len}: nothing more fits");
+        let (bytes, start) = batch.take();
+        assert!(bytes.len() - start <= max_len, "{max_len}");
+        let mut empty = Batch::new("svc", &[("hostname", "box")], max_len, 512, Trim::NONE);
+        assert!(
+            !empty.fits(largest + 1),
+            "{max_len}: the largest is the largest"
+        );
+        empty.push(&[]);
+    }
+}
+
+#[test]
+fn a_peer_written_again_under_another_limit_is_cut_by_it() {
+    let attributes = super::span::RequestAttributes::new();
+    let record = || {
+        Record::Request(RequestRecord {
+            trace_id: TraceId { high: 0, low: 8 },
+            span_id: 9,
+            parent_span_id: None,
+            flags: 1,
+            operation_name: "GET /".into(),
+            start: t0(),
+            finish: t0(),
+            method: "GET",
+            url: "/",
+            peer: Some("[2001:db8::1234:5678]:8000".parse().unwrap()),
+            status: Some(200),
+        })
+    };
+    let mut buf = Vec::new();
+    encode_span(&mut buf, &record(), Trim::NONE, &attributes);
+    encode_span(&mut buf, &record(), Trim::limits(4, 0), &attributes);
+    let span = Span::decode(&buf[..]).unwrap();
+    let cut = string(&format!("2001{TRUNCATION_MARKER}"));
+    assert_eq!(
+        attribute(&span.attributes, "network.peer.address"),
+        Some(&cut)
+    );
+    encode_span(&mut buf, &record(), Trim::NONE, &attributes);
+    let span = Span::decode(&buf[..]).unwrap();
+    let whole = string("2001:db8::1234:5678");
+    assert_eq!(attribute(&span.attributes, "client.address"), Some(&whole));
 }
