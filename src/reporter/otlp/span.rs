@@ -148,7 +148,7 @@ pub(super) struct RequestAttributes {
     /// within, and its two attributes (`network.peer.address`,
     /// `client.address`), encoded: most requests come from a few addresses
     /// (proxies, load balancers).
-    last_peer: RefCell<(Option<(IpAddr, Option<usize>)>, Vec<u8>)>,
+    last_peer: RefCell<LastPeer>,
     url_path: Vec<u8>,
     url_query: Vec<u8>,
     peer_address: Vec<u8>,
@@ -156,6 +156,10 @@ pub(super) struct RequestAttributes {
     peer_port: Vec<u8>,
     status_code: Vec<u8>,
 }
+
+/// A peer address, the string limit its attributes were written within,
+/// and those attributes.
+type LastPeer = (Option<(IpAddr, Option<usize>)>, Vec<u8>);
 
 /// The key of a request's method.
 const METHOD_KEY: &str = "http.request.method";
