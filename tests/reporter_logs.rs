@@ -128,7 +128,7 @@ fn no_agent_means_one_clear_warning_then_counted_summaries() {
     let summary = &all[1];
     assert!(
         summary.contains(&format!(
-            "jaeger reporter: {} more {} could not be delivered to the Jaeger agent at \
+            "rocket_opentracing reporter: {} more {} could not be delivered to the Jaeger agent at \
              {destination} (UDP) ({failed} failed in all; last error: ",
             failed - warned_first,
             if failed - warned_first == 1 {
@@ -210,7 +210,7 @@ fn spans_finished_after_the_reporter_is_dropped_are_warned_about() {
     assert_eq!(
         first,
         [
-            "jaeger reporter: 1 span finished after the Reporter was dropped: keep the Reporter \
+            "rocket_opentracing reporter: 1 span finished after the Reporter was dropped: keep the Reporter \
           alive for the app's lifetime (OpenTracingFairing::with_reporter); they were not \
           delivered (1 span in all)"
         ]
@@ -230,8 +230,9 @@ fn spans_finished_after_the_reporter_is_dropped_are_warned_about() {
     let all = logs::wait_for(Level::Warn, LATE, 2, TIMEOUT);
     assert_eq!(all.len(), 2, "{all:#?}");
     assert!(
-        all[1].starts_with("jaeger reporter: 2 spans finished after the Reporter was dropped")
-            && all[1].ends_with("(3 spans in all)"),
+        all[1].starts_with(
+            "rocket_opentracing reporter: 2 spans finished after the Reporter was dropped"
+        ) && all[1].ends_with("(3 spans in all)"),
         "{}",
         all[1]
     );

@@ -85,7 +85,10 @@ impl UdpAgent {
         match connect(addr) {
             Ok(socket) => {
                 if self.socket.is_some() {
-                    log::info!("jaeger reporter: agent {} now at {addr}", self.host);
+                    log::info!(
+                        "rocket_opentracing reporter: agent {} now at {addr}",
+                        self.host
+                    );
                 }
                 self.socket = Some((socket, addr));
             }

@@ -365,7 +365,10 @@ impl Drop for Reporter {
         if !done {
             // Still retrying: give up, counting what is left as failed.
             drop(self.stop_tx.take());
-            done = self.sender_done.recv_timeout(self.sender_stop_timeout).is_ok();
+            done = self
+                .sender_done
+                .recv_timeout(self.sender_stop_timeout)
+                .is_ok();
         }
         if done {
             if let Some(sender) = self.sender.take() {
@@ -373,7 +376,7 @@ impl Drop for Reporter {
             }
         } else {
             log::warn!(
-                "jaeger reporter: {} spans still pending at shutdown",
+                "rocket_opentracing reporter: {} spans still pending at shutdown",
                 self.stats().pending()
             );
         }
@@ -455,7 +458,7 @@ fn destination(config: &ReporterConfig) -> io::Result<Destination> {
             // Not a warning yet: the first span that cannot be delivered
             // gets one, saying what to change.
             log::info!(
-                "jaeger reporter: agent {host}:{port}: {e}; resolved again when spans are sent"
+                "rocket_opentracing reporter: agent {host}:{port}: {e}; resolved again when spans are sent"
             );
             None
         }

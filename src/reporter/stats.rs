@@ -266,7 +266,7 @@ pub(super) fn first_failure_warning(advice: &Advice, lost: u64, error: &str) -> 
          without Jaeger"
     };
     format!(
-        "jaeger reporter: cannot deliver spans to {target}: {error}. {} not delivered; \
+        "rocket_opentracing reporter: cannot deliver spans to {target}: {error}. {} not delivered; \
          further losses are counted (ReporterStats) and summed up here at most every {} s. \
          {elsewhere}; to switch tracing off, `disabled = true` (JAEGER_DISABLED=true); {locally}.",
         spans(lost),
@@ -326,7 +326,7 @@ impl LossLog {
         }
         if dropped > 0 {
             log::warn!(
-                "jaeger reporter: {} dropped: the queue was full ({} dropped in all)",
+                "rocket_opentracing reporter: {} dropped: the queue was full ({} dropped in all)",
                 spans(dropped),
                 queue_full(&now)
             );
@@ -337,7 +337,7 @@ impl LossLog {
             let error = error.as_deref().unwrap_or("unknown error");
             if self.advised {
                 log::warn!(
-                    "jaeger reporter: {undelivered} more {} could not be delivered to {} \
+                    "rocket_opentracing reporter: {undelivered} more {} could not be delivered to {} \
                      ({} failed in all; last error: {error})",
                     noun(undelivered),
                     self.advice.target,
@@ -353,13 +353,13 @@ impl LossLog {
         }
         if too_large > 0 {
             log::warn!(
-                "jaeger reporter: {} dropped: too large to send even when trimmed",
+                "rocket_opentracing reporter: {} dropped: too large to send even when trimmed",
                 spans(too_large)
             );
         }
         if trimmed > 0 {
             log::warn!(
-                "jaeger reporter: {} trimmed (logs dropped, long strings cut) to fit in a batch",
+                "rocket_opentracing reporter: {} trimmed (logs dropped, long strings cut) to fit in a batch",
                 spans(trimmed)
             );
         }
@@ -409,7 +409,7 @@ impl LateLog {
 /// reporter was dropped.
 pub(super) fn late_warning(new: u64, total: u64) -> String {
     format!(
-        "jaeger reporter: {} finished after the Reporter was dropped: keep the Reporter alive \
+        "rocket_opentracing reporter: {} finished after the Reporter was dropped: keep the Reporter alive \
          for the app's lifetime (OpenTracingFairing::with_reporter); they were not delivered \
          ({} in all)",
         spans(new),
@@ -567,7 +567,7 @@ mod tests {
         assert_eq!(log.warned, 3, "the last warning covers the rest");
         assert_eq!(
             late_warning(2, 3),
-            "jaeger reporter: 2 spans finished after the Reporter was dropped: keep the \
+            "rocket_opentracing reporter: 2 spans finished after the Reporter was dropped: keep the \
              Reporter alive for the app's lifetime (OpenTracingFairing::with_reporter); they \
              were not delivered (3 spans in all)"
         );
