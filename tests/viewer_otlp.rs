@@ -115,13 +115,31 @@ async fn accepted(response: LocalResponse<'_>) -> ExportTraceServiceResponse {
     ExportTraceServiceResponse::decode(&body[..]).unwrap()
 }
 
+/// gRPC's canonical code for a failure answered with `status`: `3`,
+/// `INVALID_ARGUMENT`, for `400` and `415`; `8`, `RESOURCE_EXHAUSTED`, for
+/// `413`.
+fn canonical_code(status: HttpStatus) -> i32 {
+    match status.code {
+        400 | 415 => 3,
+        413 => 8,
+        other => panic!("no failure answers {other}"),
+    }
+}
+
 /// The message of a failure answer to a protobuf request, checked to have
-/// `status`.
+/// `status` and the `google.rpc.Status` code that goes with it.
 async fn refused(response: LocalResponse<'_>, status: HttpStatus) -> String {
     assert_eq!(response.status(), status);
     assert_eq!(response.content_type(), Some(protobuf()));
     let body = response.into_bytes().await.unwrap();
-    RpcStatus::decode(&body[..]).unwrap().message
+    let answer = RpcStatus::decode(&body[..]).unwrap();
+    assert_eq!(
+        answer.code,
+        canonical_code(status),
+        "{status}: {}",
+        answer.message
+    );
+    answer.message
 }
 
 fn any(value: Value) -> AnyValue {
@@ -433,6 +451,7 @@ async fn only_protobuf_is_accepted() {
         assert_eq!(response.content_type(), Some(ContentType::JSON));
         let answer: Json = from_str(&response.into_string().await.unwrap()).unwrap();
         let message = answer["message"].as_str().unwrap();
+        assert_eq!(answer["code"], 3, "INVALID_ARGUMENT: {answer}");
         assert!(message.contains("application/x-protobuf"), "{message}");
         assert!(message.contains("JSON is not accepted"), "{message}");
     }

@@ -14,10 +14,11 @@
 //!   `application/x-protobuf` (OTLP/JSON is not accepted), or a
 //!   `Content-Encoding` other than `gzip` (or none);
 //!
-//! the failures with a `google.rpc.Status` body holding the message,
-//! protobuf-encoded for a protobuf request, else as JSON
-//! (`{"message": "…"}`). Clients the viewer refuses get `404`, as on its
-//! other routes.
+//! the failures with a `google.rpc.Status` body holding the gRPC canonical
+//! code (`3`, `INVALID_ARGUMENT`, for `400` and `415`; `8`,
+//! `RESOURCE_EXHAUSTED`, for `413`) and the message, protobuf-encoded for a
+//! protobuf request, else as JSON (`{"code": 3, "message": "…"}`). Clients
+//! the viewer refuses get `404`, as on its other routes.
 
 use rocket::data::{Data, ToByteUnit};
 use rocket::http::{ContentType, Status};
@@ -27,7 +28,7 @@ use rocket::{post, routes, Request, Route, State};
 
 use super::access::ViewerAccess;
 use super::ingest::otlp::{
-    decode_request, gunzip, response_body, status_body, InflateError, MAX_INFLATED_BYTES,
+    decode_request, gunzip, response_body, rpc_code, status_body, InflateError, MAX_INFLATED_BYTES,
 };
 use super::ingest::IngestLimits;
 use super::routes::MAX_COLLECTOR_BODY;
@@ -93,7 +94,7 @@ fn protobuf() -> ContentType {
 fn failure(status: Status, message: impl Into<String>) -> Answer {
     let message = message.into();
     log::debug!("rocket_opentracing: the trace viewer refused an OTLP request: {message}");
-    (status, (protobuf(), status_body(&message)))
+    (status, (protobuf(), status_body(status.code, &message)))
 }
 
 /// `POST /v1/traces`: an OTLP/HTTP trace export (see the [module
@@ -111,8 +112,11 @@ async fn export(
              OTLP/JSON is not accepted: configure the exporter for http/protobuf"
         );
         log::debug!("rocket_opentracing: the trace viewer refused an OTLP request: {message}");
-        let body = json!({ "message": message }).to_string().into_bytes();
-        return (Status::UnsupportedMediaType, (ContentType::JSON, body));
+        let status = Status::UnsupportedMediaType;
+        let body = json!({ "code": rpc_code(status.code), "message": message })
+            .to_string()
+            .into_bytes();
+        return (status, (ContentType::JSON, body));
     }
     let gzip = match encoding.is_gzip() {
         Ok(gzip) => gzip,

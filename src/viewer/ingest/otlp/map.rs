@@ -159,12 +159,7 @@ fn record(
         match StatusCode::try_from(status.code) {
             Ok(StatusCode::Error) => {
                 tags.push(string_tag("otel.status_code", "ERROR".to_owned()));
-                if !SpanRecord::is_error(&tags) {
-                    tags.push(Tag {
-                        key: "error".to_owned(),
-                        value: TagValue::Bool(true),
-                    });
-                }
+                mark_error(&mut tags);
                 if !status.message.is_empty() {
                     let message = limited_text(&status.message, max);
                     tags.push(string_tag("otel.status_description", message));
@@ -209,6 +204,31 @@ fn record(
         logs,
         baggage: Vec::new(),
     })
+}
+
+/// Marks the span of `tags` as failed, as its status says: the status wins
+/// over an `error` attribute, which becomes `error = true` where it stands
+/// (any further `error` tags are dropped); without one, `error = true` is
+/// added.
+fn mark_error(tags: &mut Vec<Tag>) {
+    let mut marked = false;
+    tags.retain_mut(|tag| {
+        if tag.key != "error" {
+            return true;
+        }
+        if marked {
+            return false;
+        }
+        tag.value = TagValue::Bool(true);
+        marked = true;
+        true
+    });
+    if !marked {
+        tags.push(Tag {
+            key: "error".to_owned(),
+            value: TagValue::Bool(true),
+        });
+    }
 }
 
 /// The value an attribute holds, if any.

@@ -55,8 +55,9 @@
 //!   none when unspecified); `otel.scope.name` and `otel.scope.version`
 //!   (the instrumentation scope, when set); for a status `OK`,
 //!   `otel.status_code = "OK"`; for `ERROR`, `otel.status_code = "ERROR"`,
-//!   `error = true` (unless a tag already marks the error) and the status
-//!   message as `otel.status_description` (when set).
+//!   `error = true` (the status wins: an `error` attribute, whatever its
+//!   value, becomes this one tag where it stands) and the status message as
+//!   `otel.status_description` (when set).
 //! - Events become logs: the event's time; its name as the `event` field
 //!   (when set), then its attributes as fields.
 //! - The [limits](IngestLimits) are the Thrift intake's: string values
@@ -251,11 +252,34 @@ pub(crate) fn response_body(rejected: usize) -> Vec<u8> {
     ExportTraceServiceResponse { partial_success }.encode_to_vec()
 }
 
-/// The body of a `4xx` answer to a protobuf request: a `google.rpc.Status`
-/// with `message`.
-pub(crate) fn status_body(message: &str) -> Vec<u8> {
+/// gRPC's canonical code `INVALID_ARGUMENT`: the `code` of a
+/// `google.rpc.Status` answering `400` or `415`.
+pub(crate) const INVALID_ARGUMENT: i32 = 3;
+
+/// gRPC's canonical code `RESOURCE_EXHAUSTED`: the `code` of a
+/// `google.rpc.Status` answering `413`.
+pub(crate) const RESOURCE_EXHAUSTED: i32 = 8;
+
+/// gRPC's canonical code `UNKNOWN`, for a failure without a closer code.
+pub(crate) const UNKNOWN: i32 = 2;
+
+/// The gRPC canonical code of a failure answered with the HTTP status
+/// `http`: `413` is `RESOURCE_EXHAUSTED`, `400` and `415`
+/// `INVALID_ARGUMENT` (never `0`, which is `OK`).
+pub(crate) fn rpc_code(http: u16) -> i32 {
+    match http {
+        413 => RESOURCE_EXHAUSTED,
+        400 | 415 => INVALID_ARGUMENT,
+        _ => UNKNOWN,
+    }
+}
+
+/// The body of a `4xx` answer (HTTP status `http`) to a protobuf request:
+/// a `google.rpc.Status` with the canonical code of `http` (see
+/// [`rpc_code`]) and `message`.
+pub(crate) fn status_body(http: u16, message: &str) -> Vec<u8> {
     proto::RpcStatus {
-        code: 0,
+        code: rpc_code(http),
         message: message.to_owned(),
     }
     .encode_to_vec()

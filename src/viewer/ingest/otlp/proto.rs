@@ -49,10 +49,10 @@ pub(crate) struct ExportTracePartialSuccess {
 }
 
 /// `google.rpc.Status`: the body of every `4xx` answer to a protobuf
-/// request (OTLP/HTTP leaves `code` out, and so do we; no `details`).
+/// request (no `details`).
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct RpcStatus {
-    /// `code = 1`: a gRPC status code, unused by OTLP/HTTP.
+    /// `code = 1`: the gRPC canonical code of the failure (never `0`, `OK`).
     #[prost(int32, tag = "1")]
     pub(crate) code: i32,
     /// `message = 2`: what went wrong, for a developer.

@@ -396,9 +396,24 @@ fn a_full_success_answers_an_empty_response() {
     assert!(response_body(0).is_empty());
     let answer = collector::ExportTraceServiceResponse::decode(&response_body(0)[..]).unwrap();
     assert_eq!(answer.partial_success, None);
-    let status = proto::RpcStatus::decode(&status_body("what went wrong")[..]).unwrap();
-    assert_eq!(status.message, "what went wrong");
-    assert_eq!(status.code, 0);
+}
+
+#[test]
+fn a_failure_answer_carries_the_canonical_code_of_its_http_status() {
+    // (HTTP status, gRPC canonical code)
+    for (http, code) in [(400, 3), (413, 8), (415, 3)] {
+        let body = status_body(http, "what went wrong");
+        let status = proto::RpcStatus::decode(&body[..]).unwrap();
+        assert_eq!(status.message, "what went wrong");
+        assert_eq!(status.code, code, "{http}");
+        assert_eq!(rpc_code(http), code, "{http}");
+    }
+    assert_eq!(INVALID_ARGUMENT, 3);
+    assert_eq!(RESOURCE_EXHAUSTED, 8);
+    // Never OK.
+    for http in [401, 404, 500] {
+        assert_ne!(rpc_code(http), 0, "{http}");
+    }
 }
 
 #[test]
@@ -483,13 +498,14 @@ fn the_status_marks_errors() {
             tag("error", TagValue::Bool(true))
         ]
     );
-    // An error tag already there is not repeated; the message is cut.
+    // An error tag already there is not repeated (it becomes the status's,
+    // where it stands); the message is cut.
     let marked = with_status(2, "a long message", vec![kv("error", s("true"))]);
     assert!(marked.error);
     assert_eq!(
         status_tags(&marked),
         [
-            string("error", "true"),
+            tag("error", TagValue::Bool(true)),
             string("otel.status_code", "ERROR"),
             string(
                 "otel.status_description",
@@ -500,6 +516,53 @@ fn the_status_marks_errors() {
     // An attribute `error = true` marks an error without a status.
     let attribute = with_status(0, "", vec![kv("error", V::BoolValue(true))]);
     assert!(attribute.error);
+}
+
+#[test]
+fn an_error_status_wins_over_an_error_attribute_saying_otherwise() {
+    let failed = |attributes: Vec<KeyValue>| {
+        let mut one = span(1, 2, None, "x");
+        one.status = Some(Status {
+            code: status::StatusCode::Error as i32,
+            message: String::new(),
+        });
+        one.attributes = attributes;
+        decode_one(&request("svc", vec![one]), LIMITS)
+    };
+    let errors = |record: &SpanRecord| -> Vec<Tag> {
+        record
+            .tags
+            .iter()
+            .filter(|t| t.key == "error")
+            .cloned()
+            .collect()
+    };
+    for value in [
+        V::BoolValue(false),
+        s("false"),
+        s("no"),
+        V::IntValue(0),
+        V::BoolValue(true),
+    ] {
+        let record = failed(vec![
+            kv("before", V::IntValue(1)),
+            kv("error", value.clone()),
+            kv("after", V::IntValue(2)),
+        ]);
+        assert!(record.error, "{value:?}");
+        assert_eq!(
+            errors(&record),
+            [tag("error", TagValue::Bool(true))],
+            "{value:?}"
+        );
+        // Where the attribute stood.
+        let keys: Vec<&str> = record.tags.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(keys[..3], ["before", "error", "after"], "{value:?}");
+    }
+    // Repeated `error` attributes: one tag remains.
+    let twice = failed(vec![kv("error", s("false")), kv("error", s("maybe"))]);
+    assert_eq!(errors(&twice), [tag("error", TagValue::Bool(true))]);
+    assert_eq!(twice.tags[0], tag("error", TagValue::Bool(true)));
 }
 
 #[test]
