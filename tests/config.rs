@@ -386,6 +386,11 @@ fn invalid_values_are_refused_naming_the_key() {
         ),
         (
             "",
+            &[("OTEL_SDK_DISABLED", "1")],
+            &["`OTEL_SDK_DISABLED` = 1:", "true or false"],
+        ),
+        (
+            "",
             &[("OTEL_RESOURCE_ATTRIBUTES", "team=core,oops")],
             &["OTEL_RESOURCE_ATTRIBUTES", "team=core,oops", "key=value"],
         ),
@@ -438,6 +443,11 @@ fn invalid_values_are_refused_naming_the_key() {
         // Without the collector, any endpoint is refused (for that reason).
         if !cfg!(feature = "collector") && needles.contains(&"http") {
             continue;
+        }
+        // The OTLP settings are checked when exporting over OTLP.
+        let mut env = env.to_vec();
+        if needles[0].starts_with("opentracing.otlp_") || needles[0].starts_with("OTEL_EXPORTER_") {
+            env.push(("OTEL_TRACES_EXPORTER", "otlp"));
         }
         let figment = Figment::from(Toml::string(&format!("[opentracing]\n{toml}")));
         let env = |name: &str| {
@@ -968,13 +978,56 @@ fn otlp_errors_name_the_key_or_variable_and_where_the_value_came_from() {
         ),
     ];
     for (toml, env, expected) in cases {
-        let error = read_nested(toml, env)
+        // Exporting over OTLP (unless the case selects the exporter).
+        let mut env = env.to_vec();
+        if env.iter().all(|(name, _)| *name != "OTEL_TRACES_EXPORTER") {
+            env.push(("OTEL_TRACES_EXPORTER", "otlp"));
+        }
+        let error = read_nested(toml, &env)
             .expect_err(&format!("accepted {toml:?} {env:?}"))
             .to_string();
         assert_eq!(&error, expected);
         assert!(!error.contains("s3cret"), "{error}");
         assert_plain_one_line(&error);
     }
+}
+
+#[rocket::async_test]
+async fn bad_otlp_settings_refuse_ignition_only_when_exporting_over_otlp() {
+    let bad = "otlp_protocol = \"grpc\"\notlp_compression = \"zstd\"\notlp_timeout_ms = 0\n\
+               otlp_headers = { \"x-api-key\" = \"s3cret\\nX-Injected: 1\" }";
+    // Jaeger chosen, or tracing disabled: the application starts.
+    for choice in ["exporter = \"jaeger\"", "disabled = true"] {
+        let toml = format!("[default.opentracing]\n{choice}\n{bad}");
+        let (tracer, _rx) = tracer();
+        let client = client_with(&toml, OpenTracingFairing::all(tracer)).await;
+        assert_eq!(
+            client.get("/hello/x").dispatch().await.status(),
+            Status::Ok,
+            "{choice}"
+        );
+        let config = read_nested(&toml, &[]).unwrap();
+        assert_eq!(config.otlp_timeout_ms, 10_000, "{choice}");
+        assert!(config.otlp_headers.is_empty(), "{choice}");
+    }
+    // Chosen by the variable, over the key.
+    let toml = format!("[default.opentracing]\nexporter = \"otlp\"\n{bad}");
+    assert!(read_nested(&toml, &[("OTEL_TRACES_EXPORTER", "jaeger")]).is_ok());
+    // Exporting over OTLP: refused, naming the first.
+    let error = read_nested(&toml, &[]).unwrap_err().to_string();
+    assert!(
+        error.starts_with("invalid `opentracing.otlp_compression` = \"zstd\""),
+        "{error}"
+    );
+    assert_refuses_ignition(&toml).await;
+    // What selects the exporter is still refused when bad.
+    let toml = format!("[default.opentracing]\nexporter = \"zipkin\"\n{bad}");
+    let error = read_nested(&toml, &[]).unwrap_err().to_string();
+    assert!(
+        error.starts_with("invalid `opentracing.exporter` = \"zipkin\""),
+        "{error}"
+    );
+    assert_refuses_ignition(&toml).await;
 }
 
 #[cfg(feature = "otlp")]

@@ -270,12 +270,77 @@ fn otel_variables_win_over_jaeger_variables_and_rocket_opentracing() {
     env.set("OTEL_TRACES_EXPORTER", "none");
     assert!(read().unwrap().disabled);
 
+    // Tracing disabled: a bad OTLP setting is unused, and ignored.
     env.set("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "soon");
+    assert_eq!(read().unwrap().otlp_timeout_ms, 2500);
+    // Exporting over OTLP, it refuses ignition.
+    env.set("OTEL_TRACES_EXPORTER", "otlp");
     assert_eq!(
         read().unwrap_err().to_string(),
         "invalid `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` = \"soon\": expected a whole number of \
          milliseconds, at least 1 (e.g. 10000)"
     );
+}
+
+#[test]
+fn otel_sdk_disabled_is_true_or_false_only() {
+    let env = Environment::take();
+    for (value, disabled) in [("true", true), (" TRUE ", true), ("False", false)] {
+        env.set("OTEL_SDK_DISABLED", value);
+        assert_eq!(read().unwrap().disabled, disabled, "{value:?}");
+    }
+    for value in ["1", "yes", "on", "0", "no", "off"] {
+        env.set("OTEL_SDK_DISABLED", value);
+        let error = read()
+            .expect_err(&format!("accepted OTEL_SDK_DISABLED={value}"))
+            .to_string();
+        assert!(
+            error.starts_with("invalid `OTEL_SDK_DISABLED` = ")
+                && error.contains(value)
+                && error.contains(": expected true or false"),
+            "{error}"
+        );
+    }
+    // JAEGER_DISABLED keeps its wider reading.
+    std::env::remove_var("OTEL_SDK_DISABLED");
+    for value in ["1", "yes", "on"] {
+        env.set("JAEGER_DISABLED", value);
+        assert!(read().unwrap().disabled, "{value:?}");
+    }
+}
+
+#[test]
+fn otlp_variables_a_platform_injects_do_not_stop_an_application_reporting_to_jaeger() {
+    let env = Environment::take();
+    // What a platform may set in every container, for an OTLP/gRPC
+    // collector, with a malformed header list too.
+    env.set("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+    env.set("OTEL_EXPORTER_OTLP_HEADERS", "api-key:s3cret");
+    env.set("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd");
+    env.set("OTEL_EXPORTER_OTLP_TIMEOUT", "10s");
+    env.set("OTEL_TRACES_EXPORTER", "jaeger");
+    let config = read().unwrap();
+    assert_eq!(
+        config.selected_exporter(),
+        rocket_opentracing::config::Exporter::Jaeger
+    );
+    // The values ignored are not applied.
+    assert!(config.otlp_headers.is_empty());
+    assert_eq!(config.otlp_timeout_ms, 10_000);
+
+    // Selected by the section too.
+    std::env::remove_var("OTEL_TRACES_EXPORTER");
+    env.set("ROCKET_OPENTRACING", r#"{exporter="jaeger"}"#);
+    assert!(read().is_ok());
+
+    // Exporting over OTLP, the first one refuses ignition.
+    env.set("ROCKET_OPENTRACING", r#"{exporter="otlp"}"#);
+    let error = read().unwrap_err().to_string();
+    assert!(
+        error.starts_with("invalid `OTEL_EXPORTER_OTLP_HEADERS` = <redacted>: "),
+        "{error}"
+    );
+    assert!(!error.contains("s3cret"), "{error}");
 }
 
 #[cfg(feature = "otlp")]
@@ -314,7 +379,11 @@ fn an_otlp_endpoint_variable_selects_otlp_over_the_section() {
     env.set("OTEL_TRACES_EXPORTER", "jaeger");
     assert_eq!(read().unwrap().selected_exporter(), Exporter::Jaeger);
 
+    // Jaeger selected: gRPC is unused, and ignored...
     env.set("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+    assert_eq!(read().unwrap().selected_exporter(), Exporter::Jaeger);
+    // ... the endpoint selecting OTLP, it is refused.
+    std::env::remove_var("OTEL_TRACES_EXPORTER");
     let error = read().unwrap_err().to_string();
     assert!(
         error.starts_with(

@@ -4,14 +4,28 @@
 
 use super::error::invalid;
 use super::values::{check_endpoint, parse_bool, parse_millis};
-use super::{Config, ConfigError, Origins, Secret};
+use super::{Config, ConfigError, Deferred, Origins, Secret};
 use crate::sampler::ACCEPTED_TYPES;
 
 impl Config {
-    /// Applies the standard Jaeger client variables, then OpenTelemetry's.
+    /// Applies the standard Jaeger client variables, then OpenTelemetry's;
+    /// the bad values of OTLP settings are left unapplied (they are set
+    /// aside by [`Config::apply_env_deferring`]).
     pub(super) fn apply_env(
         &mut self,
         env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Origins, ConfigError> {
+        self.apply_env_deferring(env, &mut Deferred::default())
+    }
+
+    /// Applies the standard Jaeger client variables, then OpenTelemetry's,
+    /// setting aside in `deferred` the refusals of OTLP settings' values
+    /// (`OTEL_EXPORTER_OTLP_*`), which are left unapplied: whether they
+    /// refuse ignition depends on the exporter.
+    pub(super) fn apply_env_deferring(
+        &mut self,
+        env: impl Fn(&str) -> Option<String>,
+        deferred: &mut Deferred,
     ) -> Result<Origins, ConfigError> {
         let mut origins = Origins::default();
         if let Some(name) = env("JAEGER_SERVICE_NAME") {
@@ -110,7 +124,7 @@ impl Config {
             origins.record("tags", "JAEGER_TAGS");
         }
         // OpenTelemetry's variables, over the Jaeger ones.
-        self.apply_otel_env(&env, &mut origins)?;
+        self.apply_otel_env(&env, &mut origins, deferred)?;
         Ok(origins)
     }
 }

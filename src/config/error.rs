@@ -154,7 +154,7 @@ pub(crate) fn invalid(
 /// Figment records the fields of the section first and the key the section
 /// was extracted at last (`["tags", "team", "opentracing"]`, which its own
 /// message shows as `default.tags.team.opentracing`).
-fn path_of(error: &rocket::figment::Error) -> Vec<&str> {
+pub(super) fn path_of(error: &rocket::figment::Error) -> Vec<&str> {
     let mut fields: Vec<&str> = error.path.iter().map(String::as_str).collect();
     if fields.last() == Some(&SECTION) {
         fields.pop();

@@ -33,6 +33,8 @@ mod values;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use rocket::figment::providers::Serialized;
+use rocket::figment::value::{Dict, Value};
 use rocket::figment::Figment;
 use rocket::serde::{Deserialize, Serialize};
 use rustracing::sampler::BoxSampler;
@@ -99,6 +101,19 @@ use crate::reporter::{
 /// replaces the `otlp_headers` table. Without this crate's `otlp` feature,
 /// selecting OTLP refuses ignition, naming the key or variable that did.
 ///
+/// A bad value of an OTLP setting (the `otlp_*` keys and their
+/// `OTEL_EXPORTER_OTLP_*` variables: endpoints, headers, compression,
+/// timeout, protocol) refuses ignition only when spans go over OTLP; with
+/// Jaeger selected, or tracing disabled, it is unused: left at its default,
+/// with a warning naming it and saying why (never a header value nor the
+/// credentials of a URL). Platforms set `OTEL_*` variables in every
+/// container, `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` included: an application
+/// configured for Jaeger still starts. A bad `exporter`,
+/// `OTEL_TRACES_EXPORTER` or `OTEL_SDK_DISABLED` is always refused.
+/// `OTEL_SDK_DISABLED` is `true` or `false` (any case) and nothing else, as
+/// OpenTelemetry specifies (`JAEGER_DISABLED` also takes `1`, `yes`, `on`
+/// and their opposites).
+///
 /// The service name is the first set of `OTEL_SERVICE_NAME`, a
 /// `service.name` entry of `OTEL_RESOURCE_ATTRIBUTES`,
 /// `JAEGER_SERVICE_NAME` and `service_name`. `tags` are the process tags of
@@ -115,7 +130,8 @@ use crate::reporter::{
 /// # OTEL_RESOURCE_ATTRIBUTES win.
 /// service_name = "my-service"
 /// # true: trace nothing (requests are served as usual).
-/// # Env: JAEGER_DISABLED, OTEL_SDK_DISABLED (wins), OTEL_TRACES_EXPORTER=none
+/// # Env: JAEGER_DISABLED, OTEL_SDK_DISABLED (wins; "true" or "false" only),
+/// # OTEL_TRACES_EXPORTER=none
 /// disabled = false
 /// # Jaeger agent (UDP, compact thrift). Env: JAEGER_AGENT_HOST, JAEGER_AGENT_PORT
 /// agent_host = "127.0.0.1"
@@ -152,7 +168,8 @@ use crate::reporter::{
 /// # Env: OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_TRACES_TIMEOUT
 /// otlp_timeout_ms = 10000
 /// # Only "http/protobuf" (OTLP/HTTP, port 4318): "grpc" and "http/json" are
-/// # refused. Env: OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
+/// # refused when exporting over OTLP (ignored, with a warning, otherwise).
+/// # Env: OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
 /// otlp_protocol = "http/protobuf"
 /// # Also print each finished span on one line through Rocket's logger.
 /// # Env: JAEGER_REPORTER_LOG_SPANS
@@ -228,7 +245,7 @@ use crate::reporter::{
 /// # Answer only clients on the loopback interface (and no proxied request).
 /// viewer_loopback_only = true
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "rocket::serde", default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Config {
@@ -402,6 +419,105 @@ impl Default for Config {
     }
 }
 
+/// Every field under its own name, as a derived `Debug` would show them,
+/// except that the credentials of the endpoint URLs (`endpoint`,
+/// `otlp_endpoint`, `otlp_traces_endpoint`) show as `<redacted>`; the
+/// password, token and OTLP header values are [`Secret`]s, redacted too.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Taken apart field by field, with no `..`: a field added to
+        // `Config` does not compile until it is named here, and is warned
+        // about until it is shown.
+        let Config {
+            service_name,
+            disabled,
+            agent_host,
+            agent_port,
+            endpoint,
+            user,
+            password,
+            auth_token,
+            exporter,
+            otlp_endpoint,
+            otlp_traces_endpoint,
+            otlp_headers,
+            otlp_compression,
+            otlp_timeout_ms,
+            otlp_protocol,
+            log_spans,
+            mode,
+            operation_name,
+            sampler_type,
+            sampler_param,
+            traced_attributes,
+            skip_paths,
+            extract_formats,
+            inject_formats,
+            trace_id_header,
+            strip_query,
+            redact_query_params,
+            tags,
+            queue_size,
+            flush_interval_ms,
+            trust_incoming_sampling,
+            untrusted_context,
+            max_baggage_items,
+            max_baggage_bytes,
+            max_tag_value_length,
+            max_logs_per_span,
+            max_traced_headers,
+            viewer,
+            viewer_path,
+            viewer_max_spans,
+            viewer_loopback_only,
+        } = self;
+        let url = |url: &Option<String>| url.as_deref().map(redact_credentials);
+        f.debug_struct("Config")
+            .field("service_name", service_name)
+            .field("disabled", disabled)
+            .field("agent_host", agent_host)
+            .field("agent_port", agent_port)
+            .field("endpoint", &url(endpoint))
+            .field("user", user)
+            .field("password", password)
+            .field("auth_token", auth_token)
+            .field("exporter", exporter)
+            .field("otlp_endpoint", &url(otlp_endpoint))
+            .field("otlp_traces_endpoint", &url(otlp_traces_endpoint))
+            .field("otlp_headers", otlp_headers)
+            .field("otlp_compression", otlp_compression)
+            .field("otlp_timeout_ms", otlp_timeout_ms)
+            .field("otlp_protocol", otlp_protocol)
+            .field("log_spans", log_spans)
+            .field("mode", mode)
+            .field("operation_name", operation_name)
+            .field("sampler_type", sampler_type)
+            .field("sampler_param", sampler_param)
+            .field("traced_attributes", traced_attributes)
+            .field("skip_paths", skip_paths)
+            .field("extract_formats", extract_formats)
+            .field("inject_formats", inject_formats)
+            .field("trace_id_header", trace_id_header)
+            .field("strip_query", strip_query)
+            .field("redact_query_params", redact_query_params)
+            .field("tags", tags)
+            .field("queue_size", queue_size)
+            .field("flush_interval_ms", flush_interval_ms)
+            .field("trust_incoming_sampling", trust_incoming_sampling)
+            .field("untrusted_context", untrusted_context)
+            .field("max_baggage_items", max_baggage_items)
+            .field("max_baggage_bytes", max_baggage_bytes)
+            .field("max_tag_value_length", max_tag_value_length)
+            .field("max_logs_per_span", max_logs_per_span)
+            .field("max_traced_headers", max_traced_headers)
+            .field("viewer", viewer)
+            .field("viewer_path", viewer_path)
+            .field("viewer_max_spans", viewer_max_spans)
+            .field("viewer_loopback_only", viewer_loopback_only)
+            .finish()
+    }
+}
+
 /// The default response header carrying the trace id.
 pub(crate) const DEFAULT_TRACE_ID_HEADER: &str = "X-Trace-Id";
 
@@ -459,6 +575,51 @@ pub(crate) const KEYS: &[&str] = &[
     "viewer_max_spans",
     "viewer_loopback_only",
 ];
+
+/// The keys of the OTLP exporter's settings. A bad value of one (from the
+/// section or its `OTEL_EXPORTER_OTLP_*` variable) refuses ignition only
+/// when spans go over OTLP; otherwise it is ignored with a warning (see
+/// [`Config::from_figment_and_env`]). The keys that select the exporter
+/// (`exporter`, `disabled`) are not among them.
+pub(crate) const OTLP_KEYS: &[&str] = &[
+    "otlp_endpoint",
+    "otlp_traces_endpoint",
+    "otlp_headers",
+    "otlp_compression",
+    "otlp_timeout_ms",
+    "otlp_protocol",
+];
+
+/// Refused values of OTLP settings, set aside until it is known whether
+/// spans go over OTLP: each with the key of [`OTLP_KEYS`] it is about, in
+/// the order found.
+#[derive(Debug, Default)]
+pub(crate) struct Deferred {
+    refused: Vec<(&'static str, ConfigError)>,
+}
+
+impl Deferred {
+    /// Sets aside the refusal `error` of a value of the OTLP setting `key`.
+    pub(crate) fn push(&mut self, key: &'static str, error: ConfigError) {
+        self.refused.push((key, error));
+    }
+
+    /// Whether a refused value was for `key`.
+    fn has(&self, key: &str) -> bool {
+        self.refused.iter().any(|(refused, _)| *refused == key)
+    }
+}
+
+/// The key of [`OTLP_KEYS`] a figment error is about, if it is about one.
+fn otlp_key_of(error: &rocket::figment::Error) -> Option<&'static str> {
+    let path = error::path_of(error);
+    let key = path.get(1)?;
+    OTLP_KEYS.iter().copied().find(|known| known == key)
+}
+
+/// Most refused OTLP values of the section set aside while it is read;
+/// past them, the next refusal is returned as it is.
+const MOST_DEFERRED: usize = 64;
 
 /// The keys a `JAEGER_*` or `OTEL_*` variable set, and which variable:
 /// errors name the variable rather than the key, and the ignition summary
@@ -532,27 +693,124 @@ impl Config {
 
     /// As [`Config::from_figment`], with the environment given as a lookup
     /// function (so it can be tested without touching the process's).
+    ///
+    /// A bad value of an OTLP setting (`otlp_*` keys, `OTEL_EXPORTER_OTLP_*`
+    /// variables) refuses ignition only when spans go over OTLP: when OTLP is
+    /// the [selected exporter](Config::selected_exporter) and tracing is not
+    /// disabled. Otherwise the value is unused: it is left at its default,
+    /// and a warning names it and says why it is unused. (Platforms set the
+    /// `OTEL_*` variables in every container, `grpc` included: an
+    /// application reporting to Jaeger still starts.)
     pub fn from_figment_and_env(
         figment: &Figment,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        let (config, warnings) = Self::read(figment, env)?;
+        for warning in warnings {
+            log::warn!("rocket_opentracing: {warning}");
+        }
+        Ok(config)
+    }
+
+    /// The configuration, and a warning line for each bad OTLP value
+    /// ignored because spans do not go over OTLP.
+    pub(crate) fn read(
+        figment: &Figment,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
+        let mut deferred = Deferred::default();
         let mut config = if figment.contains(SECTION) {
-            figment
-                .extract_inner::<Config>(SECTION)
-                .map_err(error::from_figment)?
+            Self::extract(figment, &mut deferred)?
         } else {
             Config::default()
         };
-        let origins = config.apply_env(env)?;
+        let origins = config.apply_env_deferring(env, &mut deferred)?;
         let names = Names {
             figment,
             origins: &origins,
         };
-        config.validate(&names)?;
-        Ok(config)
+        let ignored = config.validate(&names, deferred)?;
+        // What is ignored is not applied either.
+        let mut warnings = Vec::with_capacity(ignored.len());
+        for (applied, warning) in ignored {
+            if let Some(key) = applied {
+                config.reset(key);
+            }
+            warnings.push(warning);
+        }
+        Ok((config, warnings))
     }
 
-    fn validate(&self, names: &Names<'_>) -> Result<(), ConfigError> {
+    /// The section of `figment`. A value of an OTLP setting that does not
+    /// read (`otlp_protocol = "grpc"`, `otlp_headers = "a=b"`) is set aside
+    /// in `deferred` and the setting left at its default; any other
+    /// refusal is returned.
+    fn extract(figment: &Figment, deferred: &mut Deferred) -> Result<Config, ConfigError> {
+        // The figment with the refused values replaced, once one is.
+        let mut replaced: Option<Figment> = None;
+        loop {
+            let current = replaced.as_ref().unwrap_or(figment);
+            let error = match current.extract_inner::<Config>(SECTION) {
+                Ok(mut config) => {
+                    for (key, _) in &deferred.refused {
+                        config.reset(key);
+                    }
+                    return Ok(config);
+                }
+                Err(error) => error,
+            };
+            let Some(key) = otlp_key_of(&error) else {
+                return Err(error::from_figment(error));
+            };
+            if deferred.refused.len() >= MOST_DEFERRED {
+                return Err(error::from_figment(error));
+            }
+            // Read again with a value that reads in its place: the key's
+            // default, or for a header (`otlp_headers.<name>`) a string.
+            let path: Vec<String> = error::path_of(&error)
+                .iter()
+                .skip(1)
+                .take(2)
+                .map(|part| (*part).to_owned())
+                .collect();
+            let mut value = match path.len() {
+                1 => Value::serialize(Config::default())
+                    .ok()
+                    .and_then(Value::into_dict)
+                    .and_then(|mut defaults| defaults.remove(key))
+                    .unwrap_or_else(|| Value::from(Dict::new())),
+                _ => Value::from(""),
+            };
+            for part in path.into_iter().rev() {
+                value = Value::from(Dict::from([(part, value)]));
+            }
+            replaced = Some(current.clone().merge(Serialized::global(SECTION, value)));
+            deferred.push(key, error::from_figment(error));
+        }
+    }
+
+    /// Sets the OTLP setting `key` back to its default (nothing for another
+    /// key).
+    fn reset(&mut self, key: &str) {
+        let defaults = Config::default();
+        match key {
+            "otlp_endpoint" => self.otlp_endpoint = defaults.otlp_endpoint,
+            "otlp_traces_endpoint" => self.otlp_traces_endpoint = defaults.otlp_traces_endpoint,
+            "otlp_headers" => self.otlp_headers = defaults.otlp_headers,
+            "otlp_compression" => self.otlp_compression = defaults.otlp_compression,
+            "otlp_timeout_ms" => self.otlp_timeout_ms = defaults.otlp_timeout_ms,
+            "otlp_protocol" => self.otlp_protocol = defaults.otlp_protocol,
+            _ => {}
+        }
+    }
+
+    /// Checks the values; returns the bad OTLP values ignored, each with
+    /// its warning (see [`Config::validate_otlp`]).
+    fn validate(
+        &self,
+        names: &Names<'_>,
+        deferred: Deferred,
+    ) -> Result<Vec<(Option<&'static str>, String)>, ConfigError> {
         if self
             .service_name
             .as_deref()
@@ -617,7 +875,7 @@ impl Config {
             )
             .with_origin(names.origin("auth_token")));
         }
-        self.validate_otlp(names)?;
+        let warnings = self.validate_otlp(names, deferred)?;
         if !is_header_name(&self.trace_id_header) {
             return Err(names.invalid(
                 "trace_id_header",
@@ -646,12 +904,65 @@ impl Config {
                 "a path of static segments other than \"/\", e.g. \"/_traces\"",
             ));
         }
-        Ok(())
+        Ok(warnings)
     }
 
     /// Checks the OTLP settings, and that OTLP is not selected in a build
-    /// without the `otlp` feature.
-    fn validate_otlp(&self, names: &Names<'_>) -> Result<(), ConfigError> {
+    /// without the `otlp` feature. The refusals, those set aside while
+    /// reading (`deferred`) first, refuse ignition (the first one) when
+    /// spans go over OTLP; otherwise each becomes a warning saying why the
+    /// value is unused, with the key to set back to its default when the
+    /// value was applied (those set aside while reading were not).
+    fn validate_otlp(
+        &self,
+        names: &Names<'_>,
+        deferred: Deferred,
+    ) -> Result<Vec<(Option<&'static str>, String)>, ConfigError> {
+        // A refused endpoint would have selected OTLP, had it been read.
+        let endpoint_refused =
+            deferred.has("otlp_endpoint") || deferred.has("otlp_traces_endpoint");
+        let mut refused: Vec<(Option<&'static str>, ConfigError)> = deferred
+            .refused
+            .into_iter()
+            .map(|(_, error)| (None, error))
+            .collect();
+        refused.extend(
+            self.otlp_refusals(names)
+                .into_iter()
+                .map(|(key, error)| (Some(key), error)),
+        );
+        let selected = self.selected_exporter() == Exporter::Otlp
+            || (self.exporter.is_none() && endpoint_refused);
+        if selected && !self.disabled {
+            return match refused.into_iter().next() {
+                Some((_, error)) => Err(error),
+                None => Ok(Vec::new()),
+            };
+        }
+        let why = if self.disabled {
+            format!("tracing is disabled (by `{}`)", names.name("disabled"))
+        } else if self.exporter.is_some() {
+            format!(
+                "the exporter is Jaeger (selected by `{}`)",
+                names.name("exporter")
+            )
+        } else {
+            "the exporter is Jaeger (neither an OTLP endpoint nor exporter = \"otlp\" is set)"
+                .to_owned()
+        };
+        Ok(refused
+            .into_iter()
+            .map(|(applied, error)| {
+                let warning = format!("{error}; ignored, as the OTLP settings are unused: {why}");
+                (applied, warning)
+            })
+            .collect())
+    }
+
+    /// The refusals of the OTLP settings read (each key and why), and of
+    /// OTLP selected in a build without the `otlp` feature, in this order.
+    fn otlp_refusals(&self, names: &Names<'_>) -> Vec<(&'static str, ConfigError)> {
+        let mut refused = Vec::new();
         let endpoints = [
             (
                 "otlp_endpoint",
@@ -666,31 +977,39 @@ impl Config {
         ];
         for (key, endpoint, example) in endpoints {
             if let Some(endpoint) = endpoint {
-                values::check_otlp_endpoint(&names.name(key), endpoint, example)
-                    .map_err(|e| e.with_origin(names.origin(key)))?;
+                if let Err(e) = values::check_otlp_endpoint(&names.name(key), endpoint, example) {
+                    refused.push((key, e.with_origin(names.origin(key))));
+                }
             }
         }
-        for (name, value) in &self.otlp_headers {
+        // The first bad header only: one refusal per key.
+        let bad_header = self.otlp_headers.iter().find_map(|(name, value)| {
             if name.is_empty() || name.trim() != name || !is_header_name(name) {
-                return Err(names.invalid(
+                return Some(names.invalid(
                     "otlp_headers",
                     name,
                     "header names (letters, digits, !#$%&'*+-.^_|~ and the backtick)",
                 ));
             }
-            if !is_header_value(value.expose()) {
-                return Err(names.invalid(
+            (!is_header_value(value.expose())).then(|| {
+                names.invalid(
                     "otlp_headers",
                     "<redacted>",
                     format!(
                         "a value of the header {name} without control characters (line \
                          breaks, NUL)"
                     ),
-                ));
-            }
+                )
+            })
+        });
+        if let Some(error) = bad_header {
+            refused.push(("otlp_headers", error));
         }
         if self.otlp_timeout_ms == 0 {
-            return Err(names.invalid("otlp_timeout_ms", 0, "at least 1 millisecond"));
+            refused.push((
+                "otlp_timeout_ms",
+                names.invalid("otlp_timeout_ms", 0, "at least 1 millisecond"),
+            ));
         }
         if !cfg!(feature = "otlp") && self.selected_exporter() == Exporter::Otlp {
             let (key, value, expected) = match (&self.exporter, &self.otlp_traces_endpoint) {
@@ -705,16 +1024,19 @@ impl Config {
                     "no value",
                 ),
             };
-            return Err(names.invalid(
+            refused.push((
                 key,
-                value,
-                format!(
-                    "{expected}: this build of rocket_opentracing has no OTLP exporter (enable \
-                     its `otlp` feature), and reports to Jaeger"
+                names.invalid(
+                    key,
+                    value,
+                    format!(
+                        "{expected}: this build of rocket_opentracing has no OTLP exporter \
+                         (enable its `otlp` feature), and reports to Jaeger"
+                    ),
                 ),
             ));
         }
-        Ok(())
+        refused
     }
 
     /// Where spans go: `exporter` when set (`OTEL_TRACES_EXPORTER` wins over
@@ -1374,9 +1696,19 @@ mod tests {
 
     #[test]
     fn bad_otel_values_are_refused_naming_the_variable_and_what_is_accepted() {
-        // (variable, value, what the error must mention)
+        // (variable, value, what the error must mention); the OTLP settings
+        // read with OTLP selected.
         let cases: &[(&str, &str, &[&str])] = &[
             ("OTEL_SDK_DISABLED", "maybe", &["true or false"]),
+            (
+                "OTEL_SDK_DISABLED",
+                "1",
+                &["true or false", "OpenTelemetry"],
+            ),
+            ("OTEL_SDK_DISABLED", "yes", &["true or false"]),
+            ("OTEL_SDK_DISABLED", "on", &["true or false"]),
+            ("OTEL_SDK_DISABLED", "0", &["true or false"]),
+            ("OTEL_SDK_DISABLED", "off", &["true or false"]),
             (
                 "OTEL_TRACES_EXPORTER",
                 "zipkin",
@@ -1425,7 +1757,11 @@ mod tests {
             ("OTEL_SERVICE_NAME", "x", &[]),
         ];
         for (variable, value, needles) in cases {
-            let result = read("", &[(variable, value)]);
+            let mut vars = vec![(*variable, *value)];
+            if variable.starts_with("OTEL_EXPORTER_OTLP_") {
+                vars.push(("OTEL_TRACES_EXPORTER", "otlp"));
+            }
+            let result = read("", &vars);
             if needles.is_empty() {
                 assert!(result.is_ok(), "{variable}={value}: {result:?}");
                 continue;
@@ -1493,9 +1829,12 @@ mod tests {
     #[test]
     fn grpc_and_json_are_refused_with_the_port_to_use() {
         for protocol in ["grpc", "http/json"] {
-            let error = read(&format!("otlp_protocol = \"{protocol}\""), &[])
-                .unwrap_err()
-                .to_string();
+            let error = read(
+                &format!("otlp_protocol = \"{protocol}\""),
+                &[("OTEL_TRACES_EXPORTER", "otlp")],
+            )
+            .unwrap_err()
+            .to_string();
             assert!(
                 error.starts_with(&format!(
                     "invalid `opentracing.otlp_protocol` = \"{protocol}\" (from TOML source \
@@ -1543,8 +1882,10 @@ mod tests {
             ),
             ("otlp_endpoints = \"x\"", &["did you mean `otlp_endpoint`?"]),
         ];
+        // OTLP selected (the variable, as a key would be set twice).
+        let otlp = [("OTEL_TRACES_EXPORTER", "otlp")];
         for (toml, needles) in cases {
-            let error = read(toml, &[]).unwrap_err().to_string();
+            let error = read(toml, &otlp).unwrap_err().to_string();
             for needle in *needles {
                 assert!(
                     error.contains(needle),
@@ -1557,7 +1898,7 @@ mod tests {
             );
         }
         // A header value of the wrong type is not shown either.
-        let error = read("otlp_headers = { key = 12345678 }", &[])
+        let error = read("otlp_headers = { key = 12345678 }", &otlp)
             .unwrap_err()
             .to_string();
         assert!(error.contains("opentracing.otlp_headers.key"), "{error}");
@@ -1653,5 +1994,468 @@ mod tests {
              rocket_opentracing has no OTLP exporter (enable its `otlp` feature), and reports \
              to Jaeger"
         );
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_credentials_of_endpoint_urls() {
+        let config = Config {
+            endpoint: Some(
+                "https://tracer:s3cret-collector@collector.example:14268/api/traces".to_owned(),
+            ),
+            otlp_endpoint: Some("https://user:s3cret-base@otel.example:4318".to_owned()),
+            otlp_traces_endpoint: Some(
+                "https://user:s3cret-traces@otel.example:4318/v1/traces".to_owned(),
+            ),
+            user: Some("tracer".to_owned()),
+            password: Some(Secret::new("s3cret-password")),
+            otlp_headers: [("api-key".to_owned(), Secret::new("s3cret-header"))].into(),
+            ..Config::default()
+        };
+        for shown in [format!("{config:?}"), format!("{config:#?}")] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+            for (key, url) in [
+                (
+                    "endpoint",
+                    "https://<redacted>@collector.example:14268/api/traces",
+                ),
+                ("otlp_endpoint", "https://<redacted>@otel.example:4318"),
+                (
+                    "otlp_traces_endpoint",
+                    "https://<redacted>@otel.example:4318/v1/traces",
+                ),
+            ] {
+                let field = if shown.contains('\n') {
+                    format!("{key}: Some(\n        {url:?},\n    )")
+                } else {
+                    format!("{key}: Some({url:?})")
+                };
+                assert!(shown.contains(&field), "{field} in {shown}");
+            }
+            assert!(shown.contains("user: Some(\"tracer\")") || shown.contains("\"tracer\""));
+        }
+        // A URL without credentials shows as it is; none shows as `None`.
+        let plain = Config {
+            endpoint: Some("http://collector:14268/api/traces".to_owned()),
+            ..Config::default()
+        };
+        let shown = format!("{plain:?}");
+        assert!(
+            shown.contains("endpoint: Some(\"http://collector:14268/api/traces\")"),
+            "{shown}"
+        );
+        assert!(shown.contains("otlp_endpoint: None"), "{shown}");
+    }
+
+    #[test]
+    fn debug_output_names_every_key_and_keys_name_every_field() {
+        // The fields of the pretty form, one a line, four spaces in.
+        let shown = format!("{:#?}", Config::default());
+        let fields: Vec<&str> = shown
+            .lines()
+            .filter_map(|line| line.strip_prefix("    "))
+            .filter(|line| !line.starts_with(' '))
+            .filter_map(|line| line.split_once(": ").map(|(name, _)| name))
+            .collect();
+        assert_eq!(fields, KEYS, "{shown}");
+        assert!(shown.starts_with("Config {"), "{shown}");
+        // Every field of the section is a key (the serialized form has
+        // them all, set or not).
+        let serialized = Value::serialize(Config::default())
+            .unwrap()
+            .into_dict()
+            .unwrap();
+        let mut fields: Vec<&str> = serialized.keys().map(String::as_str).collect();
+        let mut keys = KEYS.to_vec();
+        fields.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(fields, keys);
+    }
+
+    /// The section `toml` (without its header) read with the variables
+    /// `vars`, and the warnings.
+    fn read_warned(
+        toml: &str,
+        vars: &[(&str, &str)],
+    ) -> Result<(Config, Vec<String>), ConfigError> {
+        let figment = Figment::from(Toml::string(&format!("[opentracing]\n{toml}")));
+        Config::read(&figment, env_of(vars))
+    }
+
+    /// A bad value of an OTLP setting: (section, variables, the key or
+    /// variable a refusal names).
+    type BadOtlp = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        &'static str,
+    );
+
+    /// What selects Jaeger or disables tracing: (section, variables, the
+    /// key or variable a warning names for it).
+    type Choice = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        &'static str,
+    );
+
+    /// Bad values of every OTLP setting, by key and by variable.
+    fn bad_otlp_values() -> Vec<BadOtlp> {
+        let mut cases: Vec<BadOtlp> = vec![
+            ("otlp_protocol = \"grpc\"", &[], "opentracing.otlp_protocol"),
+            (
+                "otlp_protocol = \"http/json\"",
+                &[],
+                "opentracing.otlp_protocol",
+            ),
+            (
+                "otlp_compression = \"zstd\"",
+                &[],
+                "opentracing.otlp_compression",
+            ),
+            ("otlp_timeout_ms = 0", &[], "opentracing.otlp_timeout_ms"),
+            (
+                "otlp_timeout_ms = \"soon\"",
+                &[],
+                "opentracing.otlp_timeout_ms",
+            ),
+            (
+                "otlp_headers = \"a=s3cret\"",
+                &[],
+                "opentracing.otlp_headers",
+            ),
+            (
+                "otlp_headers = { key = 12345678 }",
+                &[],
+                "opentracing.otlp_headers.key",
+            ),
+            (
+                "otlp_headers = { \"bad name\" = \"s3cret\" }",
+                &[],
+                "opentracing.otlp_headers",
+            ),
+            (
+                "otlp_headers = { ok = \"s3cret\\nX-Injected: 1\" }",
+                &[],
+                "opentracing.otlp_headers",
+            ),
+            ("otlp_endpoint = 4318", &[], "opentracing.otlp_endpoint"),
+            (
+                "otlp_traces_endpoint = [\"http://otel:4318\"]",
+                &[],
+                "opentracing.otlp_traces_endpoint",
+            ),
+            (
+                "",
+                &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")],
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+            ),
+            (
+                "",
+                &[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json")],
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            ),
+            (
+                "",
+                &[("OTEL_EXPORTER_OTLP_HEADERS", "api-key:s3cret")],
+                "OTEL_EXPORTER_OTLP_HEADERS",
+            ),
+            (
+                "",
+                &[("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "api-key=s3cret%FF")],
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            ),
+            (
+                "",
+                &[("OTEL_EXPORTER_OTLP_COMPRESSION", "br")],
+                "OTEL_EXPORTER_OTLP_COMPRESSION",
+            ),
+            (
+                "",
+                &[("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd")],
+                "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+            ),
+            (
+                "",
+                &[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")],
+                "OTEL_EXPORTER_OTLP_TIMEOUT",
+            ),
+            (
+                "",
+                &[("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0")],
+                "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            ),
+        ];
+        // URLs are checked by the OTLP exporter's parser.
+        if cfg!(feature = "otlp") {
+            cases.extend([
+                (
+                    "otlp_endpoint = \"grpc://u:s3cret@otel:4317\"",
+                    &[][..],
+                    "opentracing.otlp_endpoint",
+                ),
+                (
+                    "otlp_traces_endpoint = \"otel:4318\"",
+                    &[],
+                    "opentracing.otlp_traces_endpoint",
+                ),
+                (
+                    "",
+                    &[("OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://u:s3cret@otel:4317")],
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                ),
+                (
+                    "",
+                    &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "otel:4318")],
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                ),
+            ]);
+        }
+        cases
+    }
+
+    /// `vars` and `more`.
+    fn with<'a>(
+        vars: &[(&'a str, &'a str)],
+        more: &[(&'a str, &'a str)],
+    ) -> Vec<(&'a str, &'a str)> {
+        vars.iter().chain(more).copied().collect()
+    }
+
+    #[test]
+    fn bad_otlp_values_refuse_ignition_when_exporting_over_otlp() {
+        for (toml, vars, name) in bad_otlp_values() {
+            // Selected by the variable, by the key, or (no exporter set) by
+            // the refused endpoint itself.
+            let selections = [
+                (
+                    toml.to_owned(),
+                    with(vars, &[("OTEL_TRACES_EXPORTER", "otlp")]),
+                ),
+                (format!("exporter = \"otlp\"\n{toml}"), vars.to_vec()),
+                (
+                    format!("exporter = \"jaeger\"\n{toml}"),
+                    with(vars, &[("OTEL_TRACES_EXPORTER", "otlp")]),
+                ),
+            ];
+            for (toml, vars) in selections {
+                let error = read_warned(&toml, &vars)
+                    .expect_err(&format!("accepted {toml:?} {vars:?}"))
+                    .to_string();
+                assert!(
+                    error.starts_with(&format!("invalid `{name}` = ")),
+                    "{toml:?} {vars:?}: {error}"
+                );
+                assert!(!error.contains("s3cret"), "{error}");
+                assert!(!error.contains('\n'), "{error}");
+            }
+        }
+        // An endpoint that does not read still selects OTLP.
+        for toml in [
+            "otlp_endpoint = 4318",
+            "otlp_traces_endpoint = [\"http://otel:4318\"]",
+        ] {
+            let error = read_warned(toml, &[]).unwrap_err().to_string();
+            assert!(error.contains("endpoint"), "{error}");
+        }
+    }
+
+    #[test]
+    fn bad_otlp_values_are_ignored_with_one_warning_when_jaeger_is_selected() {
+        let selections: [Choice; 3] = [
+            ("exporter = \"jaeger\"", &[], "opentracing.exporter"),
+            (
+                "",
+                &[("OTEL_TRACES_EXPORTER", "jaeger")],
+                "OTEL_TRACES_EXPORTER",
+            ),
+            (
+                "exporter = \"otlp\"",
+                &[("OTEL_TRACES_EXPORTER", "JAEGER")],
+                "OTEL_TRACES_EXPORTER",
+            ),
+        ];
+        let defaults = Config::default();
+        for (toml, vars, name) in bad_otlp_values() {
+            for (choice, chosen_by, by) in selections {
+                let toml = format!("{choice}\n{toml}");
+                let vars = with(vars, chosen_by);
+                let (config, warnings) =
+                    read_warned(&toml, &vars).unwrap_or_else(|e| panic!("{toml:?} {vars:?}: {e}"));
+                assert_eq!(config.selected_exporter(), Exporter::Jaeger);
+                assert_eq!(warnings.len(), 1, "{toml:?} {vars:?}: {warnings:?}");
+                let warning = &warnings[0];
+                assert!(
+                    warning.starts_with(&format!("invalid `{name}` = ")),
+                    "{warning}"
+                );
+                assert!(
+                    warning.ends_with(&format!(
+                        "; ignored, as the OTLP settings are unused: the exporter is Jaeger \
+                         (selected by `{by}`)"
+                    )),
+                    "{warning}"
+                );
+                assert!(!warning.contains("s3cret"), "{warning}");
+                assert!(!warning.contains('\n'), "{warning}");
+                // A value refused is not applied.
+                assert_eq!(config.otlp_protocol, defaults.otlp_protocol);
+                assert_eq!(config.otlp_compression, defaults.otlp_compression);
+                if !name.contains("TIMEOUT") {
+                    assert_eq!(config.otlp_timeout_ms, defaults.otlp_timeout_ms, "{name}");
+                }
+                if name.contains("HEADERS") || name.contains("headers") {
+                    assert!(config.otlp_headers.is_empty(), "{:?}", config.otlp_headers);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_otlp_values_are_ignored_with_a_warning_when_tracing_is_disabled() {
+        let disablings: [Choice; 4] = [
+            ("disabled = true", &[], "opentracing.disabled"),
+            ("", &[("OTEL_SDK_DISABLED", "true")], "OTEL_SDK_DISABLED"),
+            (
+                "",
+                &[("OTEL_TRACES_EXPORTER", "none")],
+                "OTEL_TRACES_EXPORTER",
+            ),
+            // OTLP chosen, but nothing is exported.
+            (
+                "exporter = \"otlp\"\ndisabled = true",
+                &[],
+                "opentracing.disabled",
+            ),
+        ];
+        for (toml, vars, name) in bad_otlp_values() {
+            for (choice, disabled_by, by) in disablings {
+                let toml = format!("{choice}\n{toml}");
+                let vars = with(vars, disabled_by);
+                let (config, warnings) =
+                    read_warned(&toml, &vars).unwrap_or_else(|e| panic!("{toml:?} {vars:?}: {e}"));
+                assert!(config.disabled);
+                let warning = &warnings[0];
+                assert!(
+                    warning.starts_with(&format!("invalid `{name}` = ")),
+                    "{warning}"
+                );
+                assert!(
+                    warning.ends_with(&format!(
+                        "; ignored, as the OTLP settings are unused: tracing is disabled \
+                         (by `{by}`)"
+                    )),
+                    "{warning}"
+                );
+                assert!(!warning.contains("s3cret"), "{warning}");
+                // Besides, without the `otlp` feature, OTLP chosen.
+                let expected = if cfg!(feature = "otlp") || !choice.contains("otlp") {
+                    1
+                } else {
+                    2
+                };
+                assert_eq!(warnings.len(), expected, "{toml:?} {vars:?}: {warnings:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn with_no_exporter_nor_otlp_endpoint_set_bad_otlp_values_are_ignored() {
+        let (config, warnings) = read_warned("otlp_protocol = \"grpc\"", &[]).unwrap();
+        assert_eq!(config.selected_exporter(), Exporter::Jaeger);
+        assert_eq!(
+            warnings,
+            [format!(
+                "invalid `opentracing.otlp_protocol` = \"grpc\" (from TOML source string \
+                 [default.opentracing]): expected {}; ignored, as the OTLP settings are unused: \
+                 the exporter is Jaeger (neither an OTLP endpoint nor exporter = \"otlp\" is set)",
+                otlp::PROTOCOL_EXPECTED
+            )]
+        );
+    }
+
+    #[test]
+    fn every_bad_otlp_value_is_warned_about_and_the_rest_is_read() {
+        let toml = "exporter = \"jaeger\"\n\
+                    agent_port = 7000\n\
+                    otlp_compression = \"zstd\"\n\
+                    otlp_headers = { a = 1, \"bad name\" = \"v\" }\n\
+                    otlp_protocol = \"grpc\"\n\
+                    otlp_timeout_ms = -5\n\
+                    queue_size = 5";
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "br"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "250"),
+        ];
+        let (config, warnings) = read_warned(toml, &vars).unwrap();
+        assert_eq!(config.agent_port, 7000);
+        assert_eq!(config.queue_size, 5);
+        // A good variable over a bad key applies.
+        assert_eq!(config.otlp_timeout_ms, 250);
+        let named: Vec<&str> = warnings
+            .iter()
+            .map(|w| w.split('`').nth(1).unwrap_or_default())
+            .collect();
+        assert_eq!(
+            named,
+            [
+                "opentracing.otlp_compression",
+                "opentracing.otlp_headers.a",
+                "opentracing.otlp_protocol",
+                "opentracing.otlp_timeout_ms",
+                "OTEL_EXPORTER_OTLP_COMPRESSION",
+            ],
+            "{warnings:?}"
+        );
+        assert_eq!(config.otlp_compression, OtlpCompression::None);
+        assert!(config.otlp_headers.is_empty());
+        // Exporting over OTLP, the first refuses ignition.
+        let error = read_warned(toml, &with(&vars, &[("OTEL_TRACES_EXPORTER", "otlp")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("invalid `opentracing.otlp_compression` = \"zstd\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn what_selects_the_exporter_or_disables_tracing_is_still_refused() {
+        let bad = "otlp_protocol = \"grpc\"";
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
+            ("exporter = \"zipkin\"", &[], "opentracing.exporter"),
+            ("exporter = \"none\"", &[], "opentracing.exporter"),
+            (
+                "",
+                &[("OTEL_TRACES_EXPORTER", "zipkin")],
+                "OTEL_TRACES_EXPORTER",
+            ),
+            ("", &[("OTEL_SDK_DISABLED", "yes")], "OTEL_SDK_DISABLED"),
+            ("disabled = \"yes\"", &[], "opentracing.disabled"),
+            ("", &[("JAEGER_DISABLED", "maybe")], "JAEGER_DISABLED"),
+        ];
+        for (toml, vars, name) in cases {
+            let toml = format!("{toml}\n{bad}");
+            let error = read_warned(&toml, vars).unwrap_err().to_string();
+            assert!(
+                error.starts_with(&format!("invalid `{name}` = ")),
+                "{toml:?} {vars:?}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_the_otlp_feature_otlp_chosen_with_tracing_disabled_is_a_warning() {
+        let (config, warnings) = read_warned("exporter = \"otlp\"\ndisabled = true", &[]).unwrap();
+        assert!(config.disabled);
+        if cfg!(feature = "otlp") {
+            assert!(warnings.is_empty(), "{warnings:?}");
+        } else {
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(warnings[0].contains("`otlp` feature"), "{warnings:?}");
+            assert!(
+                warnings[0].ends_with("tracing is disabled (by `opentracing.disabled`)"),
+                "{warnings:?}"
+            );
+        }
     }
 }

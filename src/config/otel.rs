@@ -8,25 +8,34 @@ use percent_encoding::percent_decode_str;
 
 use super::error::invalid;
 use super::otlp::{parse_compression, COMPRESSION_EXPECTED, PROTOCOL_EXPECTED};
-use super::values::parse_bool;
-use super::{Config, ConfigError, Exporter, Origins, OtlpProtocol, Secret};
+use super::values::parse_otel_bool;
+use super::{Config, ConfigError, Deferred, Exporter, Origins, OtlpProtocol, Secret};
 
 /// The resource attribute that names the service.
 const SERVICE_NAME_ATTRIBUTE: &str = "service.name";
 
+/// What `OTEL_SDK_DISABLED` accepts.
+const SDK_DISABLED_EXPECTED: &str =
+    "true or false (any case), as OpenTelemetry specifies: its SDKs read any other value, \
+     1, yes or on included, as false";
+
 impl Config {
     /// Applies the `OTEL_*` variables of `env`, noting in `origins` which
-    /// keys they set.
+    /// keys they set. A bad value of a variable that selects the exporter
+    /// or disables tracing, or sets a resource attribute, is returned; one
+    /// of an OTLP setting (`OTEL_EXPORTER_OTLP_*`) is set aside in
+    /// `deferred`, unapplied.
     pub(super) fn apply_otel_env(
         &mut self,
         env: &impl Fn(&str) -> Option<String>,
         origins: &mut Origins,
+        deferred: &mut Deferred,
     ) -> Result<(), ConfigError> {
         let var = |name: &str| env(name).filter(|value| !value.trim().is_empty());
 
         if let Some(flag) = var("OTEL_SDK_DISABLED") {
-            self.disabled = parse_bool(&flag)
-                .ok_or_else(|| invalid("OTEL_SDK_DISABLED", &flag, "true or false"))?;
+            self.disabled = parse_otel_bool(&flag)
+                .ok_or_else(|| invalid("OTEL_SDK_DISABLED", &flag, SDK_DISABLED_EXPECTED))?;
             origins.record("disabled", "OTEL_SDK_DISABLED");
         }
         if let Some(name) = var("OTEL_TRACES_EXPORTER") {
@@ -96,11 +105,16 @@ impl Config {
             "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
         ] {
             if let Some(list) = var(variable) {
-                self.otlp_headers = pairs(variable, &list, true)?
-                    .into_iter()
-                    .map(|(name, value)| (name, Secret(value)))
-                    .collect();
-                origins.record("otlp_headers", variable);
+                match pairs(variable, &list, true) {
+                    Ok(pairs) => {
+                        self.otlp_headers = pairs
+                            .into_iter()
+                            .map(|(name, value)| (name, Secret(value)))
+                            .collect();
+                        origins.record("otlp_headers", variable);
+                    }
+                    Err(e) => deferred.push("otlp_headers", e),
+                }
             }
         }
         for variable in [
@@ -108,9 +122,16 @@ impl Config {
             "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
         ] {
             if let Some(name) = var(variable) {
-                self.otlp_compression = parse_compression(&name)
-                    .ok_or_else(|| invalid(variable, &name, COMPRESSION_EXPECTED))?;
-                origins.record("otlp_compression", variable);
+                match parse_compression(&name) {
+                    Some(compression) => {
+                        self.otlp_compression = compression;
+                        origins.record("otlp_compression", variable);
+                    }
+                    None => deferred.push(
+                        "otlp_compression",
+                        invalid(variable, &name, COMPRESSION_EXPECTED),
+                    ),
+                }
             }
         }
         for variable in [
@@ -118,20 +139,20 @@ impl Config {
             "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
         ] {
             if let Some(millis) = var(variable) {
-                self.otlp_timeout_ms =
-                    millis
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|ms| *ms > 0)
-                        .ok_or_else(|| {
-                            invalid(
-                                variable,
-                                &millis,
-                                "a whole number of milliseconds, at least 1 (e.g. 10000)",
-                            )
-                        })?;
-                origins.record("otlp_timeout_ms", variable);
+                match millis.trim().parse().ok().filter(|ms: &u64| *ms > 0) {
+                    Some(ms) => {
+                        self.otlp_timeout_ms = ms;
+                        origins.record("otlp_timeout_ms", variable);
+                    }
+                    None => deferred.push(
+                        "otlp_timeout_ms",
+                        invalid(
+                            variable,
+                            &millis,
+                            "a whole number of milliseconds, at least 1 (e.g. 10000)",
+                        ),
+                    ),
+                }
             }
         }
         for variable in [
@@ -139,9 +160,15 @@ impl Config {
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
         ] {
             if let Some(name) = var(variable) {
-                self.otlp_protocol = OtlpProtocol::parse(&name)
-                    .ok_or_else(|| invalid(variable, &name, PROTOCOL_EXPECTED))?;
-                origins.record("otlp_protocol", variable);
+                match OtlpProtocol::parse(&name) {
+                    Some(protocol) => {
+                        self.otlp_protocol = protocol;
+                        origins.record("otlp_protocol", variable);
+                    }
+                    None => {
+                        deferred.push("otlp_protocol", invalid(variable, &name, PROTOCOL_EXPECTED))
+                    }
+                }
             }
         }
         Ok(())

@@ -220,9 +220,46 @@ pub(crate) fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
+/// A flag of OpenTelemetry's (`OTEL_SDK_DISABLED`): `"true"` or `"false"`
+/// in any case, spaces around ignored; nothing else. (OpenTelemetry's SDKs
+/// read any other value as false: refusing it keeps this process from
+/// disagreeing silently with the others of a deployment.)
+pub(crate) fn parse_otel_bool(value: &str) -> Option<bool> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_opentelemetry_flag_is_true_or_false_only() {
+        for (value, flag) in [
+            ("true", true),
+            ("TRUE", true),
+            (" True ", true),
+            ("false", false),
+            ("FaLsE", false),
+            ("\tfalse\n", false),
+        ] {
+            assert_eq!(parse_otel_bool(value), Some(flag), "{value:?}");
+        }
+        for value in [
+            "1", "0", "yes", "no", "on", "off", "t", "f", "y", "", "truee", "true1",
+        ] {
+            assert_eq!(parse_otel_bool(value), None, "{value:?}");
+        }
+        // Jaeger's flags keep their wider reading.
+        assert_eq!(parse_bool("yes"), Some(true));
+        assert_eq!(parse_bool("0"), Some(false));
+    }
 
     #[test]
     fn an_unknown_attribute_suggests_the_closest_name() {
