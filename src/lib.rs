@@ -152,7 +152,8 @@
 //! formats read and written ([`propagation::Format`]), and, for
 //! [`OpenTracingFairing::from_config`], the mode, naming, service and agent.
 //! A bad value refuses ignition with one line naming the key, the value and
-//! what is accepted.
+//! what is accepted (a bad OTLP setting only when OTLP is the exporter;
+//! otherwise it is ignored with a warning).
 //!
 //! # Reporting
 //!
