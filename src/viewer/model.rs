@@ -206,7 +206,8 @@ pub struct TraceSummary {
     pub span_count: usize,
     /// Whether any span has an error.
     pub error: bool,
-    /// The root span's `http.status_code` tag, if any.
+    /// The root span's `http.status_code` tag (or, sent over OTLP, its
+    /// `http.response.status_code` attribute), if any.
     pub status_code: Option<i64>,
     /// Every service with a span in the trace, sorted.
     pub services: Vec<String>,

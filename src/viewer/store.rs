@@ -255,7 +255,11 @@ pub(crate) fn summarize<'a>(
     }
     services.sort_unstable();
     let root = root.or(earliest).expect("a stored trace has a span");
-    let status_code = match root.tag("http.status_code") {
+    // OpenTracing's tag, or OpenTelemetry's attribute (spans sent over OTLP).
+    let status = root
+        .tag("http.status_code")
+        .or_else(|| root.tag("http.response.status_code"));
+    let status_code = match status {
         Some(super::model::TagValue::Long(code)) => Some(*code),
         Some(super::model::TagValue::String(code)) => code.parse().ok(),
         _ => None,
@@ -405,6 +409,19 @@ mod tests {
         assert!(summary.error);
         assert_eq!(summary.status_code, Some(200));
         assert_eq!(summary.services, ["client", "svc"]);
+    }
+
+    #[test]
+    fn a_root_sent_over_otlp_gives_its_status_too() {
+        let store = TraceStore::new(10);
+        let mut root = span(8, 1, None, 100);
+        root.tags.push(Tag {
+            key: "http.response.status_code".into(),
+            value: TagValue::Long(503),
+        });
+        store.extend([root]);
+        let summary = &store.traces(&TraceFilter::default())[0];
+        assert_eq!(summary.status_code, Some(503));
     }
 
     #[test]
