@@ -11,6 +11,11 @@ use url::Url;
 
 /// `url` with any `user:password@` part replaced by `<redacted>@`, even
 /// when it does not parse: safe to log.
+///
+/// A URL that parses has its credentials in the authority, which ends at
+/// the first `/`, `?` or `#`. One that does not may hold a password with
+/// an unencoded `/`, `?` or `#` (`https://user:pa/ss@host`): everything up
+/// to the last `@` is then taken as credentials, as hiding too much is safe.
 pub(crate) fn redact_credentials(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return match url.rfind('@') {
@@ -19,10 +24,29 @@ pub(crate) fn redact_credentials(url: &str) -> String {
         };
     };
     let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    let credentials_end = if parses(url) {
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        rest[..authority_end].rfind('@')
+    } else {
+        rest.rfind('@')
+    };
+    match credentials_end {
         Some(at) => format!("{}<redacted>{}", &url[..scheme_end], &rest[at..]),
         None => url.to_owned(),
+    }
+}
+
+/// Whether `url` parses as a URL (without a URL parser in this build,
+/// none is taken to).
+fn parses(url: &str) -> bool {
+    #[cfg(any(feature = "collector", feature = "client", feature = "otlp"))]
+    {
+        Url::parse(url.trim()).is_ok()
+    }
+    #[cfg(not(any(feature = "collector", feature = "client", feature = "otlp")))]
+    {
+        let _ = url;
+        false
     }
 }
 
@@ -201,12 +225,32 @@ mod tests {
             "htps://<redacted>@collector/api/traces"
         );
         assert_eq!(
+            redact_credentials("user:secret@collector"),
+            "<redacted>@collector"
+        );
+        // A password with an unencoded '/', '?' or '#': the URL does not
+        // parse; everything up to the last '@' goes.
+        for url in [
+            "https://user:s3cret/x@otel.example:4318",
+            "https://user:s3c?ret@otel.example:4318/v1/traces",
+            "https://user:s3c#ret@otel.example:4318",
+        ] {
+            let shown = redact_credentials(url);
+            assert!(!shown.contains("s3c"), "{url}: {shown}");
+            assert!(shown.ends_with("@otel.example:4318") || shown.ends_with("/v1/traces"));
+        }
+    }
+
+    #[cfg(any(feature = "collector", feature = "client", feature = "otlp"))]
+    #[test]
+    fn an_at_sign_after_a_parsed_urls_authority_is_kept() {
+        assert_eq!(
             redact_credentials("http://collector:14268/api/traces?a=b@c"),
             "http://collector:14268/api/traces?a=b@c"
         );
         assert_eq!(
-            redact_credentials("user:secret@collector"),
-            "<redacted>@collector"
+            redact_credentials("http://u:p@collector/api/traces?a=b@c"),
+            "http://<redacted>@collector/api/traces?a=b@c"
         );
     }
 

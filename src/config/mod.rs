@@ -604,6 +604,13 @@ impl Deferred {
         self.refused.push((key, error));
     }
 
+    /// Forgets the refused values of `key`: a source of higher precedence
+    /// (a variable over the section, a `_TRACES_` variable over the
+    /// general one) set it.
+    pub(crate) fn clear(&mut self, key: &str) {
+        self.refused.retain(|(refused, _)| *refused != key);
+    }
+
     /// Whether a refused value was for `key`.
     fn has(&self, key: &str) -> bool {
         self.refused.iter().any(|(refused, _)| *refused == key)
@@ -985,10 +992,13 @@ impl Config {
         // The first bad header only: one refusal per key.
         let bad_header = self.otlp_headers.iter().find_map(|(name, value)| {
             if name.is_empty() || name.trim() != name || !is_header_name(name) {
+                // Not shown: a header written `Authorization: Basic <token>`
+                // (not `name=value`) puts its token in the "name".
                 return Some(names.invalid(
                     "otlp_headers",
-                    name,
-                    "header names (letters, digits, !#$%&'*+-.^_|~ and the backtick)",
+                    "<redacted>",
+                    "name=value pairs whose names are header names (letters, digits, \
+                     !#$%&'*+-.^_|~ and the backtick)",
                 ));
             }
             (!is_header_value(value.expose())).then(|| {
@@ -1870,7 +1880,7 @@ mod tests {
             ),
             (
                 "otlp_headers = { \"bad name\" = \"v\" }",
-                &["opentracing.otlp_headers", "bad name", "header names"],
+                &["opentracing.otlp_headers", "<redacted>", "header names"],
             ),
             (
                 "otlp_headers = { ok = \"line\\nbreak\" }",
@@ -2259,6 +2269,79 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "otlp")]
+    fn a_password_with_a_slash_is_hidden_from_debug_and_warnings() {
+        let url = "https://user:s3cret/x@otel.example:4318";
+        let config = Config {
+            otlp_endpoint: Some(url.to_owned()),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let vars = [
+            ("OTEL_TRACES_EXPORTER", "jaeger"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", url),
+        ];
+        let (_, warnings) = read_warned("", &vars).unwrap();
+        assert!(!warnings.is_empty());
+        for warning in &warnings {
+            assert!(!warning.contains("s3cret"), "{warning}");
+        }
+        let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", url)];
+        let error = read_warned("", &vars).unwrap_err().to_string();
+        assert!(!error.contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    #[cfg(feature = "otlp")]
+    fn a_bad_otlp_value_a_higher_source_replaces_refuses_nothing() {
+        // The platform's general variable, the application's traces one.
+        let vars = [
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+        ];
+        assert!(read_warned("", &vars).is_ok());
+        // The section's value, replaced by a variable.
+        let vars = [
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ];
+        assert!(read_warned("otlp_protocol = \"grpc\"", &vars).is_ok());
+        let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4318")];
+        let (config, _) = read_warned("otlp_traces_endpoint = 4318", &vars).unwrap();
+        assert_eq!(config.otlp_traces_url(), "http://otel:4318/v1/traces");
+        // The one of higher precedence is bad: still refused.
+        let vars = [
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+        ];
+        let error = read_warned("", &vars).unwrap_err().to_string();
+        assert!(
+            error.contains("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_header_written_with_a_colon_shows_no_token() {
+        let header = (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "Authorization:Basic czNjcmV0dG9rZW4==",
+        );
+        let vars = [("OTEL_TRACES_EXPORTER", "jaeger"), header];
+        let (_, warnings) = read_warned("", &vars).unwrap();
+        assert!(!warnings.is_empty());
+        for warning in &warnings {
+            assert!(!warning.contains("czNjcmV0dG9rZW4"), "{warning}");
+        }
+        let vars = [("OTEL_TRACES_EXPORTER", "otlp"), header];
+        let error = read_warned("", &vars).unwrap_err().to_string();
+        assert!(!error.contains("czNjcmV0dG9rZW4"), "{error}");
+        assert!(error.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{error}");
+    }
+
+    #[test]
     fn bad_otlp_values_are_ignored_with_one_warning_when_jaeger_is_selected() {
         let selections: [Choice; 3] = [
             ("exporter = \"jaeger\"", &[], "opentracing.exporter"),
@@ -2388,7 +2471,8 @@ mod tests {
         let (config, warnings) = read_warned(toml, &vars).unwrap();
         assert_eq!(config.agent_port, 7000);
         assert_eq!(config.queue_size, 5);
-        // A good variable over a bad key applies.
+        // A good variable over a bad key applies, and the key's value,
+        // replaced, is not warned about.
         assert_eq!(config.otlp_timeout_ms, 250);
         let named: Vec<&str> = warnings
             .iter()
@@ -2400,7 +2484,6 @@ mod tests {
                 "opentracing.otlp_compression",
                 "opentracing.otlp_headers.a",
                 "opentracing.otlp_protocol",
-                "opentracing.otlp_timeout_ms",
                 "OTEL_EXPORTER_OTLP_COMPRESSION",
             ],
             "{warnings:?}"

@@ -92,6 +92,8 @@ impl Config {
         if let Some(base) = var("OTEL_EXPORTER_OTLP_ENDPOINT") {
             self.otlp_endpoint = Some(base.trim().to_owned());
             origins.record("otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT");
+            deferred.clear("otlp_endpoint");
+            deferred.clear("otlp_traces_endpoint");
             // The variable replaces the section's endpoints, the traces URL
             // of the section included (which would win over it otherwise).
             self.otlp_traces_endpoint = None;
@@ -99,6 +101,7 @@ impl Config {
         if let Some(url) = var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
             self.otlp_traces_endpoint = Some(url.trim().to_owned());
             origins.record("otlp_traces_endpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+            deferred.clear("otlp_traces_endpoint");
         }
         for variable in [
             "OTEL_EXPORTER_OTLP_HEADERS",
@@ -112,6 +115,7 @@ impl Config {
                             .map(|(name, value)| (name, Secret(value)))
                             .collect();
                         origins.record("otlp_headers", variable);
+                        deferred.clear("otlp_headers");
                     }
                     Err(e) => deferred.push("otlp_headers", e),
                 }
@@ -126,6 +130,7 @@ impl Config {
                     Some(compression) => {
                         self.otlp_compression = compression;
                         origins.record("otlp_compression", variable);
+                        deferred.clear("otlp_compression");
                     }
                     None => deferred.push(
                         "otlp_compression",
@@ -143,6 +148,7 @@ impl Config {
                     Some(ms) => {
                         self.otlp_timeout_ms = ms;
                         origins.record("otlp_timeout_ms", variable);
+                        deferred.clear("otlp_timeout_ms");
                     }
                     None => deferred.push(
                         "otlp_timeout_ms",
@@ -164,6 +170,7 @@ impl Config {
                     Some(protocol) => {
                         self.otlp_protocol = protocol;
                         origins.record("otlp_protocol", variable);
+                        deferred.clear("otlp_protocol");
                     }
                     None => {
                         deferred.push("otlp_protocol", invalid(variable, &name, PROTOCOL_EXPECTED))

@@ -153,17 +153,23 @@ const DROP_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// after its configured timeout).
 const SENDER_STOP_TIMEOUT: Duration = Duration::from_secs(6);
 
+/// Longest a dropped reporter waits for its sender, whatever the request
+/// timeout: past it, the spans still pending are logged as such.
+const MAX_SENDER_STOP_TIMEOUT: Duration = Duration::from_secs(31);
+
 /// How long dropping a reporter waits for its sender to stop, for requests
 /// that time out after `request_timeout`.
 fn sender_stop_timeout(request_timeout: Duration) -> Duration {
-    SENDER_STOP_TIMEOUT.max(request_timeout.saturating_add(Duration::from_secs(1)))
+    SENDER_STOP_TIMEOUT
+        .max(request_timeout.saturating_add(Duration::from_secs(1)))
+        .min(MAX_SENDER_STOP_TIMEOUT)
 }
 
 /// Handle of the background threads reporting spans to Jaeger.
 ///
 /// Dropping it sends the pending spans (waiting at most 5 s, plus up to 6 s
 /// for a collector request in progress, or an OTLP request's timeout and a
-/// second) and stops delivery, even if tracers
+/// second, at most 31 s) and stops delivery, even if tracers
 /// or span senders obtained from it are still alive. Spans they finish
 /// afterwards are not delivered: they are counted as
 /// [`ReporterStats::late`] (see [`Reporter::stats_handle`]) and a warning
@@ -557,8 +563,13 @@ mod tests {
             SENDER_STOP_TIMEOUT
         );
         assert_eq!(
-            sender_stop_timeout(Duration::from_secs(30)),
-            Duration::from_secs(31)
+            sender_stop_timeout(Duration::from_secs(20)),
+            Duration::from_secs(21)
+        );
+        // A shutdown is never held for an hour.
+        assert_eq!(
+            sender_stop_timeout(Duration::from_secs(3600)),
+            MAX_SENDER_STOP_TIMEOUT
         );
     }
 

@@ -153,14 +153,18 @@ fn detail(answer: &[u8]) -> String {
 }
 
 /// What a receiver said, fit for one log line: at most 200 bytes, control
-/// characters (line breaks among them) as spaces.
+/// characters and line or paragraph separators as spaces.
 fn printable(text: &str) -> String {
     const MAX: usize = 200;
     let text = text.trim();
     let cut = crate::limits::floor_char_boundary(text, MAX);
     text[..cut]
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| match c {
+            '\u{2028}' | '\u{2029}' => ' ',
+            c if c.is_control() => ' ',
+            c => c,
+        })
         .collect()
 }
 
@@ -269,6 +273,7 @@ mod tests {
         assert_eq!(detail(b""), "");
         assert_eq!(detail(&[0xff, 0xfe]), "");
         assert_eq!(detail(b"bad\nthing"), ": bad thing");
+        assert_eq!(detail("a\u{2028}b\u{2029}c".as_bytes()), ": a b c");
         assert_eq!(detail("x".repeat(500).as_bytes()).len(), 202);
     }
 }

@@ -42,6 +42,8 @@ pub(super) enum Mapped {
     StatusCode,
     /// `http.client_ip` of a server span: `client.address`.
     ClientIp,
+    /// The application's own `error.type`: kept, and none added.
+    ErrorType,
     /// A server span's request target: `url.path`, and `url.query` when it
     /// has one.
     Target,
@@ -94,6 +96,7 @@ pub(super) fn map_tag(name: &str, kind: SpanKind) -> Mapped {
         Some(b's') if name == "span.kind" => Mapped::Skip,
         Some(b'c') if name == "component" => Mapped::Skip,
         Some(b'e') if name == "error" => Mapped::Skip,
+        Some(b'e') if name == "error.type" => Mapped::ErrorType,
         Some(b'w') if name == TRACESTATE_TAG => Mapped::Skip,
         Some(b'r') if name == DROPPED_LOGS_TAG => Mapped::Skip,
         _ => Mapped::Same,

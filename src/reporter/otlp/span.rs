@@ -254,6 +254,8 @@ struct Seen<'a> {
     peer_ip: Option<TagRef<'a>>,
     dropped_logs: u64,
     trace_state: Option<&'a str>,
+    /// The application tagged the span's `error.type` itself.
+    error_type: bool,
 }
 
 impl Seen<'_> {
@@ -439,7 +441,9 @@ fn encode_any(buf: &mut Vec<u8>, span: &Record, finished: &FinishedSpan, trim: T
     });
 
     if seen.is_error(kind) {
-        put_error_type(buf, kind, seen.status_code);
+        if !seen.error_type {
+            put_error_type(buf, kind, seen.status_code);
+        }
         let status = begin_message(buf, SPAN_STATUS);
         if let Some(message) = error_message(span.logs()) {
             put_str(buf, STATUS_MESSAGE, message, max);
@@ -556,6 +560,10 @@ fn put_tag<'a>(
             }
             let key = "http.response.status_code";
             put_attribute(buf, SPAN_ATTRIBUTES, key, value, max);
+        }
+        Mapped::ErrorType => {
+            seen.error_type = true;
+            put_attribute(buf, SPAN_ATTRIBUTES, name, value, max);
         }
         Mapped::ClientIp => {
             seen.client_ip = true;

@@ -396,6 +396,18 @@ fn errors_and_5xx_set_the_status() {
         Some(&string("503"))
     );
 
+    // The application's own error type is kept, and none added.
+    let typed = server_span(
+        vec![Tag::new("error", true), Tag::new("error.type", "timeout")],
+        false,
+    );
+    let request = roundtrip(&[typed], Trim::NONE);
+    let span = only_span(&request);
+    assert_eq!(
+        attribute(&span.attributes, "error.type"),
+        Some(&string("timeout"))
+    );
+
     // An error without a failing status: the semantic conventions' fallback.
     let failed = server_span(vec![Tag::new("error", true)], false);
     let request = roundtrip(&[failed], Trim::NONE);
