@@ -2,7 +2,10 @@
 //! header values, building header maps, the invariants every extraction
 //! must keep, the inject-then-extract round trip, and small reference
 //! parsers written from the formats' documentation, against which the
-//! crate's parsers are checked differentially.
+//! crate's parsers are checked differentially; and, in [`decoded`], what
+//! the viewer's collector-body decoders must keep.
+
+pub mod decoded;
 
 use std::borrow::Cow;
 
