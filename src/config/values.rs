@@ -123,17 +123,7 @@ pub(crate) fn is_header_name(name: &str) -> bool {
 pub(crate) fn check_endpoint(key: &str, endpoint: &str) -> Result<(), ConfigError> {
     #[cfg(feature = "collector")]
     {
-        crate::reporter::parse_endpoint(endpoint)
-            .map(drop)
-            .map_err(|reason| {
-                invalid(
-                    key,
-                    redact_credentials(endpoint),
-                    format!(
-                    "an http(s) URL such as http://jaeger-collector:14268/api/traces ({reason})"
-                ),
-                )
-            })
+        check_url(key, endpoint, "http://jaeger-collector:14268/api/traces")
     }
     #[cfg(not(feature = "collector"))]
     {
@@ -157,21 +147,28 @@ pub(crate) fn check_otlp_endpoint(
 ) -> Result<(), ConfigError> {
     #[cfg(feature = "otlp")]
     {
-        crate::reporter::parse_endpoint(endpoint)
-            .map(drop)
-            .map_err(|reason| {
-                invalid(
-                    key,
-                    redact_credentials(endpoint),
-                    format!("an http(s) URL such as {example} ({reason})"),
-                )
-            })
+        check_url(key, endpoint, example)
     }
     #[cfg(not(feature = "otlp"))]
     {
         let _ = (key, endpoint, example);
         Ok(())
     }
+}
+
+/// Checks `endpoint`, given as `key`, with the reporter's URL parser: an
+/// `http(s)` URL with a host, like `example`.
+#[cfg(any(feature = "collector", feature = "otlp"))]
+fn check_url(key: &str, endpoint: &str, example: &str) -> Result<(), ConfigError> {
+    crate::reporter::parse_endpoint(endpoint)
+        .map(drop)
+        .map_err(|reason| {
+            invalid(
+                key,
+                redact_credentials(endpoint),
+                format!("an http(s) URL such as {example} ({reason})"),
+            )
+        })
 }
 
 /// Whether `value` can be sent as an HTTP header value: no control

@@ -4,19 +4,18 @@
 //! Jaeger deployments.
 
 use std::io;
-use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 use ureq::http::StatusCode;
 use ureq::Agent;
 use url::Url;
 
-use super::http::{authorization, credentials_in, http_agent, parse_endpoint, MAX_ANSWER_BODY};
+use super::http::{authorization, credentials_in, endpoint_url, http_agent, MAX_ANSWER_BODY};
 use super::sender::{Accepted, SendError, Transport};
 use super::stats::Target;
 use super::thrift::Wire;
 use super::{CollectorAuth, Destination, Encoding, MAX_COLLECTOR_BATCH_SIZE};
-use crate::redact::{redact_credentials, without_credentials};
+use crate::redact::without_credentials;
 
 /// How long one POST may take, connection included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -27,21 +26,7 @@ const THRIFT_CONTENT_TYPE: &str = "application/x-thrift";
 /// Where spans go with a collector `endpoint`: its batches, its size
 /// bound, and the HTTP transport (built on the sender thread).
 pub(super) fn destination(endpoint: &str, auth: Option<CollectorAuth>) -> io::Result<Destination> {
-    let url = parse_endpoint(endpoint).map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "invalid jaeger collector endpoint {:?}: {e}",
-                redact_credentials(endpoint)
-            ),
-        )
-    })?;
-    let host = url.host_str().unwrap_or_default().to_owned();
-    let port = url.port_or_known_default().unwrap_or(80);
-    let resolved = (host.as_str(), port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next());
+    let (url, resolved) = endpoint_url("jaeger collector endpoint", endpoint)?;
     Ok(Destination {
         encoding: Encoding::Thrift(Wire::Collector),
         max_len: MAX_COLLECTOR_BATCH_SIZE,
@@ -123,6 +108,7 @@ fn is_retryable(status: StatusCode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reporter::http::parse_endpoint;
 
     #[test]
     fn only_transient_answers_are_retried() {

@@ -1,6 +1,8 @@
 //! What the HTTP transports (the Jaeger collector's and OTLP's) share: the
 //! blocking HTTP client and how an endpoint URL is checked.
 
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -11,6 +13,7 @@ use ureq::Agent;
 use url::Url;
 
 use super::CollectorAuth;
+use crate::redact::redact_credentials;
 
 /// How long connecting may take (within a request's own timeout).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -27,6 +30,25 @@ pub(crate) fn parse_endpoint(endpoint: &str) -> Result<Url, String> {
         "http" | "https" => Err("the URL has no host".to_owned()),
         other => Err(format!("unsupported scheme {other:?}; use http or https")),
     }
+}
+
+/// Parses an endpoint `what` names (for the error) as [`parse_endpoint`]
+/// does, and resolves its host now, for the `ip` process tag (`None` if
+/// that fails: the transport resolves it again when it sends).
+pub(super) fn endpoint_url(what: &str, endpoint: &str) -> io::Result<(Url, Option<SocketAddr>)> {
+    let url = parse_endpoint(endpoint).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid {what} {:?}: {e}", redact_credentials(endpoint)),
+        )
+    })?;
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let resolved = (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next());
+    Ok((url, resolved))
 }
 
 /// ureq's blocking agent, for requests of at most `timeout` each

@@ -105,7 +105,6 @@ pub use config::{
 };
 pub(crate) use consumer::SpanConsumer;
 #[cfg(any(feature = "collector", feature = "otlp"))]
-#[cfg_attr(not(feature = "collector"), allow(unused_imports))]
 pub(crate) use http::parse_endpoint;
 pub(crate) use intake::RecordSender;
 #[cfg(feature = "otlp")]

@@ -18,14 +18,13 @@ mod wire;
 pub(crate) use batch::Batch;
 
 use std::io;
-use std::net::ToSocketAddrs;
 
 use super::config::OtlpConfig;
-use super::http::parse_endpoint;
+use super::http::endpoint_url;
 use super::sender::Transport;
 use super::stats::Target;
 use super::{Destination, Encoding};
-use crate::redact::{redact_credentials, without_credentials};
+use crate::redact::without_credentials;
 
 /// Largest request body sent (well under the 4 MiB that gRPC-based
 /// receivers accept by default).
@@ -36,21 +35,7 @@ pub const MAX_OTLP_BATCH_SPANS: usize = 512;
 
 /// Where spans go with an OTLP configuration.
 pub(super) fn destination(config: &OtlpConfig) -> io::Result<Destination> {
-    let url = parse_endpoint(&config.endpoint).map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "invalid OTLP endpoint {:?}: {e}",
-                redact_credentials(&config.endpoint)
-            ),
-        )
-    })?;
-    let host = url.host_str().unwrap_or_default().to_owned();
-    let port = url.port_or_known_default().unwrap_or(80);
-    let resolved = (host.as_str(), port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next());
+    let (url, resolved) = endpoint_url("OTLP endpoint", &config.endpoint)?;
     let config = config.clone();
     let shown = without_credentials(&url);
     Ok(Destination {
