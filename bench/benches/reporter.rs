@@ -30,8 +30,7 @@
 #[path = "../../tests/common/agent.rs"]
 mod agent;
 
-use std::hint::black_box;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use agent::{all_spans, span_name, string_tag, Agent, Batch};
@@ -44,9 +43,9 @@ use rocket_opentracing::reporter::{
     OtlpConfig, Reporter, ReporterConfig, MAX_DATAGRAM_SIZE, MAX_OTLP_BATCH_SPANS,
 };
 use rocket_opentracing::rustracing::sampler::AllSampler;
-use rocket_opentracing::rustracing::tag::StdTag;
 use rocket_opentracing::rustracing_jaeger::Tracer;
 use rocket_opentracing_bench::otlp_receiver::{count_spans, OtlpReceiver, Received};
+use rocket_opentracing_bench::server_span;
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Batch sizes of `reporter_batch`.
@@ -135,24 +134,6 @@ fn reporter_to(sink: &Sink) -> (Reporter, Tracer) {
     let reporter = Reporter::spawn(config).expect("spawn the reporter");
     let tracer = reporter.tracer(AllSampler);
     (reporter, tracer)
-}
-
-/// Creates and finishes one span like the fairing's for `GET /hello/alice`
-/// answered 200: operation name, `span.kind`, `component`, `http.method`,
-/// `http.url`, `peer.ipv4`, `peer.port` at start, `http.status_code` at
-/// finish.
-fn server_span(tracer: &Tracer) {
-    let mut span = tracer
-        .span("GET /hello/<name>")
-        .tag(StdTag::span_kind("server"))
-        .tag(StdTag::component("rocket"))
-        .tag(StdTag::http_method("GET"))
-        .tag(StdTag::http_url("/hello/alice"))
-        .tag(StdTag::peer_ip(IpAddr::V4(Ipv4Addr::LOCALHOST)))
-        .tag(StdTag::peer_port(54_321))
-        .start();
-    span.set_tag(|| StdTag::http_status_code(200));
-    black_box(&span);
 }
 
 /// Flushes the reporter and waits until the sink has every datagram it

@@ -31,7 +31,6 @@
 //! span was reported.
 
 use std::hint::black_box;
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use rocket_opentracing::reporter::{OtlpConfig, Reporter, ReporterConfig};
@@ -40,6 +39,7 @@ use rocket_opentracing::rustracing::sampler::AllSampler;
 use rocket_opentracing::rustracing::tag::{StdTag, Tag};
 use rocket_opentracing::rustracing_jaeger::span::{SpanContext, SpanContextStateBuilder, TraceId};
 use rocket_opentracing::rustracing_jaeger::Tracer;
+use rocket_opentracing_bench::server_span;
 
 /// How long the final flush may take.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
@@ -88,21 +88,6 @@ fn args() -> Result<Args, String> {
             .map_err(|_| format!("{spans:?} is not a count"))?,
         kind,
     })
-}
-
-/// The span the fairing builds for `GET /hello/alice` answered 200.
-fn server_span(tracer: &Tracer) {
-    let mut span = tracer
-        .span("GET /hello/<name>")
-        .tag(StdTag::span_kind("server"))
-        .tag(StdTag::component("rocket"))
-        .tag(StdTag::http_method("GET"))
-        .tag(StdTag::http_url("/hello/alice"))
-        .tag(StdTag::peer_ip(IpAddr::V4(Ipv4Addr::LOCALHOST)))
-        .tag(StdTag::peer_port(54_321))
-        .start();
-    span.set_tag(|| StdTag::http_status_code(200));
-    black_box(&span);
 }
 
 /// An outgoing call made while serving a request: a child of `parent`.

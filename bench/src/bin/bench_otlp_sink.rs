@@ -36,8 +36,8 @@
 use std::io::Write;
 use std::net::TcpListener;
 
-use rocket_opentracing_bench::cpu_ms;
 use rocket_opentracing_bench::otlp_receiver::{count_spans, OtlpReceiver, Received};
+use rocket_opentracing_bench::{cpu_ms, sink_port};
 
 #[derive(Debug, Default)]
 struct Totals {
@@ -49,18 +49,8 @@ struct Totals {
     max_queued: usize,
 }
 
-fn port() -> Result<u16, String> {
-    let value = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("BENCH_SINK_PORT").ok())
-        .unwrap_or_else(|| "0".into());
-    value
-        .parse()
-        .map_err(|_| format!("bench_otlp_sink: {value:?} is not a port"))
-}
-
 fn main() -> Result<(), String> {
-    let port = port()?;
+    let port = sink_port("bench_otlp_sink")?;
     let listener = TcpListener::bind(("127.0.0.1", port))
         .map_err(|e| format!("bench_otlp_sink: cannot bind 127.0.0.1:{port}: {e}"))?;
     let receiver =

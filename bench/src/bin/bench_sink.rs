@@ -35,7 +35,7 @@
 mod agent;
 
 use agent::{Agent, Batch};
-use rocket_opentracing_bench::cpu_ms;
+use rocket_opentracing_bench::{cpu_ms, sink_port};
 use std::io::Write;
 use std::net::UdpSocket;
 use std::panic::{self, AssertUnwindSafe};
@@ -142,18 +142,8 @@ impl Totals {
     }
 }
 
-fn port() -> Result<u16, String> {
-    let value = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("BENCH_SINK_PORT").ok())
-        .unwrap_or_else(|| "0".into());
-    value
-        .parse()
-        .map_err(|_| format!("bench_sink: {value:?} is not a port"))
-}
-
 fn main() -> Result<(), String> {
-    let port = port()?;
+    let port = sink_port("bench_sink")?;
     let socket = UdpSocket::bind(("127.0.0.1", port))
         .map_err(|e| format!("bench_sink: cannot bind 127.0.0.1:{port}: {e}"))?;
     let receive_buffer = receive_buffer::enlarge(&socket, RECEIVE_BUFFER);
