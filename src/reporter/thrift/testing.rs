@@ -7,7 +7,7 @@ use rustracing::tag::Tag;
 use rustracing_jaeger::span::{SpanContext, SpanContextState, SpanContextStateBuilder, TraceId};
 use rustracing_jaeger::Tracer;
 
-use crate::record::Record;
+use crate::record::{Record, RequestRecord};
 
 pub(crate) const T0_SECS: u64 = 1_700_000_000;
 
@@ -69,5 +69,23 @@ pub(crate) fn full_span() -> Record<'static> {
         });
         span.set_finish_time(|| t0() + Duration::from_micros(1234));
         span
+    })
+}
+
+/// A request record as the fairing makes it: answered 404 (a `CONNECT`
+/// request is left without an answer), from `peer` if given.
+pub(crate) fn request_record(method: &'static str, peer: Option<&str>) -> Record<'static> {
+    Record::Request(RequestRecord {
+        trace_id: TraceId { high: 7, low: 8 },
+        span_id: 9,
+        parent_span_id: Some(10),
+        flags: 1,
+        operation_name: "GET /hello/<name>".into(),
+        start: t0(),
+        finish: t0() + Duration::from_micros(1234),
+        method,
+        url: "/hello/world?x=1",
+        peer: peer.map(|peer| peer.parse().unwrap()),
+        status: (method != "CONNECT").then_some(404),
     })
 }

@@ -12,7 +12,7 @@ use crate::record::Record;
 
 const WIRES: [Wire; 2] = [Wire::Agent, Wire::Collector];
 use rustracing::tag::Tag;
-use rustracing_jaeger::span::{SpanContext, SpanContextState, TraceId};
+use rustracing_jaeger::span::{SpanContext, SpanContextState};
 use rustracing_jaeger::thrift::{agent, jaeger};
 use std::time::Duration;
 use thrift_codec::data::{Data, Elements, Field, List, Struct};
@@ -1003,23 +1003,6 @@ fn a_reference_to_another_trace_is_a_link_not_a_parent() {
         assert_eq!(field(&refs[0], 2), &Data::I64(0xBBBB));
         assert_eq!(field(&refs[0], 4), &Data::I64(0x1111));
     }
-}
-
-/// A request record as the fairing makes it.
-fn request_record(method: &'static str, peer: Option<&str>) -> Record<'static> {
-    Record::Request(crate::record::RequestRecord {
-        trace_id: TraceId { high: 7, low: 8 },
-        span_id: 9,
-        parent_span_id: Some(10),
-        flags: 1,
-        operation_name: "GET /hello/<name>".into(),
-        start: t0(),
-        finish: t0() + Duration::from_micros(1234),
-        method,
-        url: "/hello/world?x=1",
-        peer: peer.map(|peer| peer.parse().unwrap()),
-        status: (method != "CONNECT").then_some(404),
-    })
 }
 
 #[test]
