@@ -42,13 +42,20 @@ pub(super) fn unix_nanos(time: SystemTime) -> u64 {
 /// Appends a string field, cut to `max` bytes (and marked) if given.
 #[inline]
 pub(super) fn put_str(buf: &mut Vec<u8>, field: u32, s: &str, max: Option<usize>) {
-    match max.and_then(|max| cut_point(s, max)) {
+    let (len, cut) = limited_len(s, max);
+    put_len_header(buf, field, len);
+    put_limited(buf, s, cut);
+}
+
+/// Appends `s`, cut at `cut` (and marked) if given.
+#[inline]
+fn put_limited(buf: &mut Vec<u8>, s: &str, cut: Option<usize>) {
+    match cut {
         Some(cut) => {
-            put_len_header(buf, field, cut + TRUNCATION_MARKER.len());
             buf.extend_from_slice(&s.as_bytes()[..cut]);
             buf.extend_from_slice(TRUNCATION_MARKER.as_bytes());
         }
-        None => put_bytes(buf, field, s.as_bytes()),
+        None => buf.extend_from_slice(s.as_bytes()),
     }
 }
 
@@ -71,13 +78,7 @@ fn put_any(buf: &mut Vec<u8>, field: u32, value: TagRef<'_>, max: Option<usize>)
             let (len, cut) = limited_len(s, max);
             put_len_header(buf, field, len_field_size(ANY_STRING, len));
             put_len_header(buf, ANY_STRING, len);
-            match cut {
-                Some(cut) => {
-                    buf.extend_from_slice(&s.as_bytes()[..cut]);
-                    buf.extend_from_slice(TRUNCATION_MARKER.as_bytes());
-                }
-                None => buf.extend_from_slice(s.as_bytes()),
-            }
+            put_limited(buf, s, cut);
         }
         TagRef::Bool(b) => {
             put_len_header(buf, field, 2);
