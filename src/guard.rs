@@ -242,6 +242,56 @@ impl<'r> ActiveSpan<'r> {
     }
 }
 
+/// The request's `tracing` span (feature `tracing`).
+#[cfg(feature = "tracing")]
+impl ActiveSpan<'_> {
+    /// The request's `tracing` span: `request`, at `INFO` level with the
+    /// target `rocket_opentracing`, and the fields `trace_id` and `span_id`
+    /// (as `X-Trace-Id` and the span id are written), so that every log
+    /// line inside it names the trace. When the request is sampled, a
+    /// [`TracingLayer`](crate::TracingLayer) makes the `tracing` spans
+    /// created inside it child spans of the request span, and its events
+    /// logs. `Span::none()` when the request is not traced.
+    ///
+    /// Each call makes a new `tracing` span (of the same request); see
+    /// [`ActiveSpan::instrument`] and [`ActiveSpan::in_scope`].
+    pub fn tracing_span(&self) -> tracing::Span {
+        crate::bridge::request_tracing_span(self.span.zip(self.lifecycle))
+    }
+
+    /// `future`, run inside the request's `tracing` span
+    /// ([`ActiveSpan::tracing_span`]).
+    ///
+    /// ```rust
+    /// # use rocket::get;
+    /// use rocket_opentracing::ActiveSpan;
+    ///
+    /// #[tracing::instrument]
+    /// async fn query(sql: &str) -> usize {
+    ///     tracing::debug!(sql, "querying");
+    ///     3
+    /// }
+    ///
+    /// #[get("/rows")]
+    /// async fn rows(span: ActiveSpan<'_>) -> String {
+    ///     let n = span.instrument(query("SELECT 1")).await;
+    ///     format!("{n} rows")
+    /// }
+    /// ```
+    pub fn instrument<F: std::future::Future>(
+        &self,
+        future: F,
+    ) -> tracing::instrument::Instrumented<F> {
+        tracing::Instrument::instrument(future, self.tracing_span())
+    }
+
+    /// Runs `f` inside the request's `tracing` span
+    /// ([`ActiveSpan::tracing_span`]).
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.tracing_span().in_scope(f)
+    }
+}
+
 impl Drop for ActiveSpan<'_> {
     fn drop(&mut self) {
         // Dropped while unwinding: the handler panicked. Record it on the span

@@ -214,6 +214,8 @@
 // The request side: configuration → fairing → span lifecycle → guard, client.
 mod asked_routes;
 mod attributes;
+#[cfg(feature = "tracing")]
+mod bridge;
 mod callback;
 mod child_span;
 #[cfg(feature = "client")]
@@ -221,6 +223,8 @@ pub mod client;
 pub mod config;
 mod fairing;
 mod guard;
+#[cfg(feature = "tracing")]
+mod instrument;
 mod lifecycle;
 mod naming;
 mod redact;
@@ -245,10 +249,14 @@ pub mod viewer;
 #[cfg(all(feature = "fuzzing", feature = "viewer"))]
 pub mod fuzzing;
 
+#[cfg(feature = "tracing")]
+pub use crate::bridge::TracingLayer;
 pub use crate::child_span::{ChildSpan, ParentSpan};
 pub use crate::config::{Config, ConfigError, Mode, OperationName, Secret};
 pub use crate::fairing::OpenTracingFairing;
 pub use crate::guard::ActiveSpan;
+#[cfg(feature = "tracing")]
+pub use crate::instrument::instrument;
 pub use crate::limits::Limits;
 pub use crate::propagation::TraceContext;
 pub use crate::reporter::{CollectorAuth, Reporter, ReporterConfig, ReporterStats};

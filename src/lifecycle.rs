@@ -111,6 +111,10 @@ pub(crate) struct SpanLifecycle {
     /// The routes whose requests had their span opened on demand (in
     /// opt-in mode, every span).
     asked: AskedRoutes,
+    /// The reporter's intake, when the reporter is the fairing's own: the
+    /// spans of the `tracing` layer go there without a `rustracing` span.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    records: Option<Arc<dyn RecordSink>>,
 }
 
 /// What recording request spans without a `rustracing` span takes: the
@@ -160,6 +164,7 @@ impl SpanLifecycle {
             fast: None,
             lazy_unsampled: false,
             asked: AskedRoutes::default(),
+            records: None,
         }
     }
 
@@ -167,6 +172,7 @@ impl SpanLifecycle {
     /// does not need one (the tracer must sample with `fast.sampler` and
     /// report to the reporter of `fast.records`).
     pub(crate) fn with_fast_path(mut self, fast: FastPath) -> Self {
+        self.records = Some(Arc::clone(&fast.records));
         // A start-span callback takes the span as soon as it starts.
         if self.on_start.is_none() {
             self.lazy_unsampled =
@@ -466,6 +472,64 @@ impl SpanLifecycle {
         self.forced.span(operation_name).child_of(parent)
     }
 
+    /// Reports `record`, a span inside a request: to the reporter's intake
+    /// when the reporter is ours, else as a `rustracing` span of the
+    /// tracer (to its channel).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn report_child(&self, record: crate::record::ChildRecord) {
+        match &self.records {
+            Some(records) => records.send_child(record),
+            None => drop(self.child_span_of(record)),
+        }
+    }
+
+    /// The `rustracing` span `record` stands for, finished when dropped.
+    #[cfg(feature = "tracing")]
+    fn child_span_of(&self, record: crate::record::ChildRecord) -> Span {
+        let context = TraceContext {
+            trace_id: record.trace_id,
+            span_id: record.span_id,
+            parent_span_id: 0,
+            flags: record.flags,
+        };
+        let parent = TraceContext {
+            span_id: record.parent_span_id,
+            ..context.clone()
+        };
+        let mut options = self
+            .forced
+            .span(record.operation_name)
+            .start_time(record.start)
+            .child_of(&parent.to_span_context(&[]));
+        for reference in &record.follows_from {
+            let target = TraceContext {
+                trace_id: reference.trace_id,
+                span_id: reference.span_id,
+                parent_span_id: 0,
+                flags: FLAG_SAMPLED,
+            };
+            options = options.follows_from(&target.to_span_context(&[]));
+        }
+        let mut span = options.start_with_state(context.to_state(None));
+        for tag in record.tags {
+            span.set_tag(|| tag);
+        }
+        for entry in record.logs {
+            span.log(|log| {
+                log.time(entry.time);
+                for field in entry.fields {
+                    log.field(field);
+                }
+            });
+        }
+        if record.dropped_logs > 0 {
+            let n = count_value(record.dropped_logs);
+            span.set_tag(|| Tag::new(crate::limits::DROPPED_LOGS_TAG, n));
+        }
+        span.set_finish_time(|| record.finish);
+        span
+    }
+
     /// Finishes the span of `req` with the response `status`; a second call
     /// does nothing.
     pub(crate) fn finish(&self, request_span: &RequestSpan, req: &Request<'_>, status: Status) {
@@ -474,9 +538,16 @@ impl SpanLifecycle {
             if mem::replace(&mut state.finished, true) {
                 return;
             }
+            #[cfg(feature = "tracing")]
+            let events = request_span
+                .take_events()
+                .filter(|events| !events.logs.is_empty() || events.dropped > 0 || events.error);
+            #[cfg(not(feature = "tracing"))]
+            let events: Option<std::convert::Infallible> = None;
             // A pending span (the fast path) is recorded as it is unless
-            // its error log or dropped-baggage tag takes a rustracing span.
-            let plain = status.code < 500 && state.baggage_dropped.total() == 0;
+            // its error log, dropped-baggage tag or events take a
+            // rustracing span.
+            let plain = status.code < 500 && state.baggage_dropped.total() == 0 && events.is_none();
             if plain {
                 if let Some(pending) = state.pending.take() {
                     drop(state);
@@ -488,11 +559,12 @@ impl SpanLifecycle {
                 }
             }
             self.build_if_pending(request_span, &mut state);
-            (
-                state.span.take().map_or_else(Span::inactive, |span| *span),
-                state.error_recorded,
-                state.baggage_dropped,
-            )
+            let mut span = state.span.take().map_or_else(Span::inactive, |span| *span);
+            #[cfg(feature = "tracing")]
+            if let Some(events) = events {
+                state.error_recorded |= record_events(&mut span, events);
+            }
+            (span, state.error_recorded, state.baggage_dropped)
         };
         if span.is_sampled() {
             span.set_operation_name(|| self.operation_name(req));
@@ -507,6 +579,28 @@ impl SpanLifecycle {
         // Dropping the span finishes it and hands it to the reporter.
         drop(span);
     }
+}
+
+/// Records on `span` the events the `tracing` layer recorded for it;
+/// returns whether one of them marked it as failed.
+#[cfg(feature = "tracing")]
+fn record_events(span: &mut Span, events: crate::request_state::RequestEvents) -> bool {
+    for entry in events.logs {
+        span.log(|log| {
+            log.time(entry.time);
+            for field in entry.fields {
+                log.field(field);
+            }
+        });
+    }
+    if events.dropped > 0 {
+        let n = count_value(events.dropped);
+        span.set_tag(|| Tag::new(crate::limits::DROPPED_LOGS_TAG, n));
+    }
+    if events.error {
+        span.set_tag(rustracing::tag::StdTag::error);
+    }
+    events.error
 }
 
 /// Takes the sampling decision away from an untrusted caller: its sampled

@@ -16,6 +16,11 @@ pub(crate) const DEFAULT_MAX_LOGS_PER_SPAN: usize = 128;
 /// Default of [`Limits::max_traced_headers`].
 pub(crate) const DEFAULT_MAX_TRACED_HEADERS: usize = 32;
 
+/// Most `follows_from` references a `tracing` span records (later ones are
+/// not recorded).
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+pub(crate) const MAX_FOLLOWS_FROM: usize = 128;
+
 /// What ends a value cut to a length limit.
 pub(crate) const TRUNCATION_MARKER: &str = "...[truncated]";
 
@@ -103,7 +108,7 @@ pub(crate) fn cut_point(s: &str, max: usize) -> Option<usize> {
 
 /// `s` within `max` bytes: as it is when it fits, else cut (on a char
 /// boundary) and followed by [`TRUNCATION_MARKER`].
-#[cfg_attr(not(feature = "viewer"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "viewer", feature = "tracing")), allow(dead_code))]
 pub(crate) fn truncate(s: &str, max: usize) -> Cow<'_, str> {
     match cut_point(s, max) {
         None => Cow::Borrowed(s),

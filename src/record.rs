@@ -14,8 +14,8 @@ use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::time::SystemTime;
 
-use rustracing::log::Log;
-use rustracing::tag::TagValue;
+use rustracing::log::{Log, LogField};
+use rustracing::tag::{Tag, TagValue};
 use rustracing_jaeger::span::{FinishedSpan, SpanReference, TraceId};
 
 /// The value of the `component` tag of request spans.
@@ -118,11 +118,114 @@ impl<U> RequestRecord<U> {
     }
 }
 
-/// Where the request side hands request records to the reporting side
-/// (the reporter's intake); it must not block.
+/// A span inside a request recorded without a `rustracing` span (a
+/// `tracing` span bridged by [`TracingLayer`](crate::TracingLayer)): always
+/// a child of another span of its trace, with the tags and logs it was
+/// given.
+#[derive(Debug, Clone)]
+pub(crate) struct ChildRecord {
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: u64,
+    /// The parent span (a `child_of` reference within the same trace).
+    pub(crate) parent_span_id: u64,
+    /// Jaeger's flags (sampled, debug): the request's.
+    pub(crate) flags: u8,
+    pub(crate) operation_name: Cow<'static, str>,
+    pub(crate) start: SystemTime,
+    pub(crate) finish: SystemTime,
+    /// `follows_from` references, after the parent.
+    pub(crate) follows_from: Vec<Reference>,
+    pub(crate) tags: Vec<Tag>,
+    pub(crate) logs: Vec<LogEntry>,
+    /// Logs left out while the span was recorded (past the limit).
+    pub(crate) dropped_logs: usize,
+}
+
+/// A log of a span recorded without a `rustracing` span.
+#[derive(Debug, Clone)]
+pub(crate) struct LogEntry {
+    pub(crate) time: SystemTime,
+    pub(crate) fields: Vec<LogField>,
+}
+
+/// A log as encoders read it, whichever kind of span holds it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogRef<'a> {
+    time: SystemTime,
+    fields: &'a [LogField],
+}
+
+impl<'a> LogRef<'a> {
+    pub(crate) fn time(&self) -> SystemTime {
+        self.time
+    }
+
+    pub(crate) fn fields(&self) -> &'a [LogField] {
+        self.fields
+    }
+}
+
+/// The logs of a span, whichever kind of span holds them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Logs<'a> {
+    Span(&'a [Log]),
+    Entries(&'a [LogEntry]),
+}
+
+impl<'a> Logs<'a> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Logs::Span(logs) => logs.len(),
+            Logs::Entries(logs) => logs.len(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The logs kept within `max_logs`, and how many were left out (the
+    /// count a [`DROPPED_LOGS_TAG`](crate::limits::DROPPED_LOGS_TAG) tag
+    /// reports).
+    pub(crate) fn kept(self, max_logs: usize) -> (Logs<'a>, usize) {
+        match self {
+            Logs::Span(logs) => {
+                let (kept, dropped) = crate::limits::kept_logs(logs, max_logs);
+                (Logs::Span(kept), dropped)
+            }
+            Logs::Entries(logs) => {
+                let (kept, dropped) = crate::limits::kept_logs(logs, max_logs);
+                (Logs::Entries(kept), dropped)
+            }
+        }
+    }
+
+    /// Each log, in order.
+    pub(crate) fn iter(self) -> impl Iterator<Item = LogRef<'a>> {
+        let (span, entries) = match self {
+            Logs::Span(logs) => (logs, &[][..]),
+            Logs::Entries(logs) => (&[][..], logs),
+        };
+        let span = span.iter().map(|log| LogRef {
+            time: log.time(),
+            fields: log.fields(),
+        });
+        let entries = entries.iter().map(|log| LogRef {
+            time: log.time,
+            fields: &log.fields,
+        });
+        span.chain(entries)
+    }
+}
+
+/// Where the request side hands records to the reporting side (the
+/// reporter's intake); it must not block.
 pub(crate) trait RecordSink: Send + Sync {
     /// Takes `record` for delivery.
     fn send(&self, record: RequestRecord);
+
+    /// Takes `record`, a span inside a request, for delivery.
+    fn send_child(&self, record: ChildRecord);
 }
 
 /// A finished span, however it was recorded.
@@ -133,6 +236,8 @@ pub(crate) enum Record<'a> {
     /// A request span recorded by the fairing alone (its URL borrowed from
     /// the reporter's buffer).
     Request(RequestRecord<&'a str>),
+    /// A span inside a request recorded without a `rustracing` span.
+    Child(ChildRecord),
 }
 
 /// Text of an IP address, without allocating: at most 45 bytes (the longest
@@ -214,6 +319,7 @@ impl Record<'_> {
         match self {
             Record::Span(span) => span.context().state().trace_id(),
             Record::Request(r) => r.trace_id,
+            Record::Child(r) => r.trace_id,
         }
     }
 
@@ -221,6 +327,7 @@ impl Record<'_> {
         match self {
             Record::Span(span) => span.context().state().span_id(),
             Record::Request(r) => r.span_id,
+            Record::Child(r) => r.span_id,
         }
     }
 
@@ -246,6 +353,7 @@ impl Record<'_> {
         match self {
             Record::Span(span) => span.context().state().flags(),
             Record::Request(r) => r.flags,
+            Record::Child(r) => r.flags,
         }
     }
 
@@ -253,7 +361,7 @@ impl Record<'_> {
     pub(crate) fn debug_id(&self) -> Option<&str> {
         match self {
             Record::Span(span) => span.context().state().debug_id(),
-            Record::Request(_) => None,
+            Record::Request(_) | Record::Child(_) => None,
         }
     }
 
@@ -261,6 +369,7 @@ impl Record<'_> {
         match self {
             Record::Span(span) => span.operation_name(),
             Record::Request(r) => &r.operation_name,
+            Record::Child(r) => &r.operation_name,
         }
     }
 
@@ -268,6 +377,7 @@ impl Record<'_> {
         match self {
             Record::Span(span) => span.start_time(),
             Record::Request(r) => r.start,
+            Record::Child(r) => r.start,
         }
     }
 
@@ -275,6 +385,7 @@ impl Record<'_> {
         match self {
             Record::Span(span) => span.finish_time(),
             Record::Request(r) => r.finish,
+            Record::Child(r) => r.finish,
         }
     }
 
@@ -321,6 +432,21 @@ impl Record<'_> {
                     });
                 }
             }
+            Record::Child(r) => {
+                let parent = Reference {
+                    child_of: true,
+                    trace_id: r.trace_id,
+                    span_id: r.parent_span_id,
+                };
+                if !f(parent) {
+                    return;
+                }
+                for reference in &r.follows_from {
+                    if !f(*reference) {
+                        return;
+                    }
+                }
+            }
         }
     }
 
@@ -331,6 +457,7 @@ impl Record<'_> {
             Record::Request(r) => {
                 4 + if r.peer.is_some() { 2 } else { 0 } + usize::from(r.status.is_some())
             }
+            Record::Child(r) => r.tags.len(),
         }
     }
 
@@ -360,14 +487,29 @@ impl Record<'_> {
                     f("http.status_code", TagRef::Long(i64::from(status)));
                 }
             }
+            Record::Child(r) => {
+                for tag in &r.tags {
+                    f(tag.name(), tag.value().into());
+                }
+            }
         }
     }
 
     /// The logs (a request record has none).
-    pub(crate) fn logs(&self) -> &[Log] {
+    pub(crate) fn logs(&self) -> Logs<'_> {
         match self {
-            Record::Span(span) => span.logs(),
-            Record::Request(_) => &[],
+            Record::Span(span) => Logs::Span(span.logs()),
+            Record::Request(_) => Logs::Span(&[]),
+            Record::Child(r) => Logs::Entries(&r.logs),
+        }
+    }
+
+    /// Logs left out before the span reached the reporter (to be counted
+    /// with those the encoder leaves out).
+    pub(crate) fn dropped_logs(&self) -> usize {
+        match self {
+            Record::Child(r) => r.dropped_logs,
+            Record::Span(_) | Record::Request(_) => 0,
         }
     }
 
@@ -389,7 +531,9 @@ impl Record<'_> {
     pub(crate) fn span(&self) -> &FinishedSpan {
         match self {
             Record::Span(span) => span,
-            Record::Request(_) => panic!("a request record has no rustracing span"),
+            Record::Request(_) | Record::Child(_) => {
+                panic!("a record made without rustracing has no rustracing span")
+            }
         }
     }
 }

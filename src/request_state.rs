@@ -78,6 +78,10 @@ pub(crate) struct RequestSpan {
     /// The trace id's digits and their count, encoded once when a response
     /// header needs them, and borrowed by that header (no allocation).
     trace_id_digits: OnceLock<([u8; 32], usize)>,
+    /// Events of `tracing` recorded directly in the request's own `tracing`
+    /// span, once it has one (sampled requests only).
+    #[cfg(feature = "tracing")]
+    pub(crate) events: OnceLock<Arc<Mutex<RequestEvents>>>,
     /// Held from the span's start while the request lives, when the fairing
     /// owns a reporter, so that shutdown can wait for in-flight requests'
     /// spans. (In opt-in mode a request is counted once its guard has run.)
@@ -176,6 +180,24 @@ impl Drop for RequestSpan {
     }
 }
 
+/// What the `tracing` layer records for a request span: the events
+/// emitted directly in the request's own `tracing` span (the handler's,
+/// outside any span of its own), moved onto the request span when it
+/// finishes. The `tracing` span may outlive the request (held by a task
+/// that runs on): its later events are not recorded.
+#[cfg(feature = "tracing")]
+#[derive(Debug, Default)]
+pub(crate) struct RequestEvents {
+    /// At most `max_logs_per_span` logs.
+    pub(crate) logs: Vec<crate::record::LogEntry>,
+    /// Logs left out past the limit.
+    pub(crate) dropped: usize,
+    /// An event marked the span as failed.
+    pub(crate) error: bool,
+    /// The request span has finished: nothing more is recorded.
+    pub(crate) closed: bool,
+}
+
 /// Baggage items dropped during a request, by origin.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BaggageDropped {
@@ -214,8 +236,26 @@ impl RequestSpan {
                 finished: false,
             }),
             trace_id_digits: OnceLock::new(),
+            #[cfg(feature = "tracing")]
+            events: OnceLock::new(),
             in_flight: None,
         }
+    }
+
+    /// The events recorded for this span by the `tracing` layer, taken
+    /// once: later ones are refused ([`RequestEvents::closed`]).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn take_events(&self) -> Option<RequestEvents> {
+        let events = self.events.get()?;
+        let mut events = events.lock();
+        let taken = RequestEvents {
+            logs: std::mem::take(&mut events.logs),
+            dropped: events.dropped,
+            error: events.error,
+            closed: true,
+        };
+        events.closed = true;
+        Some(taken)
     }
 
     /// The trace id as `X-Trace-Id` writes it (16 or 32 lower-case hex

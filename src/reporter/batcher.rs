@@ -203,7 +203,7 @@ impl Batcher {
     }
 
     fn add_records(&mut self, records: &mut Buffer) {
-        records.drain(|record| self.add(Record::Request(record)));
+        records.drain(|record| self.add(record));
     }
 
     /// Ships every span received so far (not those arriving meanwhile, so

@@ -1,4 +1,5 @@
-//! The reporter's intake of request records: a buffer per worker thread
+//! The reporter's intake of request records (and of the records of spans
+//! inside requests): a buffer per worker thread
 //! (a handful of shards, each behind its own lock, so that threads rarely
 //! meet), swapped out whole by the batcher. A push costs an uncontended
 //! lock and a move; the batcher is woken only when a buffer fills, and
@@ -15,7 +16,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use super::stats::Counters;
-use crate::record::{RecordSink, RequestRecord};
+use crate::record::{ChildRecord, Record, RecordSink, RequestRecord};
 
 /// Records a buffer holds before its thread wakes the batcher.
 const WAKE_AT: usize = 256;
@@ -31,6 +32,8 @@ pub(super) struct Buffer {
     /// Each record's URL is `text[url.0..url.1]`.
     pub(super) records: Vec<RequestRecord<(usize, usize)>>,
     pub(super) text: String,
+    /// Spans inside requests (from the `tracing` layer).
+    pub(super) children: Vec<ChildRecord>,
 }
 
 impl Buffer {
@@ -38,11 +41,17 @@ impl Buffer {
         Buffer {
             records: Vec::with_capacity(records),
             text: String::with_capacity(records * 32),
+            children: Vec::new(),
         }
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.records.is_empty() && self.children.is_empty()
+    }
+
+    /// Records held.
+    fn len(&self) -> usize {
+        self.records.len() + self.children.len()
     }
 
     /// Moves `other`'s records here.
@@ -54,17 +63,21 @@ impl Buffer {
             r.with_url((start + offset, end + offset)).0
         }));
         other.text.clear();
+        self.children.append(&mut other.children);
     }
 
-    /// Takes the records out, each with its URL, emptying the buffer (its
-    /// memory is kept).
-    pub(super) fn drain(&mut self, mut f: impl FnMut(RequestRecord<&str>)) {
+    /// Takes the records out, request records with their URLs, emptying
+    /// the buffer (its memory is kept).
+    pub(super) fn drain(&mut self, mut f: impl FnMut(Record<'_>)) {
         for record in self.records.drain(..) {
             let (start, end) = record.url;
             let url = self.text.get(start..end).unwrap_or_default();
-            f(record.with_url(url).0);
+            f(Record::Request(record.with_url(url).0));
         }
         self.text.clear();
+        for child in self.children.drain(..) {
+            f(Record::Child(child));
+        }
     }
 }
 
@@ -134,9 +147,25 @@ impl Intake {
         let end = buffer.text.len();
         let (record, url) = record.with_url((start, end));
         buffer.records.push(record);
-        let full = buffer.records.len() == WAKE_AT;
+        let full = buffer.len() == WAKE_AT;
         drop(buffer);
         drop(url);
+        if full {
+            let _ = self.wake_tx.try_send(());
+        }
+    }
+
+    fn push_child(&self, record: ChildRecord) {
+        let mut buffer = self.shard().0.lock();
+        if self.closed.load(Ordering::Acquire) {
+            drop(buffer);
+            drop(record);
+            self.counters.count_late();
+            return;
+        }
+        buffer.children.push(record);
+        let full = buffer.len() == WAKE_AT;
+        drop(buffer);
         if full {
             let _ = self.wake_tx.try_send(());
         }
@@ -179,6 +208,11 @@ impl RecordSink for RecordSender {
     fn send(&self, record: RequestRecord) {
         self.0.push(record);
     }
+
+    /// Queues `record` for delivery; never blocks on the reporter.
+    fn send_child(&self, record: ChildRecord) {
+        self.0.push_child(record);
+    }
 }
 
 impl std::fmt::Debug for RecordSender {
@@ -212,7 +246,10 @@ mod tests {
 
     fn taken(buffer: &mut Buffer) -> Vec<(u64, String)> {
         let mut out = Vec::new();
-        buffer.drain(|r| out.push((r.span_id, r.url.to_owned())));
+        buffer.drain(|r| match r {
+            Record::Request(r) => out.push((r.span_id, r.url.to_owned())),
+            _ => panic!("only request records were sent"),
+        });
         out
     }
 

@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 use super::model::{Baggage, Log, Reference, ReferenceKind, SpanRecord, Tag, TagValue};
 use super::store::TraceStore;
 use crate::ids::trace_id_u128;
-use crate::limits::{count_value, kept_logs, truncate, DROPPED_LOGS_TAG};
+use crate::limits::{count_value, truncate, DROPPED_LOGS_TAG};
 use crate::record::{micros_between, Record, TagRef};
 use crate::reporter::thrift::wire::DEBUG_ID_TAG;
 use crate::reporter::SpanConsumer;
@@ -58,7 +58,8 @@ impl Capture {
         if let Some(debug_id) = span.debug_id() {
             tags.push(string_tag(DEBUG_ID_TAG, cut(debug_id)));
         }
-        let (kept, dropped) = kept_logs(span.logs(), self.max_logs);
+        let (kept, dropped) = span.logs().kept(self.max_logs);
+        let dropped = dropped + span.dropped_logs();
         if dropped > 0 {
             tags.push(Tag {
                 key: DROPPED_LOGS_TAG.to_owned(),

@@ -5,17 +5,16 @@ use std::cell::RefCell;
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rustracing::log::Log;
-use rustracing::tag::TagValue;
-use rustracing_jaeger::span::{FinishedSpan, TraceId};
+use rustracing::tag::{Tag, TagValue};
+use rustracing_jaeger::span::TraceId;
 
 use super::semconv::{
     map_tag, split_host, split_target, Mapped, HEADER_ATTRIBUTE_PREFIX, HEADER_TAG_PREFIX,
 };
 use super::wire::*;
-use crate::limits::{count_value, cut_point, kept_logs, DROPPED_LOGS_TAG, TRUNCATION_MARKER};
+use crate::limits::{count_value, cut_point, DROPPED_LOGS_TAG, TRUNCATION_MARKER};
 use crate::record::{
-    IpText, Record, Reference, RequestRecord, TagRef, HTTP_METHODS, TRACESTATE_TAG,
+    IpText, LogRef, Logs, Record, Reference, RequestRecord, TagRef, HTTP_METHODS, TRACESTATE_TAG,
 };
 use crate::reporter::thrift::wire::DEBUG_ID_TAG;
 use crate::reporter::trim::Trim;
@@ -294,9 +293,8 @@ fn put_error_type(buf: &mut Vec<u8>, kind: SpanKind, status_code: Option<i64>) {
 }
 
 /// The kind a span's `span.kind` tag gives it (`INTERNAL` without one).
-fn kind_of(span: &FinishedSpan) -> SpanKind {
-    span.tags()
-        .iter()
+fn kind_of(tags: &[Tag]) -> SpanKind {
+    tags.iter()
         .find(|tag| tag.name() == "span.kind")
         .and_then(|tag| match tag.value() {
             TagValue::String(kind) => SpanKind::from_tag(kind),
@@ -307,7 +305,7 @@ fn kind_of(span: &FinishedSpan) -> SpanKind {
 
 /// The message of a span's error: the `message` (else `error.object`)
 /// field of its first log whose `event` is `error`.
-fn error_message(logs: &[Log]) -> Option<&str> {
+fn error_message(logs: Logs<'_>) -> Option<&str> {
     logs.iter()
         .find(|log| {
             log.fields()
@@ -331,7 +329,8 @@ pub(super) fn encode_span(
 ) {
     match span {
         Record::Request(record) => encode_request(buf, record, trim, request),
-        Record::Span(finished) => encode_any(buf, span, finished, trim),
+        Record::Span(finished) => encode_any(buf, span, finished.tags(), trim),
+        Record::Child(child) => encode_any(buf, span, &child.tags, trim),
     }
 }
 
@@ -383,11 +382,12 @@ fn encode_request(
     put_fixed32(buf, SPAN_FLAGS, flags);
 }
 
-/// [`encode_span`] for a `rustracing` span, its tags mapped by name.
-fn encode_any(buf: &mut Vec<u8>, span: &Record, finished: &FinishedSpan, trim: Trim) {
+/// [`encode_span`] for a span with a list of tags (a `rustracing` span, a
+/// child record), its tags mapped by name.
+fn encode_any(buf: &mut Vec<u8>, span: &Record, tags: &[Tag], trim: Trim) {
     buf.clear();
     let max = trim.max_str_len;
-    let kind = kind_of(finished);
+    let kind = kind_of(tags);
     let trace_id = span.trace_id();
 
     put_bytes(buf, SPAN_TRACE_ID, &trace_id_bytes(trace_id));
@@ -403,7 +403,7 @@ fn encode_any(buf: &mut Vec<u8>, span: &Record, finished: &FinishedSpan, trim: T
     put_fixed64(buf, SPAN_END_TIME, unix_nanos(span.finish_time()));
 
     let mut seen = Seen::default();
-    for tag in finished.tags() {
+    for tag in tags {
         put_tag(buf, tag.name(), tag.value().into(), kind, &mut seen, max);
     }
     if let (Some(ip), false) = (seen.peer_ip, seen.client_ip) {
@@ -419,10 +419,11 @@ fn encode_any(buf: &mut Vec<u8>, span: &Record, finished: &FinishedSpan, trim: T
         put_bytes(buf, SPAN_TRACE_STATE, state.as_bytes());
     }
 
-    let (kept, dropped) = kept_logs(span.logs(), trim.max_logs);
-    for log in kept {
+    let (kept, dropped) = span.logs().kept(trim.max_logs);
+    for log in kept.iter() {
         put_event(buf, log, max);
     }
+    let dropped = dropped + span.dropped_logs();
     let dropped_events = seen.dropped_logs + count_value(dropped) as u64;
     if dropped_events > 0 {
         put_uint(
@@ -511,7 +512,7 @@ fn put_link(buf: &mut Vec<u8>, reference: Reference, kind: SpanKind) {
 
 /// Appends a `Span.Event` for `log`: named by its `event` field, else its
 /// `message` field, else `log`; its other fields are attributes.
-fn put_event(buf: &mut Vec<u8>, log: &Log, max: Option<usize>) {
+fn put_event(buf: &mut Vec<u8>, log: LogRef<'_>, max: Option<usize>) {
     let fields = log.fields();
     let name_field = fields
         .iter()

@@ -9,10 +9,10 @@ use super::protocol::{write_str_limited, Protocol, StructWriter};
 use super::wire::{
     DEBUG_ID_TAG, REF_CHILD_OF, REF_FOLLOWS_FROM, STOP, TAG_BOOL, TAG_DOUBLE, TAG_LONG, TAG_STRING,
 };
-use crate::limits::{count_value, kept_logs, DROPPED_LOGS_TAG};
+use crate::limits::{count_value, DROPPED_LOGS_TAG};
 pub(crate) use crate::record::TagRef;
 use crate::record::{
-    micros_between, IpText, Record, Reference, RequestRecord, COMPONENT, HTTP_METHODS,
+    micros_between, IpText, LogRef, Record, Reference, RequestRecord, COMPONENT, HTTP_METHODS,
 };
 #[cfg(test)]
 pub(crate) use crate::reporter::trim::TRIMMED_STRING_LEN;
@@ -69,7 +69,7 @@ pub(super) fn write_span_ref<P: Protocol>(buf: &mut Vec<u8>, reference: Referenc
 /// values cut to `max_str_len` bytes if given).
 pub(super) fn write_log<P: Protocol>(
     buf: &mut Vec<u8>,
-    log: &rustracing::log::Log,
+    log: LogRef<'_>,
     max_str_len: Option<usize>,
 ) {
     let mut w = StructWriter::<P>::new(buf);
@@ -238,7 +238,8 @@ fn encode_span_with<P: Protocol>(
     buf.clear();
     let trace_id = span.trace_id();
     let ref_count = span.reference_count();
-    let (kept_logs, dropped_logs) = kept_logs(span.logs(), trim.max_logs);
+    let (kept_logs, dropped_logs) = span.logs().kept(trim.max_logs);
+    let dropped_logs = dropped_logs + span.dropped_logs();
     let debug_id = span.debug_id();
     let tag_count =
         span.tag_count() + usize::from(debug_id.is_some()) + usize::from(dropped_logs > 0);
@@ -261,7 +262,7 @@ fn encode_span_with<P: Protocol>(
         w.list(10, tag_count, P::STRUCT);
         let templated = match span {
             Record::Request(record) => templates.write::<P>(w.buf(), record, trim),
-            Record::Span(_) => false,
+            Record::Span(_) | Record::Child(_) => false,
         };
         if !templated {
             span.for_each_tag(|name, value| {
@@ -283,7 +284,7 @@ fn encode_span_with<P: Protocol>(
     }
     if !kept_logs.is_empty() {
         w.list(11, kept_logs.len(), P::STRUCT);
-        for log in kept_logs {
+        for log in kept_logs.iter() {
             write_log::<P>(w.buf(), log, trim.max_str_len);
         }
     }
