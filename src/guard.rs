@@ -278,6 +278,10 @@ impl ActiveSpan<'_> {
     ///     format!("{n} rows")
     /// }
     /// ```
+    ///
+    /// Where `tracing::Instrument` is in scope, `span.instrument(..)` is
+    /// that trait's method (it has one for every type, taking `self`):
+    /// write `ActiveSpan::instrument(&span, future)` there.
     pub fn instrument<F: std::future::Future>(
         &self,
         future: F,

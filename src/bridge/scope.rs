@@ -27,7 +27,7 @@ pub(crate) fn request_tracing_span(
         tracing::info_span!(
             target: "rocket_opentracing",
             "request",
-            trace_id = span.trace_id_text(),
+            trace_id = %span.trace_id_text(),
             span_id = %DisplaySpanId(span.context.span_id),
         )
     };
