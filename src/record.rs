@@ -513,6 +513,20 @@ impl Record<'_> {
         }
     }
 
+    /// The count of a [`DROPPED_LOGS_TAG`](crate::limits::DROPPED_LOGS_TAG)
+    /// tag the span already holds (logs it left out itself, as a request
+    /// span does past the limit of its `tracing` events): an encoder that
+    /// leaves out more writes one tag counting both.
+    pub(crate) fn tagged_dropped_logs(&self) -> Option<usize> {
+        let mut count = None;
+        self.for_each_tag(|name, value| {
+            if let (crate::limits::DROPPED_LOGS_TAG, TagRef::Long(n)) = (name, value) {
+                count = Some(usize::try_from(n).unwrap_or(0));
+            }
+        });
+        count
+    }
+
     /// The span's baggage items as (name, value) pairs (a request record
     /// has none: a request's baggage is propagated, not recorded).
     #[cfg_attr(not(feature = "viewer"), allow(dead_code))]

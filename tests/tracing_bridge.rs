@@ -827,3 +827,43 @@ fn with_the_fairings_reporter_the_spans_reach_the_agent() {
     assert_eq!(field(&references[1], 1), &thrift_codec::data::Data::I32(1));
     assert_eq!(as_i64(field(&references[1], 4)), span_id(produce));
 }
+
+#[get("/noisy")]
+fn noisy() -> rocket::http::Status {
+    for i in 0..4 {
+        tracing::info!(i, "noise");
+    }
+    rocket::http::Status::InternalServerError
+}
+
+#[test]
+fn logs_left_out_of_a_request_span_are_counted_once() {
+    // Two of the handler's four events are kept (the limit), two counted;
+    // the 500's error log is one more than the limit, left out when the
+    // span is encoded: one tag counts the three.
+    let agent = Agent::bind();
+    let toml = format!(
+        "[default.opentracing]\nagent_port = {}\nflush_interval_ms = 20\nmax_logs_per_span = 2\n",
+        agent.port()
+    );
+    run_with(TracingLayer::new(), async {
+        let client = common::client_with(
+            &toml,
+            OpenTracingFairing::from_config(),
+            instrument(routes![noisy]),
+        )
+        .await;
+        client.get("/noisy").dispatch().await;
+    });
+    let batches = agent.receive(1, Duration::from_secs(5));
+    let spans = all_spans(&batches);
+    assert_eq!(spans.len(), 1);
+    let logs = as_structs(field(spans[0], 11));
+    assert_eq!(logs.len(), 2);
+    let dropped: Vec<_> = as_structs(field(spans[0], 10))
+        .iter()
+        .filter(|t| as_string(field(t, 1)) == "rocket_opentracing.dropped_logs")
+        .map(|t| as_i64(field(t, 6)))
+        .collect();
+    assert_eq!(dropped, [3]);
+}

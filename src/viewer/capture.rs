@@ -43,8 +43,20 @@ impl Capture {
         let cut = |s: &str| truncate(s, self.max_str_len).into_owned();
         let trace_id = trace_id_u128(span.trace_id());
 
+        let (kept, dropped) = span.logs().kept(self.max_logs);
+        let mut dropped = dropped + span.dropped_logs();
+        // One tag counts the logs left out, those the span counted too.
+        let tagged = match dropped {
+            0 => None,
+            _ => span.tagged_dropped_logs(),
+        };
+        dropped += tagged.unwrap_or(0);
+
         let mut tags: Vec<Tag> = Vec::with_capacity(span.tag_count());
         span.for_each_tag(|key, value| {
+            if tagged.is_some() && key == DROPPED_LOGS_TAG {
+                return;
+            }
             tags.push(Tag {
                 key: key.to_owned(),
                 value: match value {
@@ -58,8 +70,6 @@ impl Capture {
         if let Some(debug_id) = span.debug_id() {
             tags.push(string_tag(DEBUG_ID_TAG, cut(debug_id)));
         }
-        let (kept, dropped) = span.logs().kept(self.max_logs);
-        let dropped = dropped + span.dropped_logs();
         if dropped > 0 {
             tags.push(Tag {
                 key: DROPPED_LOGS_TAG.to_owned(),

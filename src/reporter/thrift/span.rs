@@ -239,10 +239,17 @@ fn encode_span_with<P: Protocol>(
     let trace_id = span.trace_id();
     let ref_count = span.reference_count();
     let (kept_logs, dropped_logs) = span.logs().kept(trim.max_logs);
-    let dropped_logs = dropped_logs + span.dropped_logs();
+    let mut dropped_logs = dropped_logs + span.dropped_logs();
+    // One tag counts the logs left out, those the span counted too.
+    let tagged = match dropped_logs {
+        0 => None,
+        _ => span.tagged_dropped_logs(),
+    };
+    dropped_logs += tagged.unwrap_or(0);
     let debug_id = span.debug_id();
-    let tag_count =
-        span.tag_count() + usize::from(debug_id.is_some()) + usize::from(dropped_logs > 0);
+    let tag_count = span.tag_count() - usize::from(tagged.is_some())
+        + usize::from(debug_id.is_some())
+        + usize::from(dropped_logs > 0);
 
     let mut w = StructWriter::<P>::new(buf);
     w.i64(1, trace_id.low as i64);
@@ -266,7 +273,9 @@ fn encode_span_with<P: Protocol>(
         };
         if !templated {
             span.for_each_tag(|name, value| {
-                write_tag::<P>(w.buf(), name, value, trim.max_str_len);
+                if tagged.is_none() || name != DROPPED_LOGS_TAG {
+                    write_tag::<P>(w.buf(), name, value, trim.max_str_len);
+                }
             });
         }
         if let Some(debug_id) = debug_id {
