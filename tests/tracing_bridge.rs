@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::agent::{all_spans, as_i64, as_string, as_structs, field, span_name, Agent};
+use common::otlp::{int_attr, keys, str_attr, OtlpReceiver};
 use rocket::futures::future::join_all;
 use rocket::{get, routes};
 use rocket_opentracing::rustracing::sampler::NullSampler;
@@ -866,4 +867,65 @@ fn logs_left_out_of_a_request_span_are_counted_once() {
         .map(|t| as_i64(field(t, 6)))
         .collect();
     assert_eq!(dropped, [3]);
+}
+
+#[get("/exported")]
+async fn exported() -> &'static str {
+    order(1).await;
+    let call = tracing::info_span!("call", otel.kind = "client", peer.service = "billing");
+    call.follows_from(tracing::Span::current().id());
+    call.in_scope(|| tracing::warn!(attempt = 2, "slow"));
+    "ok"
+}
+
+#[test]
+fn exported_over_otlp_the_spans_keep_their_parents_attributes_events_and_links() {
+    use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+    let receiver = OtlpReceiver::bind();
+    let toml = format!(
+        "[default.opentracing]\nservice_name = \"svc\"\notlp_endpoint = \"{}\"\nflush_interval_ms = 20\n",
+        receiver.base_url()
+    );
+    run_with(TracingLayer::new(), async {
+        let client = common::client_with(
+            &toml,
+            OpenTracingFairing::from_config(),
+            instrument(routes![exported]),
+        )
+        .await;
+        client.get("/exported").dispatch().await;
+    });
+    let exports = receiver.receive(4, Duration::from_secs(5));
+    let spans: Vec<_> = exports.iter().flat_map(|e| e.spans()).collect();
+    assert_eq!(spans.len(), 4, "{spans:#?}");
+    let by_name = |name: &str| *spans.iter().find(|s| s.name == name).unwrap();
+    let request = by_name("GET /exported");
+    let order = by_name("order");
+    let price = by_name("price");
+    let call = by_name("call");
+    for span in [order, price, call] {
+        assert_eq!(span.trace_id, request.trace_id);
+    }
+    assert_eq!(order.parent_span_id, request.span_id);
+    assert_eq!(price.parent_span_id, order.span_id);
+    assert_eq!(call.parent_span_id, request.span_id);
+    assert_eq!(order.kind, SpanKind::Internal as i32);
+    assert_eq!(call.kind, SpanKind::Client as i32);
+    assert_eq!(int_attr(&order.attributes, "items"), Some(1));
+    assert_eq!(int_attr(&order.attributes, "total"), Some(10));
+    assert_eq!(keys(&call.attributes), ["peer.service"]);
+    assert_eq!(str_attr(&call.attributes, "peer.service"), Some("billing"));
+    // The event, named by its message; a follows_from link to the request
+    // span (the `tracing` span it follows is the request's own).
+    assert_eq!(call.events.len(), 1);
+    assert_eq!(call.events[0].name, "slow");
+    // (Log fields are text, in OpenTracing.)
+    assert_eq!(str_attr(&call.events[0].attributes, "attempt"), Some("2"));
+    assert_eq!(str_attr(&call.events[0].attributes, "level"), Some("WARN"));
+    assert_eq!(call.links.len(), 1);
+    assert_eq!(call.links[0].span_id, request.span_id);
+    assert_eq!(
+        str_attr(&call.links[0].attributes, "opentracing.ref_type"),
+        Some("follows_from")
+    );
 }
