@@ -559,11 +559,15 @@ impl SpanLifecycle {
                 }
             }
             self.build_if_pending(request_span, &mut state);
-            let mut span = state.span.take().map_or_else(Span::inactive, |span| *span);
+            let span = state.span.take().map_or_else(Span::inactive, |span| *span);
             #[cfg(feature = "tracing")]
-            if let Some(events) = events {
-                state.error_recorded |= record_events(&mut span, events);
-            }
+            let span = {
+                let mut span = span;
+                if let Some(events) = events {
+                    state.error_recorded |= record_events(&mut span, events);
+                }
+                span
+            };
             (span, state.error_recorded, state.baggage_dropped)
         };
         if span.is_sampled() {

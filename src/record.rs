@@ -225,6 +225,7 @@ pub(crate) trait RecordSink: Send + Sync {
     fn send(&self, record: RequestRecord);
 
     /// Takes `record`, a span inside a request, for delivery.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     fn send_child(&self, record: ChildRecord);
 }
 

@@ -155,6 +155,7 @@ impl Intake {
         }
     }
 
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     fn push_child(&self, record: ChildRecord) {
         let mut buffer = self.shard().0.lock();
         if self.closed.load(Ordering::Acquire) {
