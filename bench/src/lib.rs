@@ -8,6 +8,10 @@
 //!   OTLP/HTTP receiver) and measure throughput, instructions per request,
 //!   delivery and memory under load; `bench/encode` counts the reporter's
 //!   instructions per span with `src/bin/bench_encode.rs`.
+//! - `bench/tracing` counts the instructions of a `tracing` span inside a
+//!   request, under a registry alone, with a no-op layer and with the
+//!   crate's `TracingLayer`, sampled and unsampled, with
+//!   `src/bin/bench_tracing.rs` (`bench/run` runs it too).
 //!
 //! The library holds what the binaries and the benchmarks share: the
 //! stand-in OTLP/HTTP receiver ([`otlp_receiver`]), the span every reporter
